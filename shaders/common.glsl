@@ -1,0 +1,15 @@
+// Conventions shared by every etvk compute shader.
+//   binding 0: Params, a read-only int array (floats passed as bits: use intBitsToFloat);
+//              p[0] is always the number of work items (threads) the dispatch covers.
+//   binding 1..: tensors, in the order the op passed them (outputs are written, inputs read).
+// Work is 1-D: the runtime splits large counts over a 2-D grid of 64-wide groups.
+layout(local_size_x = 64) in;
+
+layout(std430, set = 0, binding = 0) readonly buffer Params { int p[]; };
+
+// Linear work-item index, or a value >= p[0] for padding invocations (callers return early).
+uint work_index() {
+    return gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 64u + gl_GlobalInvocationID.x;
+}
+
+float pf(int i) { return intBitsToFloat(p[i]); }

@@ -1,0 +1,220 @@
+//! Command buffers (each with its own pool) and fences.
+
+use std::sync::Arc;
+
+use ash::vk;
+
+use super::pipeline::Pipeline;
+use super::vk_error;
+use super::Context;
+use crate::error::{Error, Result};
+
+/// How long a wait may take before etvk reports the device as hung instead of blocking forever.
+const FENCE_TIMEOUT_NS: u64 = 120_000_000_000;
+
+/// A primary command buffer. Recording methods assume the buffer is between `begin` and `end`.
+pub struct CommandBuffer {
+    ctx: Arc<Context>,
+    pool: vk::CommandPool,
+    cmd: vk::CommandBuffer,
+}
+
+impl CommandBuffer {
+    pub fn new(ctx: &Arc<Context>) -> Result<Self> {
+        let info = vk::CommandPoolCreateInfo::default()
+            .queue_family_index(ctx.queue_family())
+            .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER);
+        // SAFETY: valid create info on a live device.
+        let pool = unsafe { ctx.device().create_command_pool(&info, None) }
+            .map_err(|r| vk_error("vkCreateCommandPool", r))?;
+        let alloc = vk::CommandBufferAllocateInfo::default()
+            .command_pool(pool)
+            .level(vk::CommandBufferLevel::PRIMARY)
+            .command_buffer_count(1);
+        // SAFETY: the pool was just created from this device.
+        let cmd = match unsafe { ctx.device().allocate_command_buffers(&alloc) } {
+            Ok(v) => v[0],
+            Err(r) => {
+                // SAFETY: nothing was allocated from the pool.
+                unsafe { ctx.device().destroy_command_pool(pool, None) };
+                return Err(vk_error("vkAllocateCommandBuffers", r));
+            }
+        };
+        Ok(CommandBuffer {
+            ctx: ctx.clone(),
+            pool,
+            cmd,
+        })
+    }
+
+    pub fn handle(&self) -> vk::CommandBuffer {
+        self.cmd
+    }
+
+    pub fn begin(&mut self, one_time: bool) -> Result<()> {
+        let flags = if one_time {
+            vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT
+        } else {
+            vk::CommandBufferUsageFlags::empty()
+        };
+        // SAFETY: the buffer is not pending (callers wait on the fence of its last submission).
+        unsafe {
+            self.ctx
+                .device()
+                .reset_command_buffer(self.cmd, vk::CommandBufferResetFlags::empty())
+                .map_err(|r| vk_error("vkResetCommandBuffer", r))?;
+            self.ctx
+                .device()
+                .begin_command_buffer(
+                    self.cmd,
+                    &vk::CommandBufferBeginInfo::default().flags(flags),
+                )
+                .map_err(|r| vk_error("vkBeginCommandBuffer", r))
+        }
+    }
+
+    pub fn end(&mut self) -> Result<()> {
+        // SAFETY: the buffer is in the recording state.
+        unsafe { self.ctx.device().end_command_buffer(self.cmd) }
+            .map_err(|r| vk_error("vkEndCommandBuffer", r))
+    }
+
+    /// Binds `pipeline` with `set` and dispatches `groups` workgroups.
+    pub fn dispatch(&mut self, pipeline: &Pipeline, set: vk::DescriptorSet, groups: [u32; 3]) {
+        let d = self.ctx.device();
+        // SAFETY: recording state; pipeline, layout and set are alive for as long as this
+        // command buffer can be submitted (owned by the same delegate / context).
+        unsafe {
+            d.cmd_bind_pipeline(self.cmd, vk::PipelineBindPoint::COMPUTE, pipeline.pipeline);
+            d.cmd_bind_descriptor_sets(
+                self.cmd,
+                vk::PipelineBindPoint::COMPUTE,
+                pipeline.layout,
+                0,
+                &[set],
+                &[],
+            );
+            d.cmd_dispatch(self.cmd, groups[0], groups[1], groups[2]);
+        }
+    }
+
+    /// Copies `size` bytes between buffers.
+    pub fn copy(
+        &mut self,
+        src: vk::Buffer,
+        src_offset: u64,
+        dst: vk::Buffer,
+        dst_offset: u64,
+        size: u64,
+    ) {
+        let region = [vk::BufferCopy {
+            src_offset,
+            dst_offset,
+            size,
+        }];
+        // SAFETY: recording state; the caller passes live buffers with TRANSFER usage and
+        // in-range regions.
+        unsafe {
+            self.ctx
+                .device()
+                .cmd_copy_buffer(self.cmd, src, dst, &region)
+        };
+    }
+
+    /// Makes all earlier writes (shader or transfer, and host writes before submission)
+    /// visible to all later reads and writes (shader, transfer or host).
+    pub fn full_barrier(&mut self) {
+        let barrier = [vk::MemoryBarrier::default()
+            .src_access_mask(
+                vk::AccessFlags::SHADER_WRITE
+                    | vk::AccessFlags::TRANSFER_WRITE
+                    | vk::AccessFlags::HOST_WRITE,
+            )
+            .dst_access_mask(
+                vk::AccessFlags::SHADER_READ
+                    | vk::AccessFlags::SHADER_WRITE
+                    | vk::AccessFlags::TRANSFER_READ
+                    | vk::AccessFlags::TRANSFER_WRITE
+                    | vk::AccessFlags::HOST_READ,
+            )];
+        let stages = vk::PipelineStageFlags::COMPUTE_SHADER
+            | vk::PipelineStageFlags::TRANSFER
+            | vk::PipelineStageFlags::HOST;
+        // SAFETY: recording state; a global memory barrier has no resource references.
+        unsafe {
+            self.ctx.device().cmd_pipeline_barrier(
+                self.cmd,
+                stages,
+                stages,
+                vk::DependencyFlags::empty(),
+                &barrier,
+                &[],
+                &[],
+            )
+        };
+    }
+
+    /// Submits and waits for completion.
+    pub fn submit_and_wait(&self, fence: &Fence) -> Result<()> {
+        fence.reset()?;
+        self.ctx.submit(self.cmd, fence.fence)?;
+        fence.wait()
+    }
+}
+
+impl Drop for CommandBuffer {
+    fn drop(&mut self) {
+        // SAFETY: owners wait for submitted work before dropping; destroying the pool frees
+        // the command buffer.
+        unsafe { self.ctx.device().destroy_command_pool(self.pool, None) };
+    }
+}
+
+pub struct Fence {
+    ctx: Arc<Context>,
+    fence: vk::Fence,
+}
+
+impl Fence {
+    pub fn new(ctx: &Arc<Context>) -> Result<Self> {
+        // SAFETY: valid create info on a live device.
+        let fence = unsafe {
+            ctx.device()
+                .create_fence(&vk::FenceCreateInfo::default(), None)
+        }
+        .map_err(|r| vk_error("vkCreateFence", r))?;
+        Ok(Fence {
+            ctx: ctx.clone(),
+            fence,
+        })
+    }
+
+    pub fn reset(&self) -> Result<()> {
+        // SAFETY: the fence is not part of a pending submission (callers wait first).
+        unsafe { self.ctx.device().reset_fences(&[self.fence]) }
+            .map_err(|r| vk_error("vkResetFences", r))
+    }
+
+    pub fn wait(&self) -> Result<()> {
+        // SAFETY: waiting on a fence of this device.
+        match unsafe {
+            self.ctx
+                .device()
+                .wait_for_fences(&[self.fence], true, FENCE_TIMEOUT_NS)
+        } {
+            Ok(()) => Ok(()),
+            Err(vk::Result::TIMEOUT) => Err(Error::internal(format!(
+                "GPU work did not finish within {} s",
+                FENCE_TIMEOUT_NS / 1_000_000_000
+            ))),
+            Err(r) => Err(vk_error("vkWaitForFences", r)),
+        }
+    }
+}
+
+impl Drop for Fence {
+    fn drop(&mut self) {
+        // SAFETY: a fence in a pending submission is always waited on before its owner drops.
+        unsafe { self.ctx.device().destroy_fence(self.fence, None) };
+    }
+}

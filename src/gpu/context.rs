@@ -1,0 +1,386 @@
+//! The Vulkan context: instance, device choice, logical device, queue and allocator.
+//!
+//! One context is shared by every live delegate in the process (creating an instance and a
+//! device is slow); it is released when the last delegate is dropped.
+
+use std::collections::HashMap;
+use std::ffi::{c_void, CStr, CString};
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, Mutex, Weak};
+
+use ash::vk;
+
+use super::caps::Caps;
+use super::pipeline::Pipeline;
+use super::shaders::Shader;
+use super::vk_error;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Environment variable that picks the device: an index into the enumerated list, or a
+/// case-insensitive substring of the device name.
+pub const DEVICE_ENV: &str = "ETVK_DEVICE";
+/// Environment variable that turns on the Khronos validation layer; any validation error then
+/// fails the `init`/`execute` during which it was reported.
+pub const VALIDATION_ENV: &str = "ETVK_VALIDATION";
+
+const VALIDATION_LAYER: &CStr = c"VK_LAYER_KHRONOS_validation";
+
+/// Validation messages of severity ERROR, collected by the debug messenger.
+type ValidationLog = Mutex<Vec<String>>;
+
+pub struct Context {
+    _entry: ash::Entry,
+    instance: ash::Instance,
+    debug: Option<(ash::ext::debug_utils::Instance, vk::DebugUtilsMessengerEXT)>,
+    validation_log: Box<ValidationLog>,
+    physical_device: vk::PhysicalDevice,
+    device: ash::Device,
+    queue: Mutex<vk::Queue>,
+    queue_family: u32,
+    allocator: ManuallyDrop<vk_mem::Allocator>,
+    caps: Caps,
+    pipelines: Mutex<HashMap<(&'static str, u32), Arc<Pipeline>>>,
+}
+
+static SHARED: Mutex<Weak<Context>> = Mutex::new(Weak::new());
+
+impl Context {
+    /// The process-wide context, created on first use.
+    pub fn shared() -> Result<Arc<Context>> {
+        let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ctx) = slot.upgrade() {
+            return Ok(ctx);
+        }
+        let ctx = Arc::new(Context::new()?);
+        *slot = Arc::downgrade(&ctx);
+        Ok(ctx)
+    }
+
+    fn new() -> Result<Context> {
+        // SAFETY: loading the system Vulkan loader; ash checks the entry points it resolves.
+        let entry = unsafe { ash::Entry::load() }.map_err(|e| {
+            Error::new(
+                ErrorKind::NotSupported,
+                format!("cannot load the Vulkan loader: {e}"),
+            )
+        })?;
+        let want_validation =
+            std::env::var(VALIDATION_ENV).is_ok_and(|v| v != "0" && !v.is_empty());
+
+        let mut layers: Vec<*const i8> = Vec::new();
+        let mut extensions: Vec<*const i8> = Vec::new();
+        if want_validation {
+            // SAFETY: plain enumeration call on a loaded entry.
+            let available = unsafe { entry.enumerate_instance_layer_properties() }
+                .map_err(|r| vk_error("vkEnumerateInstanceLayerProperties", r))?;
+            let has_layer = available
+                .iter()
+                .any(|l| l.layer_name_as_c_str().is_ok_and(|n| n == VALIDATION_LAYER));
+            if !has_layer {
+                return Err(Error::not_supported(format!(
+                    "{VALIDATION_ENV} is set but {} is not installed (Debian: vulkan-validationlayers)",
+                    VALIDATION_LAYER.to_string_lossy()
+                )));
+            }
+            layers.push(VALIDATION_LAYER.as_ptr());
+            extensions.push(ash::ext::debug_utils::NAME.as_ptr());
+        }
+
+        let app_name = CString::new("etvk").unwrap_or_default();
+        let app = vk::ApplicationInfo::default()
+            .application_name(&app_name)
+            .engine_name(&app_name)
+            .api_version(vk::API_VERSION_1_1);
+        let create = vk::InstanceCreateInfo::default()
+            .application_info(&app)
+            .enabled_layer_names(&layers)
+            .enabled_extension_names(&extensions);
+        // SAFETY: every pointer in `create` refers to locals that outlive the call.
+        let instance = unsafe { entry.create_instance(&create, None) }
+            .map_err(|r| vk_error("vkCreateInstance", r))?;
+
+        // From here on, `partial` destroys what was created if a later step fails.
+        let validation_log: Box<ValidationLog> = Box::new(Mutex::new(Vec::new()));
+        let mut partial = PartialInstance {
+            instance: Some(instance),
+            debug: None,
+        };
+
+        if want_validation {
+            let loader = ash::ext::debug_utils::Instance::new(&entry, partial.instance());
+            let info = vk::DebugUtilsMessengerCreateInfoEXT::default()
+                .message_severity(
+                    vk::DebugUtilsMessageSeverityFlagsEXT::ERROR
+                        | vk::DebugUtilsMessageSeverityFlagsEXT::WARNING,
+                )
+                .message_type(
+                    vk::DebugUtilsMessageTypeFlagsEXT::VALIDATION
+                        | vk::DebugUtilsMessageTypeFlagsEXT::GENERAL,
+                )
+                .pfn_user_callback(Some(debug_callback))
+                .user_data(&*validation_log as *const ValidationLog as *mut c_void);
+            // SAFETY: the callback's user data points into a Box the context owns and frees
+            // only after destroying the messenger (see Drop).
+            let messenger = unsafe { loader.create_debug_utils_messenger(&info, None) }
+                .map_err(|r| vk_error("vkCreateDebugUtilsMessengerEXT", r))?;
+            partial.debug = Some((loader, messenger));
+        }
+
+        let (physical_device, queue_family, caps) = pick_device(partial.instance())?;
+
+        let priorities = [1.0f32];
+        let queue_info = [vk::DeviceQueueCreateInfo::default()
+            .queue_family_index(queue_family)
+            .queue_priorities(&priorities)];
+        let device_info = vk::DeviceCreateInfo::default().queue_create_infos(&queue_info);
+        // SAFETY: `physical_device` came from this instance; the create info refers to locals.
+        let device = unsafe {
+            partial
+                .instance()
+                .create_device(physical_device, &device_info, None)
+        }
+        .map_err(|r| vk_error("vkCreateDevice", r))?;
+        // SAFETY: queue family and index 0 were requested in `device_info`.
+        let queue = unsafe { device.get_device_queue(queue_family, 0) };
+
+        let mut alloc_info =
+            vk_mem::AllocatorCreateInfo::new(partial.instance(), &device, physical_device);
+        alloc_info.vulkan_api_version = vk::API_VERSION_1_1;
+        // SAFETY: instance, device and physical device are valid and outlive the allocator
+        // (it is dropped first in Drop).
+        let allocator = match unsafe { vk_mem::Allocator::new(alloc_info) } {
+            Ok(a) => a,
+            Err(r) => {
+                // SAFETY: nothing was created from the device yet.
+                unsafe { device.destroy_device(None) };
+                return Err(vk_error("vmaCreateAllocator", r));
+            }
+        };
+
+        let (instance, debug) = partial.take();
+        Ok(Context {
+            _entry: entry,
+            instance,
+            debug,
+            validation_log,
+            physical_device,
+            device,
+            queue: Mutex::new(queue),
+            queue_family,
+            allocator: ManuallyDrop::new(allocator),
+            caps,
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn caps(&self) -> &Caps {
+        &self.caps
+    }
+
+    pub(crate) fn device(&self) -> &ash::Device {
+        &self.device
+    }
+
+    pub(crate) fn allocator(&self) -> &vk_mem::Allocator {
+        &self.allocator
+    }
+
+    pub(crate) fn queue_family(&self) -> u32 {
+        self.queue_family
+    }
+
+    pub(crate) fn physical_device(&self) -> vk::PhysicalDevice {
+        self.physical_device
+    }
+
+    /// Submits one command buffer to the compute queue, signalling `fence` when done.
+    pub(crate) fn submit(&self, cmd: vk::CommandBuffer, fence: vk::Fence) -> Result<()> {
+        let cmds = [cmd];
+        let submit = [vk::SubmitInfo::default().command_buffers(&cmds)];
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the queue is externally synchronised by the mutex; `cmd` is a recorded,
+        // executable command buffer of this device and `fence` is unsignalled.
+        unsafe { self.device.queue_submit(*queue, &submit, fence) }
+            .map_err(|r| vk_error("vkQueueSubmit", r))
+    }
+
+    /// The cached pipeline for `shader` with `tensor_bindings` tensors (plus the params binding).
+    pub fn pipeline(&self, shader: &'static Shader, tensor_bindings: u32) -> Result<Arc<Pipeline>> {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache.get(&(shader.name, tensor_bindings)) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(Pipeline::new(&self.device, shader, tensor_bindings)?);
+        cache.insert((shader.name, tensor_bindings), p.clone());
+        Ok(p)
+    }
+
+    /// Validation errors reported since the last call (empty unless validation is on).
+    pub fn take_validation_errors(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .validation_log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    /// Fails with every validation error reported since the last check.
+    pub fn check_validation(&self, during: &str) -> Result<()> {
+        let errors = self.take_validation_errors();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        Err(Error::internal(format!(
+            "Vulkan validation reported {} error(s) during {during}: {}",
+            errors.len(),
+            errors.join(" | ")
+        )))
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // SAFETY: every object created from the device is owned by a delegate that holds an
+        // Arc to this context, so none is alive now; cached pipelines are destroyed here.
+        unsafe {
+            let _ = self.device.device_wait_idle();
+            for (_, p) in self
+                .pipelines
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain()
+            {
+                p.destroy(&self.device);
+            }
+            ManuallyDrop::drop(&mut self.allocator);
+            self.device.destroy_device(None);
+            if let Some((loader, messenger)) = self.debug.take() {
+                loader.destroy_debug_utils_messenger(messenger, None);
+            }
+            self.instance.destroy_instance(None);
+        }
+    }
+}
+
+/// Owns a freshly created instance (and messenger) until the context takes them.
+struct PartialInstance {
+    instance: Option<ash::Instance>,
+    debug: Option<(ash::ext::debug_utils::Instance, vk::DebugUtilsMessengerEXT)>,
+}
+
+impl PartialInstance {
+    fn instance(&self) -> &ash::Instance {
+        self.instance
+            .as_ref()
+            .expect("instance present until taken")
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn take(
+        mut self,
+    ) -> (
+        ash::Instance,
+        Option<(ash::ext::debug_utils::Instance, vk::DebugUtilsMessengerEXT)>,
+    ) {
+        (self.instance.take().expect("taken once"), self.debug.take())
+    }
+}
+
+impl Drop for PartialInstance {
+    fn drop(&mut self) {
+        // SAFETY: reached only on an error path, before any device was created.
+        unsafe {
+            if let Some((loader, messenger)) = self.debug.take() {
+                loader.destroy_debug_utils_messenger(messenger, None);
+            }
+            if let Some(instance) = self.instance.take() {
+                instance.destroy_instance(None);
+            }
+        }
+    }
+}
+
+/// Picks the physical device: `ETVK_DEVICE` when set, else discrete > integrated > virtual > CPU.
+fn pick_device(instance: &ash::Instance) -> Result<(vk::PhysicalDevice, u32, Caps)> {
+    // SAFETY: enumeration on a valid instance.
+    let devices = unsafe { instance.enumerate_physical_devices() }
+        .map_err(|r| vk_error("vkEnumeratePhysicalDevices", r))?;
+    let mut candidates = Vec::new();
+    for (index, &pd) in devices.iter().enumerate() {
+        // SAFETY: `pd` was enumerated from this instance.
+        let (props, mem, families) = unsafe {
+            (
+                instance.get_physical_device_properties(pd),
+                instance.get_physical_device_memory_properties(pd),
+                instance.get_physical_device_queue_family_properties(pd),
+            )
+        };
+        let Some(family) = families
+            .iter()
+            .position(|f| f.queue_flags.contains(vk::QueueFlags::COMPUTE))
+        else {
+            continue;
+        };
+        candidates.push((index, pd, family as u32, Caps::read(&props, &mem)));
+    }
+    if candidates.is_empty() {
+        return Err(Error::not_supported(
+            "no Vulkan device with a compute queue",
+        ));
+    }
+    let chosen = match std::env::var(DEVICE_ENV) {
+        Ok(want) if !want.is_empty() => {
+            let by_index = want.parse::<usize>().ok();
+            let lower = want.to_lowercase();
+            candidates
+                .into_iter()
+                .find(|(i, _, _, c)| {
+                    Some(*i) == by_index || c.device_name.to_lowercase().contains(&lower)
+                })
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!("{DEVICE_ENV}={want} matches no Vulkan device with compute"),
+                    )
+                })?
+        }
+        _ => candidates
+            .into_iter()
+            .max_by_key(|(i, _, _, c)| (c.kind, std::cmp::Reverse(*i)))
+            .expect("non-empty"),
+    };
+    if std::env::var("ETVK_LOG").is_ok_and(|v| v == "1") {
+        eprintln!(
+            "etvk: using Vulkan device '{}' ({:?})",
+            chosen.3.device_name, chosen.3.kind
+        );
+    }
+    Ok((chosen.1, chosen.2, chosen.3))
+}
+
+unsafe extern "system" fn debug_callback(
+    severity: vk::DebugUtilsMessageSeverityFlagsEXT,
+    _types: vk::DebugUtilsMessageTypeFlagsEXT,
+    data: *const vk::DebugUtilsMessengerCallbackDataEXT<'_>,
+    user: *mut c_void,
+) -> vk::Bool32 {
+    // No panic may cross this extern "system" boundary: everything below is infallible.
+    if data.is_null() || user.is_null() {
+        return vk::FALSE;
+    }
+    // SAFETY: the layer passes a valid callback data struct for the duration of the call.
+    let msg = unsafe { (*data).message_as_c_str() }
+        .map(|m| m.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if severity.contains(vk::DebugUtilsMessageSeverityFlagsEXT::ERROR) {
+        // SAFETY: `user` is the context's boxed log, alive while the messenger exists.
+        let log = unsafe { &*(user as *const ValidationLog) };
+        if let Ok(mut v) = log.lock() {
+            v.push(msg);
+        }
+    } else if std::env::var("ETVK_LOG").is_ok_and(|v| v == "1") {
+        eprintln!("etvk: vulkan warning: {msg}");
+    }
+    vk::FALSE
+}

@@ -1,0 +1,113 @@
+//! A compute pipeline for one shader: binding 0 is the params buffer, bindings 1..=n tensors,
+//! all storage buffers in set 0.
+
+use ash::vk;
+
+use super::shaders::Shader;
+use super::vk_error;
+use crate::error::{Error, Result};
+
+/// Handles only: the owning [`Context`](super::Context) destroys them when it is dropped.
+pub struct Pipeline {
+    pub(crate) set_layout: vk::DescriptorSetLayout,
+    pub(crate) layout: vk::PipelineLayout,
+    pub(crate) pipeline: vk::Pipeline,
+    pub(crate) bindings: u32,
+}
+
+impl Pipeline {
+    pub(crate) fn new(device: &ash::Device, shader: &Shader, tensor_bindings: u32) -> Result<Self> {
+        let code = ash::util::read_spv(&mut std::io::Cursor::new(shader.spirv))
+            .map_err(|e| Error::internal(format!("shader {} is not SPIR-V: {e}", shader.name)))?;
+        let bindings = tensor_bindings + 1;
+        let layout_bindings: Vec<_> = (0..bindings)
+            .map(|b| {
+                vk::DescriptorSetLayoutBinding::default()
+                    .binding(b)
+                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .descriptor_count(1)
+                    .stage_flags(vk::ShaderStageFlags::COMPUTE)
+            })
+            .collect();
+        let mut guard = PipelineGuard {
+            device,
+            p: Pipeline::null(bindings),
+            module: vk::ShaderModule::null(),
+        };
+        // SAFETY: all create infos below refer to locals that outlive each call; on any error
+        // the guard destroys what was created so far.
+        unsafe {
+            guard.module = device
+                .create_shader_module(&vk::ShaderModuleCreateInfo::default().code(&code), None)
+                .map_err(|r| vk_error(&format!("vkCreateShaderModule({})", shader.name), r))?;
+            guard.p.set_layout = device
+                .create_descriptor_set_layout(
+                    &vk::DescriptorSetLayoutCreateInfo::default().bindings(&layout_bindings),
+                    None,
+                )
+                .map_err(|r| vk_error("vkCreateDescriptorSetLayout", r))?;
+            let set_layouts = [guard.p.set_layout];
+            guard.p.layout = device
+                .create_pipeline_layout(
+                    &vk::PipelineLayoutCreateInfo::default().set_layouts(&set_layouts),
+                    None,
+                )
+                .map_err(|r| vk_error("vkCreatePipelineLayout", r))?;
+            let stage = vk::PipelineShaderStageCreateInfo::default()
+                .stage(vk::ShaderStageFlags::COMPUTE)
+                .module(guard.module)
+                .name(c"main");
+            let info = [vk::ComputePipelineCreateInfo::default()
+                .stage(stage)
+                .layout(guard.p.layout)];
+            guard.p.pipeline = device
+                .create_compute_pipelines(vk::PipelineCache::null(), &info, None)
+                .map_err(|(_, r)| {
+                    vk_error(&format!("vkCreateComputePipelines({})", shader.name), r)
+                })?[0];
+            device.destroy_shader_module(guard.module, None);
+            guard.module = vk::ShaderModule::null();
+        }
+        let p = std::mem::replace(&mut guard.p, Pipeline::null(bindings));
+        Ok(p)
+    }
+
+    fn null(bindings: u32) -> Self {
+        Pipeline {
+            set_layout: vk::DescriptorSetLayout::null(),
+            layout: vk::PipelineLayout::null(),
+            pipeline: vk::Pipeline::null(),
+            bindings,
+        }
+    }
+
+    /// Destroys the handles.
+    ///
+    /// # Safety
+    /// No command buffer using this pipeline may be pending, and it must not be used again.
+    pub(crate) unsafe fn destroy(&self, device: &ash::Device) {
+        // SAFETY: per the function contract; destroying null handles is a no-op.
+        unsafe {
+            device.destroy_pipeline(self.pipeline, None);
+            device.destroy_pipeline_layout(self.layout, None);
+            device.destroy_descriptor_set_layout(self.set_layout, None);
+        }
+    }
+}
+
+/// Cleans up a half-built pipeline on an error path.
+struct PipelineGuard<'a> {
+    device: &'a ash::Device,
+    p: Pipeline,
+    module: vk::ShaderModule,
+}
+
+impl Drop for PipelineGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the handles were created from `device` and never used in a submission.
+        unsafe {
+            self.device.destroy_shader_module(self.module, None);
+            self.p.destroy(self.device);
+        }
+    }
+}

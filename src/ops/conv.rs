@@ -1,0 +1,3 @@
+//! 2-D convolution.
+
+pub const OPS: &[(&str, super::BuildFn)] = &[];

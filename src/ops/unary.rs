@@ -1,0 +1,3 @@
+//! Elementwise unary ops: relu, sigmoid, tanh, hardtanh, clamp.
+
+pub const OPS: &[(&str, super::BuildFn)] = &[];

@@ -1,0 +1,270 @@
+//! What an operator sees while the graph is built: typed access to its arguments, output
+//! shape declaration, and the dispatches it records. Ops never touch Vulkan directly.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{DType, Graph, Value, ValueId};
+use crate::gpu::{Caps, Shader};
+
+/// A tensor argument as an op sees it at build time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub id: ValueId,
+    pub dtype: DType,
+    pub sizes: Vec<usize>,
+}
+
+impl TensorInfo {
+    pub fn numel(&self) -> usize {
+        self.sizes.iter().product()
+    }
+    pub fn rank(&self) -> usize {
+        self.sizes.len()
+    }
+    /// True when the tensor is stored as f32 on the GPU (every float dtype); otherwise i32.
+    pub fn is_float(&self) -> bool {
+        self.dtype.is_float()
+    }
+}
+
+/// One recorded shader dispatch: `params[0]` is the number of work items.
+#[derive(Debug, Clone)]
+pub struct Dispatch {
+    pub shader: &'static Shader,
+    pub params: Vec<i32>,
+    /// Tensors bound at bindings 1.. in this order.
+    pub tensors: Vec<ValueId>,
+    /// Index of the chain entry that recorded it (for error messages).
+    pub op_index: usize,
+}
+
+pub struct OpBuilder<'g> {
+    graph: &'g Graph,
+    caps: &'g Caps,
+    /// Sizes of every tensor value as the graph runs (starts at the serialized dims).
+    sizes: Vec<Option<Vec<usize>>>,
+    dispatches: Vec<Dispatch>,
+    op_index: usize,
+    op_name: String,
+}
+
+impl<'g> OpBuilder<'g> {
+    pub fn new(graph: &'g Graph, caps: &'g Caps) -> Self {
+        let sizes = graph
+            .values
+            .iter()
+            .map(|v| match v {
+                Value::Tensor(t) => Some(t.dims.clone()),
+                _ => None,
+            })
+            .collect();
+        OpBuilder { graph, caps, sizes, dispatches: Vec::new(), op_index: 0, op_name: String::new() }
+    }
+
+    /// Marks the start of chain entry `index` named `name` (for error messages).
+    pub fn begin_op(&mut self, index: usize, name: &str) {
+        self.op_index = index;
+        self.op_name = name.to_owned();
+    }
+
+    pub fn into_dispatches(self) -> Vec<Dispatch> {
+        self.dispatches
+    }
+
+    pub fn caps(&self) -> &Caps {
+        self.caps
+    }
+
+    pub fn graph(&self) -> &Graph {
+        self.graph
+    }
+
+    pub fn op_name(&self) -> &str {
+        &self.op_name
+    }
+
+    /// An `InvalidProgram` error prefixed with the op's name and chain index.
+    pub fn err(&self, msg: impl std::fmt::Display) -> Error {
+        Error::invalid_program(format!("op #{} {}: {msg}", self.op_index, self.op_name))
+    }
+
+    /// A `NotSupported` error prefixed with the op's name and chain index.
+    pub fn unsupported(&self, msg: impl std::fmt::Display) -> Error {
+        Error::not_supported(format!("op #{} {}: {msg}", self.op_index, self.op_name))
+    }
+
+    /// Fails unless the op has exactly `n` arguments (inputs and outputs).
+    pub fn expect_args(&self, args: &[ValueId], n: usize) -> Result<()> {
+        if args.len() != n {
+            return Err(self.err(format!("expects {n} arguments, got {}", args.len())));
+        }
+        Ok(())
+    }
+
+    /// Fails unless the op has between `min` and `max` arguments.
+    pub fn expect_args_between(&self, args: &[ValueId], min: usize, max: usize) -> Result<()> {
+        if args.len() < min || args.len() > max {
+            return Err(self.err(format!("expects {min} to {max} arguments, got {}", args.len())));
+        }
+        Ok(())
+    }
+
+    pub fn value(&self, id: ValueId) -> Result<&'g Value> {
+        self.graph.values.get(id).ok_or_else(|| self.err(format!("value id {id} out of range")))
+    }
+
+    fn type_err(&self, id: ValueId, want: &str) -> Error {
+        let got = self.graph.values.get(id).map(|v| v.kind_name()).unwrap_or("nothing");
+        Error::new(
+            ErrorKind::InvalidProgram,
+            format!("op #{} {}: argument value {id} should be {want}, is {got}", self.op_index, self.op_name),
+        )
+    }
+
+    pub fn is_null(&self, id: ValueId) -> bool {
+        matches!(self.graph.values.get(id), Some(Value::Null))
+    }
+
+    pub fn tensor(&self, id: ValueId) -> Result<TensorInfo> {
+        match self.value(id)? {
+            Value::Tensor(t) => Ok(TensorInfo {
+                id,
+                dtype: t.dtype,
+                sizes: self.sizes[id].clone().unwrap_or_else(|| t.dims.clone()),
+            }),
+            _ => Err(self.type_err(id, "a tensor")),
+        }
+    }
+
+    pub fn opt_tensor(&self, id: ValueId) -> Result<Option<TensorInfo>> {
+        if self.is_null(id) {
+            return Ok(None);
+        }
+        self.tensor(id).map(Some)
+    }
+
+    /// An Int (or SymInt, at its export-time value).
+    pub fn int(&self, id: ValueId) -> Result<i64> {
+        match self.value(id)? {
+            Value::Int(v) => Ok(*v),
+            Value::SymInt(v) => Ok(*v as i64),
+            _ => Err(self.type_err(id, "an int")),
+        }
+    }
+
+    pub fn opt_int(&self, id: ValueId) -> Result<Option<i64>> {
+        if self.is_null(id) {
+            return Ok(None);
+        }
+        self.int(id).map(Some)
+    }
+
+    /// A Double, or an Int/Bool promoted to f64.
+    pub fn double(&self, id: ValueId) -> Result<f64> {
+        match self.value(id)? {
+            Value::Double(v) => Ok(*v),
+            Value::Int(v) => Ok(*v as f64),
+            Value::SymInt(v) => Ok(*v as f64),
+            Value::Bool(b) => Ok(*b as i32 as f64),
+            _ => Err(self.type_err(id, "a number")),
+        }
+    }
+
+    pub fn opt_double(&self, id: ValueId) -> Result<Option<f64>> {
+        if self.is_null(id) {
+            return Ok(None);
+        }
+        self.double(id).map(Some)
+    }
+
+    pub fn bool(&self, id: ValueId) -> Result<bool> {
+        match self.value(id)? {
+            Value::Bool(b) => Ok(*b),
+            Value::Int(v) => Ok(*v != 0),
+            _ => Err(self.type_err(id, "a bool")),
+        }
+    }
+
+    /// An IntList, or a ValueList whose items are Ints/SymInts.
+    pub fn int_list(&self, id: ValueId) -> Result<Vec<i64>> {
+        match self.value(id)? {
+            Value::IntList(v) => Ok(v.clone()),
+            Value::ValueList(items) => items.iter().map(|&i| self.int(i)).collect(),
+            _ => Err(self.type_err(id, "an int list")),
+        }
+    }
+
+    pub fn opt_int_list(&self, id: ValueId) -> Result<Option<Vec<i64>>> {
+        if self.is_null(id) {
+            return Ok(None);
+        }
+        self.int_list(id).map(Some)
+    }
+
+    /// A ValueList of tensors.
+    pub fn tensor_list(&self, id: ValueId) -> Result<Vec<TensorInfo>> {
+        match self.value(id)? {
+            Value::ValueList(items) => items.iter().map(|&i| self.tensor(i)).collect(),
+            _ => Err(self.type_err(id, "a tensor list")),
+        }
+    }
+
+    /// Declares the sizes output tensor `id` gets. For a static graph they must match the
+    /// serialized dims.
+    pub fn set_output(&mut self, id: ValueId, sizes: Vec<usize>) -> Result<TensorInfo> {
+        let t = match self.value(id)? {
+            Value::Tensor(t) => t,
+            _ => return Err(self.type_err(id, "an output tensor")),
+        };
+        if t.dims != sizes {
+            return Err(self.err(format!(
+                "computed output sizes {sizes:?} for value {id}, but the program says {:?}",
+                t.dims
+            )));
+        }
+        self.sizes[id] = Some(sizes.clone());
+        Ok(TensorInfo { id, dtype: t.dtype, sizes })
+    }
+
+    /// Records a dispatch of `shader` over `params[0]` work items with `tensors` bound at 1...
+    pub fn dispatch(&mut self, shader: &'static Shader, params: Vec<i32>, tensors: &[ValueId]) {
+        self.dispatches.push(Dispatch {
+            shader,
+            params,
+            tensors: tensors.to_vec(),
+            op_index: self.op_index,
+        });
+    }
+}
+
+/// Row-major strides of `sizes` (elements).
+pub fn contiguous_strides(sizes: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; sizes.len()];
+    for i in (0..sizes.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * sizes[i + 1];
+    }
+    strides
+}
+
+/// Normalises a possibly negative `dim` for a tensor of `rank`.
+pub fn normalize_dim(dim: i64, rank: usize) -> Option<usize> {
+    let r = rank.max(1) as i64;
+    let d = if dim < 0 { dim + r } else { dim };
+    (0..r).contains(&d).then_some(d as usize)
+}
+
+/// The PyTorch broadcast of two shapes, or `None` when they do not broadcast.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}

@@ -1,0 +1,71 @@
+//! Conversion between ExecuTorch-side bytes and etvk's GPU representation: every float dtype
+//! is stored as f32, every integer and bool dtype as i32 (64-bit integers are narrowed, which
+//! the exporter's `downcast_64_bit` already assumes).
+
+use crate::error::{Error, Result};
+use crate::format::DType;
+use crate::runtime::host_tensor::{f32_to_half, half_to_f32};
+
+/// Bytes per element on the GPU.
+pub const GPU_ELEM_SIZE: usize = 4;
+
+/// Converts `src` (elements of `dtype`) into GPU words written to `dst`.
+pub fn to_gpu(dtype: DType, src: &[u8], dst: &mut [u8]) -> Result<()> {
+    let n = src.len() / dtype.size();
+    if src.len() % dtype.size() != 0 || dst.len() < n * GPU_ELEM_SIZE {
+        return Err(Error::internal("to_gpu: buffer sizes do not match"));
+    }
+    let out = &mut dst[..n * GPU_ELEM_SIZE];
+    match dtype {
+        DType::Float32 | DType::Int32 => out.copy_from_slice(src),
+        DType::Float16 => each(src, 2, out, |b| half_to_f32(u16::from_le_bytes([b[0], b[1]])).to_le_bytes()),
+        DType::Float64 => each(src, 8, out, |b| (f64::from_le_bytes(b.try_into().unwrap()) as f32).to_le_bytes()),
+        DType::Int64 => each(src, 8, out, |b| {
+            let v = i64::from_le_bytes(b.try_into().unwrap());
+            (v.clamp(i32::MIN as i64, i32::MAX as i64) as i32).to_le_bytes()
+        }),
+        DType::Int8 => each(src, 1, out, |b| (b[0] as i8 as i32).to_le_bytes()),
+        DType::Uint8 => each(src, 1, out, |b| (b[0] as i32).to_le_bytes()),
+        DType::Bool => each(src, 1, out, |b| ((b[0] != 0) as i32).to_le_bytes()),
+    }
+    Ok(())
+}
+
+/// Converts GPU words `src` (f32 when `gpu_float`, else i32) into elements of `dtype` in `dst`.
+pub fn from_gpu(gpu_float: bool, src: &[u8], dtype: DType, dst: &mut [u8]) -> Result<()> {
+    let n = src.len() / GPU_ELEM_SIZE;
+    if dst.len() < n * dtype.size() {
+        return Err(Error::internal("from_gpu: destination too small"));
+    }
+    let dst = &mut dst[..n * dtype.size()];
+    let word = |b: &[u8]| -> f64 {
+        let bytes: [u8; 4] = b.try_into().unwrap();
+        if gpu_float {
+            f32::from_le_bytes(bytes) as f64
+        } else {
+            i32::from_le_bytes(bytes) as f64
+        }
+    };
+    let esz = dtype.size();
+    for (w, o) in src.chunks_exact(GPU_ELEM_SIZE).zip(dst.chunks_exact_mut(esz)) {
+        match dtype {
+            DType::Float32 if gpu_float => o.copy_from_slice(w),
+            DType::Int32 if !gpu_float => o.copy_from_slice(w),
+            DType::Float32 => o.copy_from_slice(&(word(w) as f32).to_le_bytes()),
+            DType::Float16 => o.copy_from_slice(&f32_to_half(word(w) as f32).to_le_bytes()),
+            DType::Float64 => o.copy_from_slice(&word(w).to_le_bytes()),
+            DType::Int32 => o.copy_from_slice(&(word(w) as i32).to_le_bytes()),
+            DType::Int64 => o.copy_from_slice(&(word(w) as i64).to_le_bytes()),
+            DType::Int8 => o[0] = word(w) as i8 as u8,
+            DType::Uint8 => o[0] = word(w) as u8,
+            DType::Bool => o[0] = (word(w) != 0.0) as u8,
+        }
+    }
+    Ok(())
+}
+
+fn each<const K: usize>(src: &[u8], step: usize, out: &mut [u8], f: impl Fn(&[u8]) -> [u8; K]) {
+    for (s, o) in src.chunks_exact(step).zip(out.chunks_exact_mut(GPU_ELEM_SIZE)) {
+        o.copy_from_slice(&f(s));
+    }
+}

@@ -1,0 +1,16 @@
+//! The delegate runtime: turns a parsed [`Graph`](crate::format::Graph) into GPU work and runs it.
+//!
+//! Public surface used by the C ABI and by Rust tests: [`Delegate::init`], [`Delegate::execute`],
+//! [`NamedData`] (the NamedDataMap seen from Rust), [`CompileSpecs`] and [`HostTensor`].
+
+pub mod compile_specs;
+pub mod host_tensor;
+pub mod named_data;
+
+pub use compile_specs::CompileSpecs;
+pub use host_tensor::{HostTensor, InputValue};
+pub use named_data::{DataBuffer, NamedData};
+pub mod delegate;
+pub use delegate::{is_available, Delegate};
+pub mod builder;
+pub mod convert;

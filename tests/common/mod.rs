@@ -1,0 +1,179 @@
+//! Shared helpers for op tests: build single-op graphs programmatically, run them on the
+//! default Vulkan device, and compare with CPU references.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use etvk::format::{Constant, ConstantSource, DType, Graph, OpCall, TensorDesc, Value, ValueId};
+use etvk::runtime::{CompileSpecs, Delegate, HostTensor, InputValue};
+
+/// Deterministic pseudo-random numbers (xorshift), so tests need no extra crates.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// Uniform in [-1, 1).
+    pub fn f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+/// Builds a graph value by value; constants go to an in-memory NamedData map.
+#[derive(Default)]
+pub struct GraphBuilder {
+    pub graph: Graph,
+    pub named: HashMap<String, Vec<u8>>,
+}
+
+impl GraphBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn push(&mut self, v: Value) -> ValueId {
+        self.graph.values.push(v);
+        self.graph.values.len() - 1
+    }
+
+    pub fn tensor(&mut self, dtype: DType, dims: &[usize]) -> ValueId {
+        self.push(Value::Tensor(TensorDesc {
+            dtype,
+            dims: dims.to_vec(),
+            constant: None,
+            mem_obj_id: None,
+            staging_dtype: None,
+        }))
+    }
+
+    /// A float32 graph input.
+    pub fn input(&mut self, dims: &[usize]) -> ValueId {
+        let id = self.tensor(DType::Float32, dims);
+        self.graph.input_ids.push(id);
+        id
+    }
+
+    /// A float32 tensor that the test will mark as output via `output`.
+    pub fn f32(&mut self, dims: &[usize]) -> ValueId {
+        self.tensor(DType::Float32, dims)
+    }
+
+    pub fn output(&mut self, id: ValueId) {
+        self.graph.output_ids.push(id);
+    }
+
+    /// A float32 weight stored as named data.
+    pub fn constant(&mut self, dims: &[usize], values: &[f32]) -> ValueId {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let key = format!("const{}", self.graph.constants.len());
+        self.graph.constants.push(Constant { source: ConstantSource::Named { key: key.clone() }, length: bytes.len() });
+        self.named.insert(key, bytes);
+        self.push(Value::Tensor(TensorDesc {
+            dtype: DType::Float32,
+            dims: dims.to_vec(),
+            constant: Some(self.graph.constants.len() - 1),
+            mem_obj_id: None,
+            staging_dtype: None,
+        }))
+    }
+
+    pub fn int(&mut self, v: i64) -> ValueId {
+        self.push(Value::Int(v))
+    }
+    pub fn double(&mut self, v: f64) -> ValueId {
+        self.push(Value::Double(v))
+    }
+    pub fn bool(&mut self, v: bool) -> ValueId {
+        self.push(Value::Bool(v))
+    }
+    pub fn null(&mut self) -> ValueId {
+        self.push(Value::Null)
+    }
+    pub fn int_list(&mut self, v: &[i64]) -> ValueId {
+        self.push(Value::IntList(v.to_vec()))
+    }
+    pub fn value_list(&mut self, v: &[ValueId]) -> ValueId {
+        self.push(Value::ValueList(v.to_vec()))
+    }
+
+    pub fn op(&mut self, name: &str, args: &[ValueId]) {
+        let node_id = self.graph.chain.len() as u32;
+        self.graph.chain.push(OpCall { node_id, name: name.to_owned(), args: args.to_vec() });
+    }
+
+    /// Initializes a delegate for the graph built so far.
+    pub fn build(&self) -> etvk::Result<Delegate> {
+        Delegate::from_graph(self.graph.clone(), &[], Some(&self.named), &CompileSpecs::default())
+    }
+
+    /// Builds, runs on float32 inputs, and returns the outputs as f32 vectors.
+    pub fn run(&self, inputs: &[(&[usize], &[f32])]) -> etvk::Result<Vec<Vec<f32>>> {
+        let mut d = self.build()?;
+        let inputs: Vec<InputValue> = inputs
+            .iter()
+            .map(|(s, v)| InputValue::Tensor(HostTensor::from_f32(s.to_vec(), v).unwrap()))
+            .collect();
+        Ok(d.run(&inputs)?.iter().map(|t| t.to_f32_vec()).collect())
+    }
+}
+
+/// Asserts |got - want| <= atol + rtol * |want| elementwise, with a useful message.
+pub fn assert_close(got: &[f32], want: &[f32], atol: f32, rtol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length {} vs expected {}", got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let ok = (g - w).abs() <= atol + rtol * w.abs() || (g.is_nan() && w.is_nan());
+        assert!(ok, "{what}: element {i}: got {g}, expected {w}");
+    }
+}
+
+/// Row-major strides.
+pub fn strides(sizes: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; sizes.len()];
+    for i in (0..sizes.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * sizes[i + 1];
+    }
+    s
+}
+
+/// CPU reference for a broadcasting binary op.
+pub fn broadcast_binary(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], f: impl Fn(f32, f32) -> f32) -> (Vec<f32>, Vec<usize>) {
+    let rank = sa.len().max(sb.len());
+    let pad = |s: &[usize]| {
+        let mut v = vec![1; rank - s.len()];
+        v.extend_from_slice(s);
+        v
+    };
+    let (pa, pb) = (pad(sa), pad(sb));
+    let out: Vec<usize> = pa.iter().zip(&pb).map(|(x, y)| *x.max(y)).collect();
+    let (ta, tb) = (strides(&pa), strides(&pb));
+    let n: usize = out.iter().product();
+    let so = strides(&out);
+    let v = (0..n)
+        .map(|i| {
+            let (mut ia, mut ib) = (0, 0);
+            for d in 0..rank {
+                let c = (i / so[d]) % out[d];
+                if pa[d] != 1 {
+                    ia += c * ta[d];
+                }
+                if pb[d] != 1 {
+                    ib += c * tb[d];
+                }
+            }
+            f(a[ia], b[ib])
+        })
+        .collect();
+    (v, out)
+}
