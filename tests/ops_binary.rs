@@ -2,11 +2,18 @@
 mod common;
 use common::*;
 
-fn run_binary(name: &str, sa: &[usize], sb: &[usize], alpha: Option<f64>, f: impl Fn(f32, f32) -> f32) {
+fn run_binary(
+    name: &str,
+    sa: &[usize],
+    sb: &[usize],
+    alpha: Option<f64>,
+    f: impl Fn(f32, f32) -> f32,
+) {
     let mut rng = Rng::new(sa.len() as u64 * 31 + sb.len() as u64);
     let (va, mut vb) = (rng.vec(sa.iter().product()), rng.vec(sb.iter().product()));
     if name.contains("div") {
-        vb.iter_mut().for_each(|x| *x = x.signum() * (x.abs() + 0.5));
+        vb.iter_mut()
+            .for_each(|x| *x = x.signum() * (x.abs() + 0.5));
     }
     let (want, out_sizes) = broadcast_binary(&va, sa, &vb, sb, f);
     let mut g = GraphBuilder::new();
@@ -94,5 +101,9 @@ fn unknown_op_is_operator_missing() {
     g.output(out);
     let err = g.build().err().expect("must fail");
     assert_eq!(err.kind, etvk::ErrorKind::OperatorMissing);
-    assert!(err.message.contains("aten.frobnicate.default"), "{}", err.message);
+    assert!(
+        err.message.contains("aten.frobnicate.default"),
+        "{}",
+        err.message
+    );
 }

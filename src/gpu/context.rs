@@ -33,7 +33,6 @@ pub struct Context {
     instance: ash::Instance,
     debug: Option<(ash::ext::debug_utils::Instance, vk::DebugUtilsMessengerEXT)>,
     validation_log: Box<ValidationLog>,
-    physical_device: vk::PhysicalDevice,
     device: ash::Device,
     queue: Mutex<vk::Queue>,
     queue_family: u32,
@@ -163,7 +162,6 @@ impl Context {
             instance,
             debug,
             validation_log,
-            physical_device,
             device,
             queue: Mutex::new(queue),
             queue_family,
@@ -187,10 +185,6 @@ impl Context {
 
     pub(crate) fn queue_family(&self) -> u32 {
         self.queue_family
-    }
-
-    pub(crate) fn physical_device(&self) -> vk::PhysicalDevice {
-        self.physical_device
     }
 
     /// Submits one command buffer to the compute queue, signalling `fence` when done.

@@ -42,3 +42,27 @@ pub(crate) fn vk_error(what: &str, r: vk::Result) -> Error {
     };
     Error::new(kind, format!("{what} failed: {r:?}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// The validation layer is really on under ETVK_VALIDATION and its errors are caught:
+    /// a descriptor range past the end of its buffer must be reported.
+    #[test]
+    fn validation_errors_are_captured() {
+        std::env::set_var(context::VALIDATION_ENV, "1");
+        let ctx = Context::shared().expect("a Vulkan device");
+        ctx.take_validation_errors();
+        let acct = Arc::new(Accountant::default());
+        let buf = Buffer::new(&ctx, &acct, 16, BufferKind::Device, MemTag::Activation).unwrap();
+        let pipeline = ctx.pipeline(&shaders::COPY, 2).unwrap();
+        let pool = DescriptorPool::new(&ctx, 1, 3).unwrap();
+        let bad = BufferRange { buffer: buf.handle(), offset: 0, size: 1 << 20 };
+        let _ = pool.allocate(&pipeline, &[bad, bad, bad]);
+        let err = ctx.check_validation("test").expect_err("validation must flag the range");
+        assert!(err.message.contains("validation"), "{}", err.message);
+        assert_eq!(acct.snapshot().current_of(MemTag::Activation), 16);
+    }
+}

@@ -12,7 +12,6 @@ pub struct Pipeline {
     pub(crate) set_layout: vk::DescriptorSetLayout,
     pub(crate) layout: vk::PipelineLayout,
     pub(crate) pipeline: vk::Pipeline,
-    pub(crate) bindings: u32,
 }
 
 impl Pipeline {
@@ -31,7 +30,7 @@ impl Pipeline {
             .collect();
         let mut guard = PipelineGuard {
             device,
-            p: Pipeline::null(bindings),
+            p: Pipeline::null(),
             module: vk::ShaderModule::null(),
         };
         // SAFETY: all create infos below refer to locals that outlive each call; on any error
@@ -68,16 +67,15 @@ impl Pipeline {
             device.destroy_shader_module(guard.module, None);
             guard.module = vk::ShaderModule::null();
         }
-        let p = std::mem::replace(&mut guard.p, Pipeline::null(bindings));
+        let p = std::mem::replace(&mut guard.p, Pipeline::null());
         Ok(p)
     }
 
-    fn null(bindings: u32) -> Self {
+    fn null() -> Self {
         Pipeline {
             set_layout: vk::DescriptorSetLayout::null(),
             layout: vk::PipelineLayout::null(),
             pipeline: vk::Pipeline::null(),
-            bindings,
         }
     }
 

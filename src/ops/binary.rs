@@ -72,8 +72,12 @@ fn build(b: &mut OpBuilder, args: &[ValueId], kind: Kind) -> Result<()> {
         None => b.double(args[1])?,
     };
     let other_sizes = other.as_ref().map(|t| t.sizes.clone()).unwrap_or_default();
-    let out_sizes = broadcast_shapes(&a.sizes, &other_sizes)
-        .ok_or_else(|| b.err(format!("shapes {:?} and {:?} do not broadcast", a.sizes, other_sizes)))?;
+    let out_sizes = broadcast_shapes(&a.sizes, &other_sizes).ok_or_else(|| {
+        b.err(format!(
+            "shapes {:?} and {:?} do not broadcast",
+            a.sizes, other_sizes
+        ))
+    })?;
     if out_sizes.len() > MAX_RANK {
         return Err(b.unsupported(format!("rank {} above {MAX_RANK}", out_sizes.len())));
     }
@@ -82,7 +86,14 @@ fn build(b: &mut OpBuilder, args: &[ValueId], kind: Kind) -> Result<()> {
         return Err(b.unsupported("integer operands are not supported yet"));
     }
     let rank = out_sizes.len();
-    let mut p = vec![out.numel() as i32, kind as i32, rank as i32, alpha_bits(alpha), (scalar as f32).to_bits() as i32, other.is_some() as i32];
+    let mut p = vec![
+        out.numel() as i32,
+        kind as i32,
+        rank as i32,
+        alpha_bits(alpha),
+        (scalar as f32).to_bits() as i32,
+        other.is_some() as i32,
+    ];
     p.extend(pad(&out_sizes));
     p.extend(pad(&broadcast_strides(&a.sizes, rank)));
     p.extend(pad(&broadcast_strides(&other_sizes, rank)));

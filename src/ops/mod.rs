@@ -35,7 +35,10 @@ pub fn lookup(name: &str) -> Option<BuildFn> {
     find(name)
         .or_else(|| find(&format!("aten.{name}")))
         .or_else(|| name.strip_suffix(".default").and_then(find))
-        .or_else(|| name.strip_suffix(".default").and_then(|n| find(&format!("aten.{n}"))))
+        .or_else(|| {
+            name.strip_suffix(".default")
+                .and_then(|n| find(&format!("aten.{n}")))
+        })
 }
 
 fn registry() -> impl Iterator<Item = (&'static str, BuildFn)> {

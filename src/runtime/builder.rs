@@ -57,7 +57,14 @@ impl<'g> OpBuilder<'g> {
                 _ => None,
             })
             .collect();
-        OpBuilder { graph, caps, sizes, dispatches: Vec::new(), op_index: 0, op_name: String::new() }
+        OpBuilder {
+            graph,
+            caps,
+            sizes,
+            dispatches: Vec::new(),
+            op_index: 0,
+            op_name: String::new(),
+        }
     }
 
     /// Marks the start of chain entry `index` named `name` (for error messages).
@@ -103,20 +110,34 @@ impl<'g> OpBuilder<'g> {
     /// Fails unless the op has between `min` and `max` arguments.
     pub fn expect_args_between(&self, args: &[ValueId], min: usize, max: usize) -> Result<()> {
         if args.len() < min || args.len() > max {
-            return Err(self.err(format!("expects {min} to {max} arguments, got {}", args.len())));
+            return Err(self.err(format!(
+                "expects {min} to {max} arguments, got {}",
+                args.len()
+            )));
         }
         Ok(())
     }
 
     pub fn value(&self, id: ValueId) -> Result<&'g Value> {
-        self.graph.values.get(id).ok_or_else(|| self.err(format!("value id {id} out of range")))
+        self.graph
+            .values
+            .get(id)
+            .ok_or_else(|| self.err(format!("value id {id} out of range")))
     }
 
     fn type_err(&self, id: ValueId, want: &str) -> Error {
-        let got = self.graph.values.get(id).map(|v| v.kind_name()).unwrap_or("nothing");
+        let got = self
+            .graph
+            .values
+            .get(id)
+            .map(|v| v.kind_name())
+            .unwrap_or("nothing");
         Error::new(
             ErrorKind::InvalidProgram,
-            format!("op #{} {}: argument value {id} should be {want}, is {got}", self.op_index, self.op_name),
+            format!(
+                "op #{} {}: argument value {id} should be {want}, is {got}",
+                self.op_index, self.op_name
+            ),
         )
     }
 
@@ -222,7 +243,11 @@ impl<'g> OpBuilder<'g> {
             )));
         }
         self.sizes[id] = Some(sizes.clone());
-        Ok(TensorInfo { id, dtype: t.dtype, sizes })
+        Ok(TensorInfo {
+            id,
+            dtype: t.dtype,
+            sizes,
+        })
     }
 
     /// Records a dispatch of `shader` over `params[0]` work items with `tensors` bound at 1...
@@ -257,8 +282,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,

@@ -12,14 +12,18 @@ pub const GPU_ELEM_SIZE: usize = 4;
 /// Converts `src` (elements of `dtype`) into GPU words written to `dst`.
 pub fn to_gpu(dtype: DType, src: &[u8], dst: &mut [u8]) -> Result<()> {
     let n = src.len() / dtype.size();
-    if src.len() % dtype.size() != 0 || dst.len() < n * GPU_ELEM_SIZE {
+    if !src.len().is_multiple_of(dtype.size()) || dst.len() < n * GPU_ELEM_SIZE {
         return Err(Error::internal("to_gpu: buffer sizes do not match"));
     }
     let out = &mut dst[..n * GPU_ELEM_SIZE];
     match dtype {
         DType::Float32 | DType::Int32 => out.copy_from_slice(src),
-        DType::Float16 => each(src, 2, out, |b| half_to_f32(u16::from_le_bytes([b[0], b[1]])).to_le_bytes()),
-        DType::Float64 => each(src, 8, out, |b| (f64::from_le_bytes(b.try_into().unwrap()) as f32).to_le_bytes()),
+        DType::Float16 => each(src, 2, out, |b| {
+            half_to_f32(u16::from_le_bytes([b[0], b[1]])).to_le_bytes()
+        }),
+        DType::Float64 => each(src, 8, out, |b| {
+            (f64::from_le_bytes(b.try_into().unwrap()) as f32).to_le_bytes()
+        }),
         DType::Int64 => each(src, 8, out, |b| {
             let v = i64::from_le_bytes(b.try_into().unwrap());
             (v.clamp(i32::MIN as i64, i32::MAX as i64) as i32).to_le_bytes()
@@ -47,7 +51,10 @@ pub fn from_gpu(gpu_float: bool, src: &[u8], dtype: DType, dst: &mut [u8]) -> Re
         }
     };
     let esz = dtype.size();
-    for (w, o) in src.chunks_exact(GPU_ELEM_SIZE).zip(dst.chunks_exact_mut(esz)) {
+    for (w, o) in src
+        .chunks_exact(GPU_ELEM_SIZE)
+        .zip(dst.chunks_exact_mut(esz))
+    {
         match dtype {
             DType::Float32 if gpu_float => o.copy_from_slice(w),
             DType::Int32 if !gpu_float => o.copy_from_slice(w),
@@ -65,7 +72,10 @@ pub fn from_gpu(gpu_float: bool, src: &[u8], dtype: DType, dst: &mut [u8]) -> Re
 }
 
 fn each<const K: usize>(src: &[u8], step: usize, out: &mut [u8], f: impl Fn(&[u8]) -> [u8; K]) {
-    for (s, o) in src.chunks_exact(step).zip(out.chunks_exact_mut(GPU_ELEM_SIZE)) {
+    for (s, o) in src
+        .chunks_exact(step)
+        .zip(out.chunks_exact_mut(GPU_ELEM_SIZE))
+    {
         o.copy_from_slice(&f(s));
     }
 }

@@ -8,7 +8,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{ConstantSource, DType, Graph, Value, ValueId};
 use crate::gpu::memory::Accountant;
 use crate::gpu::shaders::WORKGROUP_SIZE;
-use crate::gpu::{Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, Fence, MemTag, MemoryStats};
+use crate::gpu::{
+    Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, Fence, MemTag,
+    MemoryStats,
+};
 use crate::runtime::builder::{Dispatch, OpBuilder};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::{CompileSpecs, HostTensor, InputValue, NamedData};
@@ -62,7 +65,10 @@ impl Delegate {
             let build = crate::ops::lookup(&call.name).ok_or_else(|| {
                 Error::new(
                     ErrorKind::OperatorMissing,
-                    format!("op #{index}: operator '{}' is not supported by etvk", call.name),
+                    format!(
+                        "op #{index}: operator '{}' is not supported by etvk",
+                        call.name
+                    ),
                 )
             })?;
             build(&mut builder, &call.args)?;
@@ -71,7 +77,10 @@ impl Delegate {
         check_limits(&ctx, &graph, &dispatches)?;
 
         // Allocate a device buffer for every tensor that is used.
-        let mut used: BTreeSet<ValueId> = dispatches.iter().flat_map(|d| d.tensors.iter().copied()).collect();
+        let mut used: BTreeSet<ValueId> = dispatches
+            .iter()
+            .flat_map(|d| d.tensors.iter().copied())
+            .collect();
         for &id in graph.input_ids.iter().chain(&graph.output_ids) {
             match graph.values.get(id) {
                 Some(Value::Tensor(_)) => {
@@ -83,13 +92,24 @@ impl Delegate {
                         other.kind_name()
                     )))
                 }
-                None => return Err(Error::invalid_program(format!("I/O value id {id} out of range"))),
+                None => {
+                    return Err(Error::invalid_program(format!(
+                        "I/O value id {id} out of range"
+                    )))
+                }
             }
         }
-        let io_ids: BTreeSet<ValueId> = graph.input_ids.iter().chain(&graph.output_ids).copied().collect();
+        let io_ids: BTreeSet<ValueId> = graph
+            .input_ids
+            .iter()
+            .chain(&graph.output_ids)
+            .copied()
+            .collect();
         let mut tensors: Vec<Option<Buffer>> = (0..graph.values.len()).map(|_| None).collect();
         for &id in &used {
-            let t = graph.tensor(id).ok_or_else(|| Error::invalid_program(format!("value {id} is not a tensor")))?;
+            let t = graph
+                .tensor(id)
+                .ok_or_else(|| Error::invalid_program(format!("value {id} is not a tensor")))?;
             let tag = if t.constant.is_some() {
                 MemTag::Weight
             } else if io_ids.contains(&id) {
@@ -98,7 +118,13 @@ impl Delegate {
                 MemTag::Activation
             };
             let bytes = (t.numel() * GPU_ELEM_SIZE) as u64;
-            tensors[id] = Some(Buffer::new(&ctx, &accountant, bytes, BufferKind::Device, tag)?);
+            tensors[id] = Some(Buffer::new(
+                &ctx,
+                &accountant,
+                bytes,
+                BufferKind::Device,
+                tag,
+            )?);
         }
 
         let fence = Fence::new(&ctx)?;
@@ -121,15 +147,26 @@ impl Delegate {
                 )));
             }
             accountant.add(MemTag::Source, bytes.len() as u64);
-            let mut staging =
-                Buffer::new(&ctx, &accountant, (t.numel() * GPU_ELEM_SIZE) as u64, BufferKind::Host, MemTag::Staging)?;
+            let mut staging = Buffer::new(
+                &ctx,
+                &accountant,
+                (t.numel() * GPU_ELEM_SIZE) as u64,
+                BufferKind::Host,
+                MemTag::Staging,
+            )?;
             let converted = to_gpu(t.dtype, bytes, staging.bytes_mut()?);
             drop(source);
             accountant.sub(MemTag::Source, want as u64);
             converted?;
             let dst = tensors[id].as_ref().expect("allocated above");
             command.begin(true)?;
-            command.copy(staging.handle(), 0, dst.handle(), 0, (t.numel() * GPU_ELEM_SIZE) as u64);
+            command.copy(
+                staging.handle(),
+                0,
+                dst.handle(),
+                0,
+                (t.numel() * GPU_ELEM_SIZE) as u64,
+            );
             command.end()?;
             command.submit_and_wait(&fence)?;
         }
@@ -156,7 +193,13 @@ impl Delegate {
         // Host transfer buffers for the inputs and outputs.
         let make_io = |id: ValueId| -> Result<Io> {
             let t = graph.tensor(id).expect("I/O checked to be tensors");
-            let host = Buffer::new(&ctx, &accountant, (t.numel() * GPU_ELEM_SIZE) as u64, BufferKind::Host, MemTag::Io)?;
+            let host = Buffer::new(
+                &ctx,
+                &accountant,
+                (t.numel() * GPU_ELEM_SIZE) as u64,
+                BufferKind::Host,
+                MemTag::Io,
+            )?;
             Ok(Io {
                 value: id,
                 boundary_dtype: t.staging_dtype.unwrap_or(t.dtype),
@@ -165,8 +208,16 @@ impl Delegate {
                 host,
             })
         };
-        let inputs = graph.input_ids.iter().map(|&id| make_io(id)).collect::<Result<Vec<_>>>()?;
-        let outputs = graph.output_ids.iter().map(|&id| make_io(id)).collect::<Result<Vec<_>>>()?;
+        let inputs = graph
+            .input_ids
+            .iter()
+            .map(|&id| make_io(id))
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = graph
+            .output_ids
+            .iter()
+            .map(|&id| make_io(id))
+            .collect::<Result<Vec<_>>>()?;
 
         // Record the whole graph once: inputs in, every dispatch, outputs out.
         let n_bindings: u32 = dispatches.iter().map(|d| d.tensors.len() as u32 + 1).sum();
@@ -174,16 +225,30 @@ impl Delegate {
         command.begin(false)?;
         for io in &inputs {
             let dst = tensors[io.value].as_ref().expect("allocated");
-            command.copy(io.host.handle(), 0, dst.handle(), 0, io.host.size().min(dst.size()));
+            command.copy(
+                io.host.handle(),
+                0,
+                dst.handle(),
+                0,
+                io.host.size().min(dst.size()),
+            );
         }
         command.full_barrier();
         let max_groups = ctx.caps().max_compute_work_group_count;
         for (d, &off) in dispatches.iter().zip(&offsets) {
             let pipeline = ctx.pipeline(d.shader, d.tensors.len() as u32)?;
-            let mut ranges = vec![BufferRange { buffer: params.handle(), offset: off, size: (d.params.len() * 4).max(4) as u64 }];
+            let mut ranges = vec![BufferRange {
+                buffer: params.handle(),
+                offset: off,
+                size: (d.params.len() * 4).max(4) as u64,
+            }];
             for &t in &d.tensors {
                 let b = tensors[t].as_ref().expect("allocated");
-                ranges.push(BufferRange { buffer: b.handle(), offset: 0, size: b.size() });
+                ranges.push(BufferRange {
+                    buffer: b.handle(),
+                    offset: 0,
+                    size: b.size(),
+                });
             }
             let set = descriptors.allocate(&pipeline, &ranges)?;
             let work = d.params.first().copied().unwrap_or(0).max(0) as u64;
@@ -196,7 +261,10 @@ impl Delegate {
             if gy > max_groups[1] as u64 {
                 return Err(Error::new(
                     ErrorKind::OutOfResources,
-                    format!("op #{}: {work} work items exceed the device's dispatch limits", d.op_index),
+                    format!(
+                        "op #{}: {work} work items exceed the device's dispatch limits",
+                        d.op_index
+                    ),
                 ));
             }
             command.dispatch(&pipeline, set, [gx as u32, gy as u32, 1]);
@@ -204,7 +272,13 @@ impl Delegate {
         }
         for io in &outputs {
             let src = tensors[io.value].as_ref().expect("allocated");
-            command.copy(src.handle(), 0, io.host.handle(), 0, io.host.size().min(src.size()));
+            command.copy(
+                src.handle(),
+                0,
+                io.host.handle(),
+                0,
+                io.host.size().min(src.size()),
+            );
         }
         command.full_barrier();
         command.end()?;
@@ -249,7 +323,10 @@ impl Delegate {
             let t = match input {
                 InputValue::Tensor(t) => t,
                 InputValue::Int(_) => {
-                    return Err(Error::new(ErrorKind::InvalidType, format!("input {i} must be a tensor, got an int")))
+                    return Err(Error::new(
+                        ErrorKind::InvalidType,
+                        format!("input {i} must be a tensor, got an int"),
+                    ))
                 }
             };
             if t.sizes != io.sizes {
@@ -261,7 +338,10 @@ impl Delegate {
             if t.dtype.is_float() != io.gpu_float {
                 return Err(Error::new(
                     ErrorKind::InvalidType,
-                    format!("input {i} has dtype {:?}, the program expects {:?}", t.dtype, io.boundary_dtype),
+                    format!(
+                        "input {i} has dtype {:?}, the program expects {:?}",
+                        t.dtype, io.boundary_dtype
+                    ),
                 ));
             }
             to_gpu(t.dtype, &t.data, io.host.bytes_mut()?)?;
@@ -272,7 +352,10 @@ impl Delegate {
 
     fn output(&self, index: usize) -> Result<&Io> {
         self.outputs.get(index).ok_or_else(|| {
-            Error::invalid_argument(format!("output index {index} out of range ({} outputs)", self.outputs.len()))
+            Error::invalid_argument(format!(
+                "output index {index} out of range ({} outputs)",
+                self.outputs.len()
+            ))
         })
     }
 
@@ -298,7 +381,12 @@ impl Delegate {
                 dst.len()
             )));
         }
-        from_gpu(io.gpu_float, &io.host.bytes()?[..n * GPU_ELEM_SIZE], dtype, dst)
+        from_gpu(
+            io.gpu_float,
+            &io.host.bytes()?[..n * GPU_ELEM_SIZE],
+            dtype,
+            dst,
+        )
     }
 
     /// Executes and returns every output in its boundary dtype.
@@ -333,14 +421,22 @@ fn fetch_constant(
             let bytes = offset
                 .checked_add(*length)
                 .and_then(|end| blob.get(*offset..end))
-                .ok_or_else(|| Error::invalid_program(format!("inline constant at {offset}+{length} is outside the blob")))?;
+                .ok_or_else(|| {
+                    Error::invalid_program(format!(
+                        "inline constant at {offset}+{length} is outside the blob"
+                    ))
+                })?;
             Ok(crate::runtime::DataBuffer::from_vec(bytes.to_vec()))
         }
         ConstantSource::Named { key } => {
             let map = named.ok_or_else(|| {
-                Error::new(ErrorKind::NotFound, format!("constant '{key}' is named data but no NamedDataMap was given"))
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("constant '{key}' is named data but no NamedDataMap was given"),
+                )
             })?;
-            map.get(key).map_err(|e| e.context(format!("named constant '{key}'")))
+            map.get(key)
+                .map_err(|e| e.context(format!("named constant '{key}'")))
         }
     }
 }
@@ -352,11 +448,19 @@ fn check_limits(ctx: &Context, graph: &Graph, dispatches: &[Dispatch]) -> Result
         if d.tensors.len() as u32 + 1 > caps.max_per_stage_storage_buffers {
             return Err(Error::new(
                 ErrorKind::OutOfResources,
-                format!("op #{}: {} storage buffers exceed the device limit {}", d.op_index, d.tensors.len() + 1, caps.max_per_stage_storage_buffers),
+                format!(
+                    "op #{}: {} storage buffers exceed the device limit {}",
+                    d.op_index,
+                    d.tensors.len() + 1,
+                    caps.max_per_stage_storage_buffers
+                ),
             ));
         }
         for &t in &d.tensors {
-            let bytes = graph.tensor(t).map(|t| t.numel() * GPU_ELEM_SIZE).unwrap_or(0) as u64;
+            let bytes = graph
+                .tensor(t)
+                .map(|t| t.numel() * GPU_ELEM_SIZE)
+                .unwrap_or(0) as u64;
             if bytes > caps.max_storage_buffer_range as u64 {
                 return Err(Error::new(
                     ErrorKind::OutOfResources,

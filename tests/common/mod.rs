@@ -78,7 +78,10 @@ impl GraphBuilder {
     pub fn constant(&mut self, dims: &[usize], values: &[f32]) -> ValueId {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let key = format!("const{}", self.graph.constants.len());
-        self.graph.constants.push(Constant { source: ConstantSource::Named { key: key.clone() }, length: bytes.len() });
+        self.graph.constants.push(Constant {
+            source: ConstantSource::Named { key: key.clone() },
+            length: bytes.len(),
+        });
         self.named.insert(key, bytes);
         self.push(Value::Tensor(TensorDesc {
             dtype: DType::Float32,
@@ -110,12 +113,21 @@ impl GraphBuilder {
 
     pub fn op(&mut self, name: &str, args: &[ValueId]) {
         let node_id = self.graph.chain.len() as u32;
-        self.graph.chain.push(OpCall { node_id, name: name.to_owned(), args: args.to_vec() });
+        self.graph.chain.push(OpCall {
+            node_id,
+            name: name.to_owned(),
+            args: args.to_vec(),
+        });
     }
 
     /// Initializes a delegate for the graph built so far.
     pub fn build(&self) -> etvk::Result<Delegate> {
-        Delegate::from_graph(self.graph.clone(), &[], Some(&self.named), &CompileSpecs::default())
+        Delegate::from_graph(
+            self.graph.clone(),
+            &[],
+            Some(&self.named),
+            &CompileSpecs::default(),
+        )
     }
 
     /// Builds, runs on float32 inputs, and returns the outputs as f32 vectors.
@@ -131,7 +143,13 @@ impl GraphBuilder {
 
 /// Asserts |got - want| <= atol + rtol * |want| elementwise, with a useful message.
 pub fn assert_close(got: &[f32], want: &[f32], atol: f32, rtol: f32, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs expected {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs expected {}",
+        got.len(),
+        want.len()
+    );
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let ok = (g - w).abs() <= atol + rtol * w.abs() || (g.is_nan() && w.is_nan());
         assert!(ok, "{what}: element {i}: got {g}, expected {w}");
@@ -148,7 +166,13 @@ pub fn strides(sizes: &[usize]) -> Vec<usize> {
 }
 
 /// CPU reference for a broadcasting binary op.
-pub fn broadcast_binary(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], f: impl Fn(f32, f32) -> f32) -> (Vec<f32>, Vec<usize>) {
+pub fn broadcast_binary(
+    a: &[f32],
+    sa: &[usize],
+    b: &[f32],
+    sb: &[usize],
+    f: impl Fn(f32, f32) -> f32,
+) -> (Vec<f32>, Vec<usize>) {
     let rank = sa.len().max(sb.len());
     let pad = |s: &[usize]| {
         let mut v = vec![1; rank - s.len()];
