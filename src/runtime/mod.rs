@@ -14,3 +14,4 @@ pub mod delegate;
 pub use delegate::{is_available, Delegate};
 pub mod builder;
 pub mod convert;
+pub mod plan;

@@ -1,0 +1,44 @@
+#version 450
+#include "common.glsl"
+// Direct 2-D convolution (grouped, strided, padded, dilated), optional bias, then clamp.
+// One invocation per output element of out [N, Cout, Ho, Wo].
+// in [N, Cin, H, W], weight [Cout, Cin/groups, kH, kW], bias [Cout].
+// p: [0]=numel [1]=N [2]=Cin [3]=H [4]=W [5]=Cout [6]=Ho [7]=Wo [8]=kH [9]=kW
+//    [10]=sH [11]=sW [12]=pH [13]=pW [14]=dH [15]=dW [16]=groups [17]=has bias
+//    [18]=clamp min(f) [19]=clamp max(f)
+layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
+layout(std430, set = 0, binding = 2) readonly buffer In { float x[]; };
+layout(std430, set = 0, binding = 3) readonly buffer W { float w[]; };
+layout(std430, set = 0, binding = 4) readonly buffer Bias { float bias[]; };
+void main() {
+    uint i = work_index();
+    if (i >= uint(p[0])) return;
+    int Cin = p[2], H = p[3], W = p[4], Cout = p[5], Ho = p[6], Wo = p[7];
+    int kH = p[8], kW = p[9];
+    int ow = int(i % uint(Wo));
+    int oh = int((i / uint(Wo)) % uint(Ho));
+    int oc = int((i / uint(Wo * Ho)) % uint(Cout));
+    int n = int(i / uint(Wo * Ho * Cout));
+    int cin_g = Cin / p[16];
+    int g = oc / (Cout / p[16]);
+    float acc = p[17] != 0 ? bias[oc] : 0.0;
+    int ih0 = oh * p[10] - p[12];
+    int iw0 = ow * p[11] - p[13];
+    for (int c = 0; c < cin_g; ++c) {
+        int ic = g * cin_g + c;
+        uint xbase = uint((n * Cin + ic) * H);
+        uint wbase = uint((oc * cin_g + c) * kH);
+        for (int kh = 0; kh < kH; ++kh) {
+            int ih = ih0 + kh * p[14];
+            if (ih < 0 || ih >= H) continue;
+            uint xrow = (xbase + uint(ih)) * uint(W);
+            uint wrow = (wbase + uint(kh)) * uint(kW);
+            for (int kw = 0; kw < kW; ++kw) {
+                int iw = iw0 + kw * p[15];
+                if (iw < 0 || iw >= W) continue;
+                acc += x[xrow + uint(iw)] * w[wrow + uint(kw)];
+            }
+        }
+    }
+    o[i] = clamp(acc, pf(18), pf(19));
+}
