@@ -63,7 +63,7 @@ impl DType {
 pub type ValueId = usize;
 
 /// Where a constant's bytes are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ConstantSource {
     /// Inline in the blob: absolute byte range inside the blob's raw-bytes section.
     Inline { offset: usize, length: usize },

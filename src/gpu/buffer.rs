@@ -17,6 +17,9 @@ pub enum BufferKind {
     Device,
     /// Host-visible, mapped, for uploads and readbacks (staging, I/O transfer, params).
     Host,
+    /// Device-local *and* host-visible, mapped for sequential writes: weights written by the
+    /// CPU with no staging copy, on devices with unified memory.
+    Unified,
 }
 
 pub struct Buffer {
@@ -57,6 +60,15 @@ impl Buffer {
                 usage: vk_mem::MemoryUsage::AutoPreferDevice,
                 ..Default::default()
             },
+            BufferKind::Unified => vk_mem::AllocationCreateInfo {
+                usage: vk_mem::MemoryUsage::AutoPreferDevice,
+                flags: vk_mem::AllocationCreateFlags::HOST_ACCESS_SEQUENTIAL_WRITE
+                    | vk_mem::AllocationCreateFlags::MAPPED,
+                required_flags: vk::MemoryPropertyFlags::DEVICE_LOCAL
+                    | vk::MemoryPropertyFlags::HOST_VISIBLE
+                    | vk::MemoryPropertyFlags::HOST_COHERENT,
+                ..Default::default()
+            },
             BufferKind::Host => vk_mem::AllocationCreateInfo {
                 usage: vk_mem::MemoryUsage::AutoPreferHost,
                 flags: vk_mem::AllocationCreateFlags::HOST_ACCESS_RANDOM
@@ -70,7 +82,7 @@ impl Buffer {
         let (buffer, allocation) = unsafe { ctx.allocator().create_buffer(&info, &alloc_info) }
             .map_err(|r| vk_error(&format!("allocating a {size}-byte {tag:?} buffer"), r))?;
         let mapped = match kind {
-            BufferKind::Host => {
+            BufferKind::Host | BufferKind::Unified => {
                 ctx.allocator().get_allocation_info(&allocation).mapped_data as *mut u8
             }
             BufferKind::Device => std::ptr::null_mut(),
@@ -85,7 +97,7 @@ impl Buffer {
             tag,
             mapped,
         };
-        if kind == BufferKind::Host && mapped.is_null() {
+        if kind != BufferKind::Device && mapped.is_null() {
             return Err(Error::internal("host buffer was not mapped"));
         }
         Ok(buf)

@@ -154,10 +154,16 @@ impl CommandBuffer {
         };
     }
 
+    /// Submits; `fence` signals when the work is done. The caller must wait on it before
+    /// re-recording this buffer or dropping anything it uses.
+    pub fn submit(&self, fence: &Fence) -> Result<()> {
+        fence.reset()?;
+        self.ctx.submit(self.cmd, fence.fence)
+    }
+
     /// Submits and waits for completion.
     pub fn submit_and_wait(&self, fence: &Fence) -> Result<()> {
-        fence.reset()?;
-        self.ctx.submit(self.cmd, fence.fence)?;
+        self.submit(fence)?;
         fence.wait()
     }
 }

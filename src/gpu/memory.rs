@@ -33,13 +33,15 @@ fn slot(tag: MemTag) -> usize {
     ALL_TAGS.iter().position(|t| *t == tag).unwrap_or(0)
 }
 
-/// Current and peak bytes, per tag and in total.
+/// Current and peak bytes, per tag and in total, and the peak total of each init phase.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryStats {
     pub current: [u64; 6],
     pub peak: [u64; 6],
     pub total_current: u64,
     pub total_peak: u64,
+    /// (phase name, peak total bytes while it ran), in the order the phases ran.
+    pub phase_peaks: Vec<(&'static str, u64)>,
 }
 
 impl MemoryStats {
@@ -48,6 +50,9 @@ impl MemoryStats {
     }
     pub fn peak_of(&self, tag: MemTag) -> u64 {
         self.peak[slot(tag)]
+    }
+    pub fn phase_peak(&self, name: &str) -> Option<u64> {
+        self.phase_peaks.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
     }
 }
 
@@ -65,6 +70,17 @@ impl Accountant {
         s.peak[i] = s.peak[i].max(s.current[i]);
         s.total_current += bytes;
         s.total_peak = s.total_peak.max(s.total_current);
+        let total = s.total_current;
+        if let Some((_, peak)) = s.phase_peaks.last_mut() {
+            *peak = (*peak).max(total);
+        }
+    }
+
+    /// Starts a named phase; its peak starts at what is held now.
+    pub fn begin_phase(&self, name: &'static str) {
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let total = s.total_current;
+        s.phase_peaks.push((name, total));
     }
 
     pub fn sub(&self, tag: MemTag, bytes: u64) {

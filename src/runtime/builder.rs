@@ -43,6 +43,8 @@ pub struct OpBuilder<'g> {
     /// Sizes of every tensor value as the graph runs (starts at the serialized dims).
     sizes: Vec<Option<Vec<usize>>>,
     dispatches: Vec<Dispatch>,
+    /// For each value, the value whose memory it shares (itself when not an alias).
+    alias_root: Vec<ValueId>,
     op_index: usize,
     op_name: String,
 }
@@ -62,6 +64,7 @@ impl<'g> OpBuilder<'g> {
             caps,
             sizes,
             dispatches: Vec::new(),
+            alias_root: (0..graph.values.len()).collect(),
             op_index: 0,
             op_name: String::new(),
         }
@@ -74,7 +77,37 @@ impl<'g> OpBuilder<'g> {
     }
 
     pub fn into_dispatches(self) -> Vec<Dispatch> {
-        self.dispatches
+        self.into_parts().0
+    }
+
+    /// The recorded dispatches (tensor ids resolved to the memory they use) and, per value,
+    /// the value whose memory it uses.
+    pub fn into_parts(self) -> (Vec<Dispatch>, Vec<ValueId>) {
+        let roots = self.alias_root;
+        let dispatches = self
+            .dispatches
+            .into_iter()
+            .map(|mut d| {
+                d.tensors.iter_mut().for_each(|t| *t = roots[*t]);
+                d
+            })
+            .collect();
+        (dispatches, roots)
+    }
+
+    /// Makes output `out` share the memory of `src` (same element count and GPU
+    /// representation) instead of copying: views of contiguous tensors, prepacked constants.
+    pub fn alias(&mut self, out: ValueId, src: ValueId, sizes: Vec<usize>) -> Result<TensorInfo> {
+        let s = self.tensor(src)?;
+        let info = self.set_output(out, sizes)?;
+        if info.numel() != s.numel() || info.is_float() != s.is_float() {
+            return Err(self.err(format!(
+                "value {out} ({:?} {:?}) cannot alias value {src} ({:?} {:?})",
+                info.dtype, info.sizes, s.dtype, s.sizes
+            )));
+        }
+        self.alias_root[out] = self.alias_root[src];
+        Ok(info)
     }
 
     pub fn caps(&self) -> &Caps {

@@ -12,6 +12,16 @@ pub struct CompileSpecs {
     pub warmup_execute_after_compile: bool,
     pub storage_type_override: Option<u32>,
     pub memory_layout_override: Option<u32>,
+    /// etvk's own: staging ring size in bytes (`etvk_staging_ring_bytes`, u32 or u64).
+    pub staging_ring_bytes: Option<u64>,
+    /// etvk's own: load in the legacy order (`etvk_legacy_load_order`, bool).
+    pub legacy_load_order: Option<bool>,
+    /// etvk's own: write weights directly into host-visible device memory when the device has
+    /// it (`etvk_direct_upload`, bool; default on).
+    pub direct_upload: Option<bool>,
+    /// etvk's own: activation planner (`etvk_activation_planner`, u32: 0 auto, 1 the
+    /// exporter's shared objects, 2 the lifetime arena).
+    pub activation_planner: Option<u32>,
 }
 
 impl CompileSpecs {
@@ -30,6 +40,12 @@ impl CompileSpecs {
                 "storage_type_override" => out.storage_type_override = Some(read_u32(key, value)?),
                 "memory_layout_override" => {
                     out.memory_layout_override = Some(read_u32(key, value)?)
+                }
+                "etvk_staging_ring_bytes" => out.staging_ring_bytes = Some(read_u64(key, value)?),
+                "etvk_legacy_load_order" => out.legacy_load_order = Some(read_bool(key, value)?),
+                "etvk_direct_upload" => out.direct_upload = Some(read_bool(key, value)?),
+                "etvk_activation_planner" => {
+                    out.activation_planner = Some(read_u32(key, value)?)
                 }
                 _ => {}
             }
@@ -56,4 +72,12 @@ fn read_u32(key: &str, value: &[u8]) -> Result<u32> {
         ))
     })?;
     Ok(u32::from_le_bytes(bytes))
+}
+
+fn read_u64(key: &str, value: &[u8]) -> Result<u64> {
+    match value.len() {
+        4 => read_u32(key, value).map(u64::from),
+        8 => Ok(u64::from_le_bytes(value.try_into().expect("8 bytes"))),
+        n => Err(Error::invalid_argument(format!("compile spec '{key}' must be 4 or 8 bytes, got {n}"))),
+    }
 }

@@ -1,7 +1,17 @@
-//! One loaded delegate: init (parse → build → allocate → upload constants → record) and
-//! execute (inputs in, one submission, outputs back).
+//! One loaded delegate. `init` runs in phases, so that no device memory exists before it is
+//! needed:
+//! 1. **build**: every op checks its arguments and records dispatches (no device memory);
+//! 2. **plan**: weights are deduplicated by source, activation lifetimes computed and planned;
+//! 3. **prepack**: weight by weight, memory is allocated, the source fetched, converted into
+//!    the staging ring (or written directly on unified memory) and released;
+//! 4. **activations**: allocated only after the last weight is packed and staging is freed;
+//! 5. **ready**: I/O transfer buffers, parameters, descriptors, one recorded command buffer.
+//!
+//! The legacy order (weights at build, activations before prepack, one staging buffer per
+//! weight, sources held to the end) is kept behind [`LoadOptions::legacy_order`] to measure
+//! the difference on the same program.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -14,7 +24,10 @@ use crate::gpu::{
 };
 use crate::runtime::builder::{Dispatch, OpBuilder};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
-use crate::runtime::{CompileSpecs, HostTensor, InputValue, NamedData};
+use crate::runtime::load_options::{LoadOptions, Planner};
+use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
+use crate::runtime::prepack::{write_direct, StagingRing};
+use crate::runtime::{CompileSpecs, DataBuffer, HostTensor, InputValue, NamedData};
 
 /// A graph input or output together with its host transfer buffer.
 struct Io {
@@ -26,6 +39,43 @@ struct Io {
     host: Buffer,
 }
 
+/// What `init` measured and decided about memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// W: device bytes of packed weights (after deduplication).
+    pub weights_bytes: u64,
+    /// A: activation bytes with the planner that was used.
+    pub activations_bytes: u64,
+    /// Activation bytes under the exporter's `mem_obj_id` shared objects.
+    pub shared_objects_bytes: u64,
+    /// Activation bytes under the lifetime arena.
+    pub arena_bytes: u64,
+    /// Whether the lifetime arena was used (else the shared objects).
+    pub used_arena: bool,
+    /// Size of the staging ring (or, in legacy order, of the largest per-weight staging buffer).
+    pub staging_ring_bytes: u64,
+    /// Weights written straight into host-visible device memory, with no staging copy.
+    pub direct_weights: usize,
+    pub legacy_order: bool,
+}
+
+/// A weight buffer shared by every constant tensor with the same source and dtype.
+struct Weight {
+    source: ConstantSource,
+    dtype: DType,
+    bytes: u64,
+    /// Root values that use it.
+    users: Vec<ValueId>,
+}
+
+/// Where a root tensor's memory is: a buffer, offset and size.
+#[derive(Clone, Copy)]
+struct Placement {
+    buffer: usize,
+    offset: u64,
+    size: u64,
+}
+
 /// A delegate ready to execute. Dropping it releases every GPU resource it holds.
 pub struct Delegate {
     // Field order is drop order: GPU objects go before the context they came from.
@@ -35,7 +85,8 @@ pub struct Delegate {
     _params: Buffer,
     inputs: Vec<Io>,
     outputs: Vec<Io>,
-    _tensors: Vec<Option<Buffer>>,
+    _buffers: Vec<Buffer>,
+    report: MemoryReport,
     accountant: Arc<Accountant>,
     ctx: Arc<Context>,
 }
@@ -52,249 +103,16 @@ impl Delegate {
         graph: Graph,
         blob: &[u8],
         named: Option<&dyn NamedData>,
-        _specs: &CompileSpecs,
+        specs: &CompileSpecs,
     ) -> Result<Self> {
+        let options = LoadOptions::resolve(specs)?;
         let ctx = Context::shared()?;
         ctx.take_validation_errors();
-        let accountant = Arc::new(Accountant::default());
-
-        // Build: every op checks its arguments and records its dispatches.
-        let mut builder = OpBuilder::new(&graph, ctx.caps());
-        for (index, call) in graph.chain.iter().enumerate() {
-            builder.begin_op(index, &call.name);
-            let build = crate::ops::lookup(&call.name).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::OperatorMissing,
-                    format!(
-                        "op #{index}: operator '{}' is not supported by etvk",
-                        call.name
-                    ),
-                )
-            })?;
-            build(&mut builder, &call.args)?;
-        }
-        let dispatches = builder.into_dispatches();
-        check_limits(&ctx, &graph, &dispatches)?;
-
-        // Allocate a device buffer for every tensor that is used.
-        let mut used: BTreeSet<ValueId> = dispatches
-            .iter()
-            .flat_map(|d| d.tensors.iter().copied())
-            .collect();
-        for &id in graph.input_ids.iter().chain(&graph.output_ids) {
-            match graph.values.get(id) {
-                Some(Value::Tensor(_)) => {
-                    used.insert(id);
-                }
-                Some(other) => {
-                    return Err(Error::not_supported(format!(
-                        "delegate input/output value {id} is a {}; only tensors are supported",
-                        other.kind_name()
-                    )))
-                }
-                None => {
-                    return Err(Error::invalid_program(format!(
-                        "I/O value id {id} out of range"
-                    )))
-                }
-            }
-        }
-        let io_ids: BTreeSet<ValueId> = graph
-            .input_ids
-            .iter()
-            .chain(&graph.output_ids)
-            .copied()
-            .collect();
-        let mut tensors: Vec<Option<Buffer>> = (0..graph.values.len()).map(|_| None).collect();
-        for &id in &used {
-            let t = graph
-                .tensor(id)
-                .ok_or_else(|| Error::invalid_program(format!("value {id} is not a tensor")))?;
-            let tag = if t.constant.is_some() {
-                MemTag::Weight
-            } else if io_ids.contains(&id) {
-                MemTag::Io
-            } else {
-                MemTag::Activation
-            };
-            let bytes = (t.numel() * GPU_ELEM_SIZE) as u64;
-            tensors[id] = Some(Buffer::new(
-                &ctx,
-                &accountant,
-                bytes,
-                BufferKind::Device,
-                tag,
-            )?);
-        }
-
-        let fence = Fence::new(&ctx)?;
-        let mut command = CommandBuffer::new(&ctx)?;
-
-        // Upload constants, one at a time: source → staging → device, then both released.
-        for &id in &used {
-            let t = graph.tensor(id).expect("checked above");
-            let Some(c) = t.constant else { continue };
-            let constant = &graph.constants[c];
-            let want = t.numel() * t.dtype.size();
-            let source = fetch_constant(&constant.source, blob, named)?;
-            let bytes = source.bytes();
-            if bytes.len() != want {
-                return Err(Error::invalid_program(format!(
-                    "constant {c} for value {id} has {} bytes, expected {want} for dims {:?} {:?}",
-                    bytes.len(),
-                    t.dims,
-                    t.dtype
-                )));
-            }
-            accountant.add(MemTag::Source, bytes.len() as u64);
-            let mut staging = Buffer::new(
-                &ctx,
-                &accountant,
-                (t.numel() * GPU_ELEM_SIZE) as u64,
-                BufferKind::Host,
-                MemTag::Staging,
-            )?;
-            let converted = to_gpu(t.dtype, bytes, staging.bytes_mut()?);
-            drop(source);
-            accountant.sub(MemTag::Source, want as u64);
-            converted?;
-            let dst = tensors[id].as_ref().expect("allocated above");
-            command.begin(true)?;
-            command.copy(
-                staging.handle(),
-                0,
-                dst.handle(),
-                0,
-                (t.numel() * GPU_ELEM_SIZE) as u64,
-            );
-            command.end()?;
-            command.submit_and_wait(&fence)?;
-        }
-
-        // Parameters of every dispatch, packed into one host buffer at aligned offsets.
-        let align = ctx.caps().min_storage_buffer_offset_alignment.max(4);
-        let mut offsets = Vec::with_capacity(dispatches.len());
-        let mut total = 0u64;
-        for d in &dispatches {
-            offsets.push(total);
-            total = (total + (d.params.len() * 4) as u64).div_ceil(align) * align;
-        }
-        let mut params = Buffer::new(&ctx, &accountant, total, BufferKind::Host, MemTag::Params)?;
-        {
-            let bytes = params.bytes_mut()?;
-            for (d, &off) in dispatches.iter().zip(&offsets) {
-                for (k, v) in d.params.iter().enumerate() {
-                    let at = off as usize + k * 4;
-                    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
-                }
-            }
-        }
-
-        // Host transfer buffers for the inputs and outputs.
-        let make_io = |id: ValueId| -> Result<Io> {
-            let t = graph.tensor(id).expect("I/O checked to be tensors");
-            let host = Buffer::new(
-                &ctx,
-                &accountant,
-                (t.numel() * GPU_ELEM_SIZE) as u64,
-                BufferKind::Host,
-                MemTag::Io,
-            )?;
-            Ok(Io {
-                value: id,
-                boundary_dtype: t.staging_dtype.unwrap_or(t.dtype),
-                gpu_float: t.dtype.is_float(),
-                sizes: t.dims.clone(),
-                host,
-            })
-        };
-        let inputs = graph
-            .input_ids
-            .iter()
-            .map(|&id| make_io(id))
-            .collect::<Result<Vec<_>>>()?;
-        let outputs = graph
-            .output_ids
-            .iter()
-            .map(|&id| make_io(id))
-            .collect::<Result<Vec<_>>>()?;
-
-        // Record the whole graph once: inputs in, every dispatch, outputs out.
-        let n_bindings: u32 = dispatches.iter().map(|d| d.tensors.len() as u32 + 1).sum();
-        let descriptors = DescriptorPool::new(&ctx, dispatches.len() as u32, n_bindings)?;
-        command.begin(false)?;
-        for io in &inputs {
-            let dst = tensors[io.value].as_ref().expect("allocated");
-            command.copy(
-                io.host.handle(),
-                0,
-                dst.handle(),
-                0,
-                io.host.size().min(dst.size()),
-            );
-        }
-        command.full_barrier();
-        let max_groups = ctx.caps().max_compute_work_group_count;
-        for (d, &off) in dispatches.iter().zip(&offsets) {
-            let pipeline = ctx.pipeline(d.shader, d.tensors.len() as u32)?;
-            let mut ranges = vec![BufferRange {
-                buffer: params.handle(),
-                offset: off,
-                size: (d.params.len() * 4).max(4) as u64,
-            }];
-            for &t in &d.tensors {
-                let b = tensors[t].as_ref().expect("allocated");
-                ranges.push(BufferRange {
-                    buffer: b.handle(),
-                    offset: 0,
-                    size: b.size(),
-                });
-            }
-            let set = descriptors.allocate(&pipeline, &ranges)?;
-            let work = d.params.first().copied().unwrap_or(0).max(0) as u64;
-            if work == 0 {
-                continue;
-            }
-            let groups = work.div_ceil(WORKGROUP_SIZE as u64);
-            let gx = groups.min(max_groups[0] as u64);
-            let gy = groups.div_ceil(gx);
-            if gy > max_groups[1] as u64 {
-                return Err(Error::new(
-                    ErrorKind::OutOfResources,
-                    format!(
-                        "op #{}: {work} work items exceed the device's dispatch limits",
-                        d.op_index
-                    ),
-                ));
-            }
-            command.dispatch(&pipeline, set, [gx as u32, gy as u32, 1]);
-            command.full_barrier();
-        }
-        for io in &outputs {
-            let src = tensors[io.value].as_ref().expect("allocated");
-            command.copy(
-                src.handle(),
-                0,
-                io.host.handle(),
-                0,
-                io.host.size().min(src.size()),
-            );
-        }
-        command.full_barrier();
-        command.end()?;
+        let acct = Arc::new(Accountant::default());
+        let mut loader = Loader { ctx: &ctx, acct: &acct, graph: &graph, blob, named, options };
+        let delegate = loader.load();
         ctx.check_validation("init")?;
-
-        Ok(Delegate {
-            command,
-            fence,
-            _descriptors: descriptors,
-            _params: params,
-            inputs,
-            outputs,
-            _tensors: tensors,
-            accountant,
-            ctx,
-        })
+        delegate
     }
 
     pub fn num_inputs(&self) -> usize {
@@ -305,9 +123,19 @@ impl Delegate {
         self.outputs.len()
     }
 
-    /// Device, staging, source and I/O bytes this delegate holds now and at its peak.
+    /// Bytes this delegate holds now and held at its peak, per tag and per init phase.
     pub fn memory_stats(&self) -> MemoryStats {
         self.accountant.snapshot()
+    }
+
+    /// What init measured and decided about memory.
+    pub fn memory_report(&self) -> &MemoryReport {
+        &self.report
+    }
+
+    /// The device this delegate runs on.
+    pub fn device_name(&self) -> &str {
+        &self.ctx.caps().device_name
     }
 
     /// Runs the graph on `inputs` (in `input_ids` order). Outputs stay on the device until read.
@@ -381,12 +209,7 @@ impl Delegate {
                 dst.len()
             )));
         }
-        from_gpu(
-            io.gpu_float,
-            &io.host.bytes()?[..n * GPU_ELEM_SIZE],
-            dtype,
-            dst,
-        )
+        from_gpu(io.gpu_float, &io.host.bytes()?[..n * GPU_ELEM_SIZE], dtype, dst)
     }
 
     /// Executes and returns every output in its boundary dtype.
@@ -404,10 +227,397 @@ impl Delegate {
     }
 }
 
-impl Drop for Delegate {
-    fn drop(&mut self) {
-        // The last submission was waited on in `execute`/`init`; nothing is pending.
+/// The state of one `init`.
+struct Loader<'a> {
+    ctx: &'a Arc<Context>,
+    acct: &'a Arc<Accountant>,
+    graph: &'a Graph,
+    blob: &'a [u8],
+    named: Option<&'a dyn NamedData>,
+    options: LoadOptions,
+}
+
+impl Loader<'_> {
+    fn load(&mut self) -> Result<Delegate> {
+        let (ctx, acct, graph) = (self.ctx, self.acct, self.graph);
+
+        // 1. Build.
+        acct.begin_phase("build");
+        let (dispatches, roots) = build_ops(graph, ctx)?;
+        check_limits(ctx, graph, &dispatches)?;
+
+        // 2. Plan. Step 0 copies inputs in, steps 1..=n are dispatches, the last copies out.
+        let io_roots = |ids: &[ValueId]| -> Result<Vec<ValueId>> {
+            ids.iter().map(|&id| check_io_tensor(graph, id).map(|_| roots[id])).collect()
+        };
+        let mut steps: Vec<Vec<ValueId>> = vec![io_roots(&graph.input_ids)?];
+        steps.extend(dispatches.iter().map(|d| d.tensors.clone()));
+        steps.push(io_roots(&graph.output_ids)?);
+        let used: BTreeSet<ValueId> = steps.iter().flatten().copied().collect();
+        let tensor = |id: ValueId| graph.tensor(id).expect("used values are tensors");
+        let gpu_bytes = |id: ValueId| (tensor(id).numel() * GPU_ELEM_SIZE) as u64;
+
+        let mut weights: Vec<Weight> = Vec::new();
+        let mut activations: Vec<ValueId> = Vec::new();
+        for &id in &used {
+            let t = tensor(id);
+            match t.constant {
+                Some(c) => {
+                    let source = graph.constants[c].source.clone();
+                    match weights.iter_mut().find(|w| w.source == source && w.dtype == t.dtype) {
+                        Some(w) => w.users.push(id),
+                        None => weights.push(Weight { source, dtype: t.dtype, bytes: gpu_bytes(id), users: vec![id] }),
+                    }
+                }
+                None => activations.push(id),
+            }
+        }
+        let active: BTreeSet<ValueId> = activations.iter().copied().collect();
+        let act_steps: Vec<Vec<ValueId>> =
+            steps.iter().map(|s| s.iter().copied().filter(|v| active.contains(v)).collect()).collect();
+        let act_lifetimes = lifetimes(&act_steps, gpu_bytes);
+        let align = ctx.caps().min_storage_buffer_offset_alignment.max(GPU_ELEM_SIZE as u64);
+        let arena = plan_arena(&act_lifetimes, align);
+        let shared: Vec<(ValueId, Option<u32>, u64)> =
+            activations.iter().map(|&v| (v, tensor(v).mem_obj_id, gpu_bytes(v))).collect();
+        let shared_bytes = plan_shared_objects(&shared);
+        let use_arena = match self.options.planner {
+            Planner::Arena => true,
+            Planner::SharedObjects => false,
+            Planner::Auto => !self.options.legacy_order && arena.size <= shared_bytes,
+        };
+
+        let mut buffers: Vec<Buffer> = Vec::new();
+        let mut placements: BTreeMap<ValueId, Placement> = BTreeMap::new();
+        let mut report = MemoryReport {
+            weights_bytes: weights.iter().map(|w| w.bytes).sum(),
+            activations_bytes: if use_arena { arena.size } else { shared_bytes },
+            shared_objects_bytes: shared_bytes,
+            arena_bytes: arena.size,
+            used_arena: use_arena,
+            staging_ring_bytes: 0,
+            direct_weights: 0,
+            legacy_order: self.options.legacy_order,
+        };
+
+        // 3 + 4. Weights, then activations (legacy: the other way round, everything early).
+        let mut held_sources: Vec<HeldSource> = Vec::new();
+        if self.options.legacy_order {
+            // Legacy: every source fetched and every weight allocated at build...
+            let mut sources = Vec::new();
+            for w in &weights {
+                let src = self.fetch(w)?;
+                sources.push(src);
+            }
+            let first = buffers.len();
+            for w in &weights {
+                buffers.push(Buffer::new(ctx, acct, w.bytes, BufferKind::Device, MemTag::Weight)?);
+            }
+            // ...activations at prepare...
+            acct.begin_phase("activations");
+            self.allocate_activations(use_arena, &arena, &shared, &mut buffers, &mut placements)?;
+            // ...then one staging buffer per weight during prepack.
+            acct.begin_phase("prepack");
+            let fence = Fence::new(ctx)?;
+            let mut cmd = CommandBuffer::new(ctx)?;
+            for (i, (w, src)) in weights.iter().zip(&sources).enumerate() {
+                let mut staging = Buffer::new(ctx, acct, w.bytes, BufferKind::Host, MemTag::Staging)?;
+                report.staging_ring_bytes = report.staging_ring_bytes.max(staging.size());
+                to_gpu(w.dtype, src.bytes(), staging.bytes_mut()?)?;
+                cmd.begin(true)?;
+                cmd.copy(staging.handle(), 0, buffers[first + i].handle(), 0, w.bytes);
+                cmd.end()?;
+                cmd.submit_and_wait(&fence)?;
+                place_weight(w, first + i, &mut placements);
+            }
+            held_sources = sources;
+        } else {
+            acct.begin_phase("prepack");
+            self.prepack(&weights, &mut buffers, &mut placements, &mut report)?;
+            acct.begin_phase("activations");
+            self.allocate_activations(use_arena, &arena, &shared, &mut buffers, &mut placements)?;
+        }
+
+        // 5. Ready: I/O transfer buffers, parameters, descriptors, the recorded command buffer.
+        acct.begin_phase("ready");
+        let make_io = |id: ValueId| -> Result<Io> {
+            let t = tensor(id);
+            let host = Buffer::new(ctx, acct, gpu_bytes(id), BufferKind::Host, MemTag::Io)?;
+            Ok(Io {
+                value: roots[id],
+                boundary_dtype: t.staging_dtype.unwrap_or(t.dtype),
+                gpu_float: t.dtype.is_float(),
+                sizes: t.dims.clone(),
+                host,
+            })
+        };
+        let inputs = graph.input_ids.iter().map(|&id| make_io(id)).collect::<Result<Vec<_>>>()?;
+        let outputs = graph.output_ids.iter().map(|&id| make_io(id)).collect::<Result<Vec<_>>>()?;
+        let (params, offsets) = pack_params(ctx, acct, &dispatches)?;
+        let n_bindings: u32 = dispatches.iter().map(|d| d.tensors.len() as u32 + 1).sum();
+        let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
+        let fence = Fence::new(ctx)?;
+        let mut command = CommandBuffer::new(ctx)?;
+        let range = |id: ValueId| -> BufferRange {
+            let p = placements[&id];
+            BufferRange { buffer: buffers[p.buffer].handle(), offset: p.offset, size: p.size }
+        };
+        command.begin(false)?;
+        for io in &inputs {
+            let r = range(io.value);
+            command.copy(io.host.handle(), 0, r.buffer, r.offset, io.host.size().min(r.size));
+        }
+        command.full_barrier();
+        let max_groups = ctx.caps().max_compute_work_group_count;
+        for (d, &off) in dispatches.iter().zip(&offsets) {
+            let work = d.params.first().copied().unwrap_or(0).max(0) as u64;
+            if work == 0 {
+                continue;
+            }
+            let pipeline = ctx.pipeline(d.shader, d.tensors.len() as u32)?;
+            let mut ranges = vec![BufferRange {
+                buffer: params.handle(),
+                offset: off,
+                size: (d.params.len() * 4) as u64,
+            }];
+            ranges.extend(d.tensors.iter().map(|&t| range(t)));
+            let set = descriptors.allocate(&pipeline, &ranges)?;
+            let groups = work.div_ceil(WORKGROUP_SIZE as u64);
+            let gx = groups.min(max_groups[0] as u64);
+            let gy = groups.div_ceil(gx);
+            if gy > max_groups[1] as u64 {
+                return Err(Error::new(
+                    ErrorKind::OutOfResources,
+                    format!("op #{}: {work} work items exceed the device's dispatch limits", d.op_index),
+                ));
+            }
+            command.dispatch(&pipeline, set, [gx as u32, gy as u32, 1]);
+            command.full_barrier();
+        }
+        for io in &outputs {
+            let r = range(io.value);
+            command.copy(r.buffer, r.offset, io.host.handle(), 0, io.host.size().min(r.size));
+        }
+        command.full_barrier();
+        command.end()?;
+        drop(held_sources);
+        Ok(Delegate {
+            command,
+            fence,
+            _descriptors: descriptors,
+            _params: params,
+            inputs,
+            outputs,
+            _buffers: buffers,
+            report,
+            accountant: acct.clone(),
+            ctx: ctx.clone(),
+        })
     }
+
+    /// Fetches a weight's source bytes, checks their size and accounts them while held.
+    fn fetch(&self, w: &Weight) -> Result<HeldSource> {
+        let data = fetch_constant(&w.source, self.blob, self.named)?;
+        let want = (w.bytes as usize / GPU_ELEM_SIZE) * w.dtype.size();
+        if data.len() != want {
+            return Err(Error::invalid_program(format!(
+                "constant {} has {} bytes, expected {want} ({:?}, value {})",
+                describe(&w.source),
+                data.len(),
+                w.dtype,
+                w.users[0]
+            )));
+        }
+        Ok(HeldSource::new(data, self.acct))
+    }
+
+    /// Lazy prepack: per weight, allocate right before packing, stream, release the source.
+    fn prepack(
+        &self,
+        weights: &[Weight],
+        buffers: &mut Vec<Buffer>,
+        placements: &mut BTreeMap<ValueId, Placement>,
+        report: &mut MemoryReport,
+    ) -> Result<()> {
+        let (ctx, acct) = (self.ctx, self.acct);
+        let direct = self.options.direct_upload && ctx.caps().has_host_visible_device_memory;
+        let staged_bytes: u64 = if direct { 0 } else { weights.iter().map(|w| w.bytes).sum() };
+        let mut ring: Option<StagingRing> = None;
+        // Sources can back several weights (the same key read as different dtypes): count
+        // their uses so each is fetched once and released after its last use, never early.
+        let mut remaining: BTreeMap<&ConstantSource, usize> = BTreeMap::new();
+        for w in weights {
+            *remaining.entry(&w.source).or_insert(0) += 1;
+        }
+        let mut held: BTreeMap<&ConstantSource, HeldSource> = BTreeMap::new();
+        for w in weights {
+            if !held.contains_key(&w.source) {
+                held.insert(&w.source, self.fetch(w)?);
+            }
+            let src = held.get(&w.source).expect("inserted above");
+            let mut written = false;
+            if direct {
+                if let Ok(mut buf) = Buffer::new(ctx, acct, w.bytes, BufferKind::Unified, MemTag::Weight) {
+                    write_direct(src.bytes(), w.dtype, &mut buf)?;
+                    buffers.push(buf);
+                    report.direct_weights += 1;
+                    written = true;
+                }
+            }
+            if !written {
+                let buf = Buffer::new(ctx, acct, w.bytes, BufferKind::Device, MemTag::Weight)?;
+                if ring.is_none() {
+                    let size = self.options.staging_ring_bytes.min(staged_bytes.max(w.bytes) * 2);
+                    let r = StagingRing::new(ctx, acct, size)?;
+                    report.staging_ring_bytes = r.size();
+                    ring = Some(r);
+                }
+                ring.as_mut().expect("created above").upload(src.bytes(), w.dtype, &buf)?;
+                buffers.push(buf);
+            }
+            place_weight(w, buffers.len() - 1, placements);
+            let left = remaining.get_mut(&w.source).expect("counted above");
+            *left -= 1;
+            if *left == 0 {
+                held.remove(&w.source);
+            }
+        }
+        if let Some(mut r) = ring {
+            r.finish()?;
+        }
+        Ok(())
+    }
+
+    fn allocate_activations(
+        &self,
+        use_arena: bool,
+        arena: &ArenaPlan,
+        shared: &[(ValueId, Option<u32>, u64)],
+        buffers: &mut Vec<Buffer>,
+        placements: &mut BTreeMap<ValueId, Placement>,
+    ) -> Result<()> {
+        let (ctx, acct) = (self.ctx, self.acct);
+        if shared.is_empty() {
+            return Ok(());
+        }
+        if use_arena {
+            buffers.push(Buffer::new(ctx, acct, arena.size, BufferKind::Device, MemTag::Activation)?);
+            let index = buffers.len() - 1;
+            for &(v, _, bytes) in shared {
+                placements.insert(v, Placement { buffer: index, offset: arena.offsets[&v], size: bytes.max(4) });
+            }
+            return Ok(());
+        }
+        let mut objects: BTreeMap<u32, u64> = BTreeMap::new();
+        for &(_, obj, bytes) in shared {
+            if let Some(o) = obj {
+                let e = objects.entry(o).or_insert(0);
+                *e = (*e).max(bytes);
+            }
+        }
+        let mut object_buffer: BTreeMap<u32, usize> = BTreeMap::new();
+        for (&o, &bytes) in &objects {
+            buffers.push(Buffer::new(ctx, acct, bytes, BufferKind::Device, MemTag::Activation)?);
+            object_buffer.insert(o, buffers.len() - 1);
+        }
+        for &(v, obj, bytes) in shared {
+            let index = match obj {
+                Some(o) => object_buffer[&o],
+                None => {
+                    buffers.push(Buffer::new(ctx, acct, bytes, BufferKind::Device, MemTag::Activation)?);
+                    buffers.len() - 1
+                }
+            };
+            placements.insert(v, Placement { buffer: index, offset: 0, size: bytes.max(4) });
+        }
+        Ok(())
+    }
+}
+
+/// Source bytes held from the NamedDataMap or the blob, accounted under `MemTag::Source`.
+struct HeldSource {
+    data: DataBuffer,
+    acct: Arc<Accountant>,
+}
+
+impl HeldSource {
+    fn new(data: DataBuffer, acct: &Arc<Accountant>) -> Self {
+        acct.add(MemTag::Source, data.len() as u64);
+        HeldSource { data, acct: acct.clone() }
+    }
+    fn bytes(&self) -> &[u8] {
+        self.data.bytes()
+    }
+}
+
+impl Drop for HeldSource {
+    fn drop(&mut self) {
+        self.acct.sub(MemTag::Source, self.data.len() as u64);
+    }
+}
+
+fn place_weight(w: &Weight, buffer: usize, placements: &mut BTreeMap<ValueId, Placement>) {
+    for &u in &w.users {
+        placements.insert(u, Placement { buffer, offset: 0, size: w.bytes.max(4) });
+    }
+}
+
+fn describe(source: &ConstantSource) -> String {
+    match source {
+        ConstantSource::Inline { offset, .. } => format!("at blob offset {offset}"),
+        ConstantSource::Named { key } => format!("'{key}'"),
+    }
+}
+
+/// Runs every op's builder; returns the dispatches and each value's alias root.
+fn build_ops(graph: &Graph, ctx: &Context) -> Result<(Vec<Dispatch>, Vec<ValueId>)> {
+    let mut builder = OpBuilder::new(graph, ctx.caps());
+    for (index, call) in graph.chain.iter().enumerate() {
+        builder.begin_op(index, &call.name);
+        let build = crate::ops::lookup(&call.name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::OperatorMissing,
+                format!("op #{index}: operator '{}' is not supported by etvk", call.name),
+            )
+        })?;
+        build(&mut builder, &call.args)?;
+    }
+    Ok(builder.into_parts())
+}
+
+fn check_io_tensor(graph: &Graph, id: ValueId) -> Result<()> {
+    match graph.values.get(id) {
+        Some(Value::Tensor(_)) => Ok(()),
+        Some(other) => Err(Error::not_supported(format!(
+            "delegate input/output value {id} is a {}; only tensors are supported",
+            other.kind_name()
+        ))),
+        None => Err(Error::invalid_program(format!("I/O value id {id} out of range"))),
+    }
+}
+
+/// Packs every dispatch's parameters into one host buffer at aligned offsets.
+fn pack_params(
+    ctx: &Arc<Context>,
+    acct: &Arc<Accountant>,
+    dispatches: &[Dispatch],
+) -> Result<(Buffer, Vec<u64>)> {
+    let align = ctx.caps().min_storage_buffer_offset_alignment.max(4);
+    let mut offsets = Vec::with_capacity(dispatches.len());
+    let mut total = 0u64;
+    for d in dispatches {
+        offsets.push(total);
+        total = (total + (d.params.len() * 4) as u64).div_ceil(align) * align;
+    }
+    let mut params = Buffer::new(ctx, acct, total, BufferKind::Host, MemTag::Params)?;
+    let bytes = params.bytes_mut()?;
+    for (d, &off) in dispatches.iter().zip(&offsets) {
+        for (k, v) in d.params.iter().enumerate() {
+            let at = off as usize + k * 4;
+            bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    Ok((params, offsets))
 }
 
 /// Fetches a constant's bytes: from the blob, or from the NamedDataMap.
@@ -415,18 +625,14 @@ fn fetch_constant(
     source: &ConstantSource,
     blob: &[u8],
     named: Option<&dyn NamedData>,
-) -> Result<crate::runtime::DataBuffer> {
+) -> Result<DataBuffer> {
     match source {
         ConstantSource::Inline { offset, length } => {
-            let bytes = offset
-                .checked_add(*length)
-                .and_then(|end| blob.get(*offset..end))
-                .ok_or_else(|| {
-                    Error::invalid_program(format!(
-                        "inline constant at {offset}+{length} is outside the blob"
-                    ))
-                })?;
-            Ok(crate::runtime::DataBuffer::from_vec(bytes.to_vec()))
+            let bytes = offset.checked_add(*length).and_then(|end| blob.get(*offset..end)).ok_or_else(|| {
+                Error::invalid_program(format!("inline constant at {offset}+{length} is outside the blob"))
+            })?;
+            // SAFETY: the blob outlives init, and the buffer is dropped before init returns.
+            Ok(unsafe { DataBuffer::from_raw(bytes.as_ptr(), bytes.len(), Box::new(|| {})) })
         }
         ConstantSource::Named { key } => {
             let map = named.ok_or_else(|| {
@@ -435,8 +641,7 @@ fn fetch_constant(
                     format!("constant '{key}' is named data but no NamedDataMap was given"),
                 )
             })?;
-            map.get(key)
-                .map_err(|e| e.context(format!("named constant '{key}'")))
+            map.get(key).map_err(|e| e.context(format!("named constant '{key}'")))
         }
     }
 }
@@ -457,10 +662,7 @@ fn check_limits(ctx: &Context, graph: &Graph, dispatches: &[Dispatch]) -> Result
             ));
         }
         for &t in &d.tensors {
-            let bytes = graph
-                .tensor(t)
-                .map(|t| t.numel() * GPU_ELEM_SIZE)
-                .unwrap_or(0) as u64;
+            let bytes = graph.tensor(t).map(|t| t.numel() * GPU_ELEM_SIZE).unwrap_or(0) as u64;
             if bytes > caps.max_storage_buffer_range as u64 {
                 return Err(Error::new(
                     ErrorKind::OutOfResources,
