@@ -122,12 +122,30 @@ impl GraphBuilder {
 
     /// Initializes a delegate for the graph built so far.
     pub fn build(&self) -> etvk::Result<Delegate> {
-        Delegate::from_graph(
-            self.graph.clone(),
-            &[],
-            Some(&self.named),
-            &CompileSpecs::default(),
-        )
+        self.build_with(&CompileSpecs::default())
+    }
+
+    /// Initializes a delegate with the given compile specs.
+    pub fn build_with(&self, specs: &CompileSpecs) -> etvk::Result<Delegate> {
+        Delegate::from_graph(self.graph.clone(), &[], Some(&self.named), specs)
+    }
+
+    /// A float32 weight stored under an explicit named-data key (several constants may share
+    /// one key, as the exporter does for identical tensors).
+    pub fn constant_with_key(&mut self, key: &str, dims: &[usize], values: &[f32]) -> ValueId {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.graph.constants.push(Constant {
+            source: ConstantSource::Named { key: key.to_owned() },
+            length: bytes.len(),
+        });
+        self.named.insert(key.to_owned(), bytes);
+        self.push(Value::Tensor(TensorDesc {
+            dtype: DType::Float32,
+            dims: dims.to_vec(),
+            constant: Some(self.graph.constants.len() - 1),
+            mem_obj_id: None,
+            staging_dtype: None,
+        }))
     }
 
     /// Builds, runs on float32 inputs, and returns the outputs as f32 vectors.

@@ -1,0 +1,136 @@
+# etvk: top-level build and test entry points. `make help` lists the targets.
+#
+# Assumes a Rust toolchain (cargo) on PATH. Everything else comes from `make deps`: Debian 12
+# packages (apt, as root or through sudo) and the executorch wheel in .venv.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+# cargo and cmake parallelize internally; keep the targets themselves in order.
+.NOTPARALLEL:
+
+CARGO ?= cargo
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+EXECUTORCH_VERSION := 1.5.1
+BUILD_DIR := build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Evaluated on use (not cached), so it sees a wheel that `make deps` just installed.
+ET_ROOT = $(shell ls -d $(CURDIR)/$(VENV)/lib/python3*/site-packages/executorch 2>/dev/null | head -n1)
+
+APT_PACKAGES := libvulkan1 libvulkan-dev mesa-vulkan-drivers glslc vulkan-validationlayers \
+                vulkan-tools cmake g++ make pkg-config binutils ca-certificates python3 python3-venv
+
+# Khronos validation on, and etvk fails init/execute on any validation error it records.
+VALIDATION_ENV := VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation ETVK_VALIDATION=1
+
+EXAMPLE := tests/fixtures/example
+PLUGIN := $(BUILD_DIR)/libetvk_executorch.so
+RUNNER := $(BUILD_DIR)/etvk_run
+
+.PHONY: help deps apt-deps venv build run test check-symbols header schema fixtures fmt clippy clean
+
+help:
+	@echo "make deps     install missing Debian packages and the executorch wheel (.venv)"
+	@echo "make build    cargo build --release + cmake: $(PLUGIN), $(RUNNER)"
+	@echo "make run      deps + build, then run the example fixture on Vulkan"
+	@echo "make test     deps + build, cargo tests, runner fixtures and Python bindings test,"
+	@echo "              all under the Khronos validation layer"
+	@echo "make header   regenerate include/etvk.h from src/capi.rs (cbindgen)"
+	@echo "make schema   regenerate src/format/schema_generated.rs from schema/schema.fbs"
+	@echo "make fixtures re-export tests/fixtures (needs torch in .venv)"
+	@echo "make fmt | clippy | clean"
+
+# ---------------------------------------------------------------------------------------------
+# Dependencies (idempotent)
+
+deps: apt-deps venv
+
+apt-deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	  echo "deps: Debian packages present"; \
+	else \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  echo "deps: installing$$missing"; \
+	  $$sudo apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+venv:
+	@if [ -n "$(ET_ROOT)" ] && [ -e "$(ET_ROOT)/lib/libexecutorch.so" ]; then \
+	  echo "deps: executorch wheel present ($(ET_ROOT))"; \
+	else \
+	  set -e; \
+	  [ -x "$(PYTHON)" ] || python3 -m venv "$(VENV)"; \
+	  echo "deps: pip install executorch==$(EXECUTORCH_VERSION) --no-deps"; \
+	  "$(PYTHON)" -m pip install --quiet "executorch==$(EXECUTORCH_VERSION)" --no-deps; \
+	fi
+
+# ---------------------------------------------------------------------------------------------
+# Build
+
+build:
+	@if [ -z "$(ET_ROOT)" ]; then echo "build: no executorch wheel in $(VENV); run \`make deps\`" >&2; exit 1; fi
+	$(CARGO) build --release
+	cmake -S cpp_shim -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release \
+	  -DEXECUTORCH_ROOT="$(ET_ROOT)" -DETVK_STATICLIB="$(CURDIR)/target/release/libetvk.a"
+	cmake --build $(BUILD_DIR) -j $(JOBS) -- --no-print-directory
+	@echo "build: $(PLUGIN) $(RUNNER) $(BUILD_DIR)/etvk_capi_smoke"
+
+# ---------------------------------------------------------------------------------------------
+# Run and test
+
+run: deps build
+	@echo "== Vulkan devices (vulkaninfo --summary):"
+	@vulkaninfo --summary 2>/dev/null | grep -E "^\s*(deviceName|deviceType|driverName)" \
+	  || echo "   (vulkaninfo found no device)"
+	@echo "== $(RUNNER) $(EXAMPLE)/model.pte (ETVK_LOG=1 makes etvk name the device it picked)"
+	ETVK_LOG=1 $(RUNNER) $(EXAMPLE)/model.pte \
+	  --inputs $$(ls $(EXAMPLE)/input[0-9]*.npy | sort -V) \
+	  --expected $$(ls $(EXAMPLE)/expected[0-9]*.npy | sort -V) \
+	  --iters 10 --warmup 2
+
+# Every step runs even when an earlier one fails; the target fails if any step did.
+test: deps build
+	@export $(VALIDATION_ENV); failed=""; \
+	step() { name="$$1"; shift; echo "== $$name"; echo "+ $$*"; "$$@" || failed="$$failed\n   $$name"; }; \
+	step "cargo test (validation on)" $(CARGO) test --release --no-fail-fast; \
+	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \
+	step "C ABI smoke test (C99)" $(BUILD_DIR)/etvk_capi_smoke; \
+	step "runner over tests/fixtures (validation on)" scripts/test_runner.sh; \
+	step "Python bindings (validation on)" env ETVK_PLUGIN="$(CURDIR)/$(PLUGIN)" \
+	  $(PYTHON) tests/python/test_pybindings.py; \
+	if [ -n "$$failed" ]; then echo -e "== make test: FAILED steps:$$failed"; exit 1; fi; \
+	echo "== make test: all steps passed"
+
+# The plugin must export only the etvk_* C ABI (the cdylib is checked by tests/symbols.rs).
+check-symbols:
+	@extra="$$(nm -D --defined-only $(PLUGIN) | awk '{print $$3}' | grep -v '^etvk_' || true)"; \
+	if [ -n "$$extra" ]; then echo "$(PLUGIN) exports non-etvk symbols:"; echo "$$extra"; exit 1; fi; \
+	echo "$(PLUGIN): only etvk_* exported"
+
+# ---------------------------------------------------------------------------------------------
+# Generated files and housekeeping
+
+header:
+	ETVK_BLESS_HEADER=1 $(CARGO) test --release --test header
+
+schema:
+	schema/regenerate.sh
+
+fixtures:
+	$(PYTHON) tests/fixtures/export_fixtures.py
+
+fmt:
+	$(CARGO) fmt
+
+clippy:
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD_DIR)
