@@ -31,6 +31,8 @@
 #include <executorch/runtime/core/exec_aten/util/scalar_type_util.h>
 #include <executorch/runtime/platform/runtime.h>
 
+#include "etvk.h"
+
 using executorch::aten::Half;
 using executorch::aten::ScalarType;
 using executorch::aten::Tensor;
@@ -360,6 +362,30 @@ void write_npy(const std::string& path, const Array& a) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Memory report
+
+void print_memory_report(FILE* f, const EtvkMemoryStats& m) {
+  auto mib = [](uint64_t b) { return b / 1048576.0; };
+  static const char* tags[ETVK_NUM_TAGS] = {"weight", "staging", "activation", "io", "params", "source"};
+  std::fprintf(f, "etvk memory (%u delegate%s, %s order, activations by %s):\n", m.delegates,
+               m.delegates == 1 ? "" : "s", m.legacy_order ? "legacy" : "lazy",
+               m.used_arena ? "lifetime arena" : "exporter shared objects");
+  std::fprintf(f, "  W  weights            %12" PRIu64 " B  %9.3f MiB\n", m.weights_bytes, mib(m.weights_bytes));
+  std::fprintf(f, "  A  activations        %12" PRIu64 " B  %9.3f MiB (arena %" PRIu64 ", shared objects %" PRIu64 ")\n",
+               m.activations_bytes, mib(m.activations_bytes), m.arena_bytes, m.shared_objects_bytes);
+  std::fprintf(f, "     staging ring       %12" PRIu64 " B  (%u weights written directly)\n",
+               m.staging_ring_bytes, m.direct_weights);
+  std::fprintf(f, "  %-12s %14s %14s\n", "tag", "current", "peak");
+  for (int t = 0; t < ETVK_NUM_TAGS; ++t)
+    std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "\n", tags[t], m.current[t], m.peak[t]);
+  std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "\n", "device", m.device_current, m.device_peak);
+  std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "  (device + source)\n", "accounted", m.total_current, m.total_peak);
+  std::fprintf(f, "  W + A = %" PRIu64 " B; accounted peak - (W + A) = %" PRId64 " B\n",
+               m.weights_bytes + m.activations_bytes,
+               static_cast<int64_t>(m.total_peak) - static_cast<int64_t>(m.weights_bytes + m.activations_bytes));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Arguments
 
 struct Options {
@@ -374,6 +400,7 @@ struct Options {
   int warmup = 0;
   bool mmap = true;
   bool json = false;
+  bool memory_report = false;
   uint32_t seed = 0;
   std::string save_dir;
 };
@@ -384,7 +411,7 @@ struct Options {
       stderr,
       "usage: etvk_run MODEL.pte [--data FILE.ptd] [--inputs a.npy ...] [--expected x.npy ...]\n"
       "                [--atol A] [--rtol R] [--iters N] [--warmup N] [--loader mmap|file]\n"
-      "                [--json] [--method NAME] [--seed S] [--save DIR]\n"
+      "                [--json] [--memory-report] [--method NAME] [--seed S] [--save DIR]\n"
       "Random inputs (seeded) are used when --inputs is absent. --expected compares every\n"
       "output with allclose: |out - exp| <= atol + rtol * |exp| (defaults 1e-4, 1e-4).\n");
   std::exit(2);
@@ -419,6 +446,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--method") o.method = value(i);
     else if (a == "--save") o.save_dir = value(i);
     else if (a == "--json") o.json = true;
+    else if (a == "--memory-report") o.memory_report = true;
     else if (a == "--loader") {
       std::string v = value(i);
       if (v == "mmap") o.mmap = true;
@@ -580,6 +608,14 @@ int main(int argc, char** argv) {
                "); see the log above for the backend's message");
   }
   double load_ms = now_ms() - t0;
+  int64_t load_peak_rss = peak_rss_bytes();
+
+  // etvk's own accounting, over every delegate this program loaded.
+  EtvkMemoryStats mem{};
+  if (etvk_memory_stats(nullptr, &mem) != ETVK_STATUS_OK) {
+    die(3, std::string("etvk_memory_stats failed: ") + etvk_last_error());
+  }
+  if (opt.memory_report) print_memory_report(info, mem);
 
   std::string backends;
   for (size_t i = 0; i < meta.num_backends(); ++i) {
@@ -726,7 +762,19 @@ int main(int argc, char** argv) {
     std::ostringstream j;
     j << "{\"model\": \"" << json_escape(opt.model) << "\", \"load_ms\": " << load_ms
       << ", \"first_execute_ms\": " << first_ms << ", \"median_execute_ms\": " << median_ms
-      << ", \"iters\": " << opt.iters << ", \"peak_rss_bytes\": " << rss << ", \"outputs\": [";
+      << ", \"iters\": " << opt.iters << ", \"peak_rss_bytes\": " << rss
+      << ", \"load_peak_rss_bytes\": " << load_peak_rss << ", \"delegates\": " << mem.delegates
+      << ", \"weights_bytes\": " << mem.weights_bytes
+      << ", \"activations_bytes\": " << mem.activations_bytes
+      << ", \"arena_bytes\": " << mem.arena_bytes
+      << ", \"shared_objects_bytes\": " << mem.shared_objects_bytes
+      << ", \"used_arena\": " << (mem.used_arena ? "true" : "false")
+      << ", \"legacy_order\": " << (mem.legacy_order ? "true" : "false")
+      << ", \"staging_ring_bytes\": " << mem.staging_ring_bytes
+      << ", \"staging_peak_bytes\": " << mem.peak[ETVK_TAG_STAGING]
+      << ", \"source_peak_bytes\": " << mem.peak[ETVK_TAG_SOURCE]
+      << ", \"device_peak_bytes\": " << mem.device_peak
+      << ", \"accounted_peak_bytes\": " << mem.total_peak << ", \"outputs\": [";
     for (size_t i = 0; i < results.size(); ++i) {
       j << (i ? ", " : "") << "{\"shape\": [";
       for (size_t d = 0; d < results[i].shape.size(); ++d) j << (d ? ", " : "") << results[i].shape[d];

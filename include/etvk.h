@@ -75,6 +75,39 @@
 #define ETVK_STATUS_DELEGATE_INVALID_HANDLE 50
 
 /**
+ * Memory tags, the index into `EtvkMemoryStats::current` / `peak` / phase `by_tag`.
+ */
+#define ETVK_TAG_WEIGHT 0
+
+#define ETVK_TAG_STAGING 1
+
+#define ETVK_TAG_ACTIVATION 2
+
+#define ETVK_TAG_IO 3
+
+#define ETVK_TAG_PARAMS 4
+
+/**
+ * Constant source bytes held from the NamedDataMap or the blob (host memory).
+ */
+#define ETVK_TAG_SOURCE 5
+
+#define ETVK_NUM_TAGS 6
+
+/**
+ * Init phases, the index into `EtvkMemoryStats::phase_peak`.
+ */
+#define ETVK_PHASE_BUILD 0
+
+#define ETVK_PHASE_PREPACK 1
+
+#define ETVK_PHASE_ACTIVATIONS 2
+
+#define ETVK_PHASE_READY 3
+
+#define ETVK_NUM_PHASES 4
+
+/**
  * An initialized delegate (opaque). Not thread-safe: use one handle from one thread at a time.
  */
 typedef struct EtvkDelegate EtvkDelegate;
@@ -135,6 +168,69 @@ typedef struct EtvkTensor {
     size_t nbytes;
     int64_t int_value;
 } EtvkTensor;
+
+/**
+ * Memory figures of one delegate, or of every live delegate of the process together.
+ * All sizes in bytes.
+ */
+typedef struct EtvkMemoryStats {
+    /**
+     * Live delegates these figures cover.
+     */
+    uint32_t delegates;
+    /**
+     * 1 when the lifetime arena planned the activations (else the exporter's shared objects).
+     */
+    uint32_t used_arena;
+    /**
+     * 1 when loaded in the legacy order.
+     */
+    uint32_t legacy_order;
+    /**
+     * Weights written directly into host-visible device memory (no staging).
+     */
+    uint32_t direct_weights;
+    /**
+     * W: packed weight bytes on the device.
+     */
+    uint64_t weights_bytes;
+    /**
+     * A: activation bytes with the planner used.
+     */
+    uint64_t activations_bytes;
+    /**
+     * Activation bytes under the exporter's mem_obj_id shared objects.
+     */
+    uint64_t shared_objects_bytes;
+    /**
+     * Activation bytes under the lifetime arena.
+     */
+    uint64_t arena_bytes;
+    /**
+     * Staging ring size (legacy: the largest per-weight staging buffer).
+     */
+    uint64_t staging_ring_bytes;
+    /**
+     * Bytes held now / at the peak, per tag (`ETVK_TAG_*`).
+     */
+    uint64_t current[ETVK_NUM_TAGS];
+    uint64_t peak[ETVK_NUM_TAGS];
+    /**
+     * Device memory (every tag but source) now / at the peak.
+     */
+    uint64_t device_current;
+    uint64_t device_peak;
+    /**
+     * Everything accounted (device + source) now / at the peak.
+     */
+    uint64_t total_current;
+    uint64_t total_peak;
+    /**
+     * Peak of everything accounted during each init phase (`ETVK_PHASE_*`); zero for the
+     * process-wide figures.
+     */
+    uint64_t phase_peak[ETVK_NUM_PHASES];
+} EtvkMemoryStats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -200,6 +296,15 @@ uint32_t etvk_execute(struct EtvkDelegate *handle, const struct EtvkTensor *inpu
  * `handle` is NULL or a live handle; `dst` is writable for `dst_len` bytes.
  */
 uint32_t etvk_read_output(struct EtvkDelegate *handle, size_t index, uint32_t dtype, void *dst, size_t dst_len);
+
+/**
+ * Fills `out` with the memory figures of `handle`, or, when `handle` is NULL, of every live
+ * delegate of the process together (peaks then span everything loaded so far).
+ *
+ * # Safety
+ * `handle` is NULL or a live handle; `out` points to a writable `EtvkMemoryStats`.
+ */
+uint32_t etvk_memory_stats(const struct EtvkDelegate *handle, struct EtvkMemoryStats *out);
 
 /**
  * Destroys a delegate and releases every resource (and named data buffer) it holds.

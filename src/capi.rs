@@ -641,6 +641,114 @@ pub unsafe extern "C" fn etvk_read_output(
     })
 }
 
+/// Memory tags, the index into `EtvkMemoryStats::current` / `peak` / phase `by_tag`.
+pub const ETVK_TAG_WEIGHT: usize = 0;
+pub const ETVK_TAG_STAGING: usize = 1;
+pub const ETVK_TAG_ACTIVATION: usize = 2;
+pub const ETVK_TAG_IO: usize = 3;
+pub const ETVK_TAG_PARAMS: usize = 4;
+/// Constant source bytes held from the NamedDataMap or the blob (host memory).
+pub const ETVK_TAG_SOURCE: usize = 5;
+pub const ETVK_NUM_TAGS: usize = 6;
+
+/// Init phases, the index into `EtvkMemoryStats::phase_peak`.
+pub const ETVK_PHASE_BUILD: usize = 0;
+pub const ETVK_PHASE_PREPACK: usize = 1;
+pub const ETVK_PHASE_ACTIVATIONS: usize = 2;
+pub const ETVK_PHASE_READY: usize = 3;
+pub const ETVK_NUM_PHASES: usize = 4;
+
+/// Memory figures of one delegate, or of every live delegate of the process together.
+/// All sizes in bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EtvkMemoryStats {
+    /// Live delegates these figures cover.
+    pub delegates: u32,
+    /// 1 when the lifetime arena planned the activations (else the exporter's shared objects).
+    pub used_arena: u32,
+    /// 1 when loaded in the legacy order.
+    pub legacy_order: u32,
+    /// Weights written directly into host-visible device memory (no staging).
+    pub direct_weights: u32,
+    /// W: packed weight bytes on the device.
+    pub weights_bytes: u64,
+    /// A: activation bytes with the planner used.
+    pub activations_bytes: u64,
+    /// Activation bytes under the exporter's mem_obj_id shared objects.
+    pub shared_objects_bytes: u64,
+    /// Activation bytes under the lifetime arena.
+    pub arena_bytes: u64,
+    /// Staging ring size (legacy: the largest per-weight staging buffer).
+    pub staging_ring_bytes: u64,
+    /// Bytes held now / at the peak, per tag (`ETVK_TAG_*`).
+    pub current: [u64; ETVK_NUM_TAGS],
+    pub peak: [u64; ETVK_NUM_TAGS],
+    /// Device memory (every tag but source) now / at the peak.
+    pub device_current: u64,
+    pub device_peak: u64,
+    /// Everything accounted (device + source) now / at the peak.
+    pub total_current: u64,
+    pub total_peak: u64,
+    /// Peak of everything accounted during each init phase (`ETVK_PHASE_*`); zero for the
+    /// process-wide figures.
+    pub phase_peak: [u64; ETVK_NUM_PHASES],
+}
+
+/// Fills `out` with the memory figures of `handle`, or, when `handle` is NULL, of every live
+/// delegate of the process together (peaks then span everything loaded so far).
+///
+/// # Safety
+/// `handle` is NULL or a live handle; `out` points to a writable `EtvkMemoryStats`.
+#[no_mangle]
+pub unsafe extern "C" fn etvk_memory_stats(
+    handle: *const EtvkDelegate,
+    out: *mut EtvkMemoryStats,
+) -> u32 {
+    guard(|| {
+        // SAFETY: the caller passes NULL or a writable struct.
+        let out = unsafe { out.as_mut() }.ok_or_else(|| null_arg("out"))?;
+        // SAFETY: the caller passes NULL or a live handle.
+        let (count, report, stats) = match unsafe { handle.as_ref() } {
+            Some(h) => (
+                1,
+                h.delegate.memory_report().clone(),
+                h.delegate.memory_stats(),
+            ),
+            None => {
+                let (n, r) = crate::runtime::process_memory_report();
+                (n, r, crate::gpu::memory::Accountant::process())
+            }
+        };
+        let mut s = EtvkMemoryStats {
+            delegates: count as u32,
+            used_arena: report.used_arena as u32,
+            legacy_order: report.legacy_order as u32,
+            direct_weights: report.direct_weights as u32,
+            weights_bytes: report.weights_bytes,
+            activations_bytes: report.activations_bytes,
+            shared_objects_bytes: report.shared_objects_bytes,
+            arena_bytes: report.arena_bytes,
+            staging_ring_bytes: report.staging_ring_bytes,
+            current: stats.current,
+            peak: stats.peak,
+            device_current: stats.device_current,
+            device_peak: stats.device_peak,
+            total_current: stats.total_current,
+            total_peak: stats.total_peak,
+            phase_peak: [0; ETVK_NUM_PHASES],
+        };
+        for (i, name) in ["build", "prepack", "activations", "ready"]
+            .iter()
+            .enumerate()
+        {
+            s.phase_peak[i] = stats.phase(name).map(|p| p.total).unwrap_or(0);
+        }
+        *out = s;
+        Ok(())
+    })
+}
+
 /// Destroys a delegate and releases every resource (and named data buffer) it holds.
 /// NULL is a no-op.
 ///

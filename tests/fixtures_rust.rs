@@ -23,7 +23,10 @@ fn fixtures() -> Vec<PathBuf> {
 }
 
 fn numbered(dir: &Path, stem: &str) -> Vec<PathBuf> {
-    (0..).map(|i| dir.join(format!("{stem}{i}.npy"))).take_while(|p| p.exists()).collect()
+    (0..)
+        .map(|i| dir.join(format!("{stem}{i}.npy")))
+        .take_while(|p| p.exists())
+        .collect()
 }
 
 fn named_data(dir: &Path) -> HashMap<String, Vec<u8>> {
@@ -58,16 +61,34 @@ fn every_delegate_matches_pytorch() {
                 .collect();
             let expected = numbered(&dir, &format!("delegate{k}_expected"));
             assert_eq!(delegate.num_inputs(), inputs.len(), "{what}: input count");
-            assert_eq!(delegate.num_outputs(), expected.len(), "{what}: output count");
-            let outputs = delegate.run(&inputs).unwrap_or_else(|e| panic!("{what}: execute failed: {e}"));
+            assert_eq!(
+                delegate.num_outputs(),
+                expected.len(),
+                "{what}: output count"
+            );
+            let outputs = delegate
+                .run(&inputs)
+                .unwrap_or_else(|e| panic!("{what}: execute failed: {e}"));
             for (i, (got, want)) in outputs.iter().zip(&expected).enumerate() {
                 let want = npy::read_npy(want);
                 assert_eq!(got.sizes, want.sizes, "{what}: output {i} sizes");
-                common::assert_close(&got.to_f32_vec(), &want.to_f32_vec(), 1e-4, 1e-4, &format!("{what}: output {i}"));
+                common::assert_close(
+                    &got.to_f32_vec(),
+                    &want.to_f32_vec(),
+                    1e-4,
+                    1e-4,
+                    &format!("{what}: output {i}"),
+                );
             }
-            ran.push(format!("{}#{k}", dir.file_name().unwrap().to_string_lossy()));
+            ran.push(format!(
+                "{}#{k}",
+                dir.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
-    assert!(ran.len() >= 8, "expected every fixture's delegates to run, ran {ran:?}");
+    assert!(
+        ran.len() >= 8,
+        "expected every fixture's delegates to run, ran {ran:?}"
+    );
     eprintln!("delegates run through the Rust API: {ran:?}");
 }

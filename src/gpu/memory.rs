@@ -1,7 +1,8 @@
-//! Memory accounting: every allocation carries a tag; current and peak bytes are kept per tag
-//! and in total, so the peak is measured rather than guessed.
+//! Memory accounting: every allocation carries a tag; current and peak bytes are kept per tag,
+//! for device memory, and in total (device + source bytes held), per delegate and for the
+//! whole process, so the peak is measured rather than guessed.
 
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// What an allocation holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -10,16 +11,17 @@ pub enum MemTag {
     Weight,
     /// Host-visible staging used to upload constants.
     Staging,
-    /// Intermediate tensors.
+    /// Intermediate tensors (and the device copies of inputs and outputs).
     Activation,
-    /// Delegate inputs/outputs and their host transfer buffers.
+    /// Host transfer buffers of the delegate's inputs and outputs.
     Io,
     /// Per-dispatch shader parameters.
     Params,
-    /// Constant source bytes held from the NamedDataMap or blob.
+    /// Constant source bytes held from the NamedDataMap or the blob (host memory).
     Source,
 }
 
+/// Every tag, in the order of [`MemoryStats::current`] / [`MemoryStats::peak`].
 pub const ALL_TAGS: [MemTag; 6] = [
     MemTag::Weight,
     MemTag::Staging,
@@ -33,15 +35,32 @@ fn slot(tag: MemTag) -> usize {
     ALL_TAGS.iter().position(|t| *t == tag).unwrap_or(0)
 }
 
-/// Current and peak bytes, per tag and in total, and the peak total of each init phase.
+/// Current and peak bytes per tag, of device memory (every tag but `Source`) and in total,
+/// and the peaks of each init phase.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryStats {
     pub current: [u64; 6],
     pub peak: [u64; 6],
+    pub device_current: u64,
+    pub device_peak: u64,
     pub total_current: u64,
     pub total_peak: u64,
-    /// (phase name, peak total bytes while it ran), in the order the phases ran.
-    pub phase_peaks: Vec<(&'static str, u64)>,
+    /// Per init phase, in the order they ran.
+    pub phase_peaks: Vec<PhasePeak>,
+}
+
+/// The peaks reached during one phase of `init`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhasePeak {
+    pub name: &'static str,
+    pub total: u64,
+    pub by_tag: [u64; 6],
+}
+
+impl PhasePeak {
+    pub fn of(&self, tag: MemTag) -> u64 {
+        self.by_tag[slot(tag)]
+    }
 }
 
 impl MemoryStats {
@@ -51,46 +70,88 @@ impl MemoryStats {
     pub fn peak_of(&self, tag: MemTag) -> u64 {
         self.peak[slot(tag)]
     }
-    pub fn phase_peak(&self, name: &str) -> Option<u64> {
-        self.phase_peaks.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+    pub fn phase(&self, name: &str) -> Option<&PhasePeak> {
+        self.phase_peaks.iter().find(|p| p.name == name)
     }
 }
 
-/// Thread-safe accountant; one per delegate (and one per context for shared objects).
+/// Thread-safe accountant: one per delegate, each feeding the process-wide one.
 #[derive(Debug, Default)]
 pub struct Accountant {
     stats: Mutex<MemoryStats>,
+    parent: Option<Arc<Accountant>>,
 }
 
+static PROCESS: LazyLock<Arc<Accountant>> = LazyLock::new(|| Arc::new(Accountant::default()));
+
 impl Accountant {
-    pub fn add(&self, tag: MemTag, bytes: u64) {
-        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        let i = slot(tag);
-        s.current[i] += bytes;
-        s.peak[i] = s.peak[i].max(s.current[i]);
-        s.total_current += bytes;
-        s.total_peak = s.total_peak.max(s.total_current);
-        let total = s.total_current;
-        if let Some((_, peak)) = s.phase_peaks.last_mut() {
-            *peak = (*peak).max(total);
+    /// A delegate's accountant; what it records also counts for the whole process.
+    pub fn for_delegate() -> Self {
+        Accountant {
+            stats: Mutex::default(),
+            parent: Some(PROCESS.clone()),
         }
     }
 
-    /// Starts a named phase; its peak starts at what is held now.
-    pub fn begin_phase(&self, name: &'static str) {
-        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        let total = s.total_current;
-        s.phase_peaks.push((name, total));
+    /// Every delegate of the process together.
+    pub fn process() -> MemoryStats {
+        PROCESS.snapshot()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add(&self, tag: MemTag, bytes: u64) {
+        {
+            let mut s = self.lock();
+            let i = slot(tag);
+            s.current[i] += bytes;
+            s.peak[i] = s.peak[i].max(s.current[i]);
+            if tag != MemTag::Source {
+                s.device_current += bytes;
+                s.device_peak = s.device_peak.max(s.device_current);
+            }
+            s.total_current += bytes;
+            s.total_peak = s.total_peak.max(s.total_current);
+            let (total, now) = (s.total_current, s.current[i]);
+            if let Some(phase) = s.phase_peaks.last_mut() {
+                phase.total = phase.total.max(total);
+                phase.by_tag[i] = phase.by_tag[i].max(now);
+            }
+        }
+        if let Some(p) = &self.parent {
+            p.add(tag, bytes);
+        }
     }
 
     pub fn sub(&self, tag: MemTag, bytes: u64) {
-        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        let i = slot(tag);
-        s.current[i] = s.current[i].saturating_sub(bytes);
-        s.total_current = s.total_current.saturating_sub(bytes);
+        {
+            let mut s = self.lock();
+            let i = slot(tag);
+            s.current[i] = s.current[i].saturating_sub(bytes);
+            if tag != MemTag::Source {
+                s.device_current = s.device_current.saturating_sub(bytes);
+            }
+            s.total_current = s.total_current.saturating_sub(bytes);
+        }
+        if let Some(p) = &self.parent {
+            p.sub(tag, bytes);
+        }
+    }
+
+    /// Starts a named phase; its peaks start at what is held now.
+    pub fn begin_phase(&self, name: &'static str) {
+        let mut s = self.lock();
+        let phase = PhasePeak {
+            name,
+            total: s.total_current,
+            by_tag: s.current,
+        };
+        s.phase_peaks.push(phase);
     }
 
     pub fn snapshot(&self) -> MemoryStats {
-        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lock().clone()
     }
 }

@@ -21,7 +21,7 @@ pub use caps::{Caps, DeviceKind};
 pub use command::{CommandBuffer, Fence};
 pub use context::Context;
 pub use descriptor::{BufferRange, DescriptorPool};
-pub use memory::{Accountant, MemTag, MemoryStats};
+pub use memory::{Accountant, MemTag, MemoryStats, PhasePeak};
 pub use pipeline::Pipeline;
 pub use shaders::Shader;
 
@@ -59,9 +59,15 @@ mod tests {
         let buf = Buffer::new(&ctx, &acct, 16, BufferKind::Device, MemTag::Activation).unwrap();
         let pipeline = ctx.pipeline(&shaders::COPY, 2).unwrap();
         let pool = DescriptorPool::new(&ctx, 1, 3).unwrap();
-        let bad = BufferRange { buffer: buf.handle(), offset: 0, size: 1 << 20 };
+        let bad = BufferRange {
+            buffer: buf.handle(),
+            offset: 0,
+            size: 1 << 20,
+        };
         let _ = pool.allocate(&pipeline, &[bad, bad, bad]);
-        let err = ctx.check_validation("test").expect_err("validation must flag the range");
+        let err = ctx
+            .check_validation("test")
+            .expect_err("validation must flag the range");
         assert!(err.message.contains("validation"), "{}", err.message);
         assert_eq!(acct.snapshot().current_of(MemTag::Activation), 16);
     }

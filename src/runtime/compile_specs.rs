@@ -44,9 +44,7 @@ impl CompileSpecs {
                 "etvk_staging_ring_bytes" => out.staging_ring_bytes = Some(read_u64(key, value)?),
                 "etvk_legacy_load_order" => out.legacy_load_order = Some(read_bool(key, value)?),
                 "etvk_direct_upload" => out.direct_upload = Some(read_bool(key, value)?),
-                "etvk_activation_planner" => {
-                    out.activation_planner = Some(read_u32(key, value)?)
-                }
+                "etvk_activation_planner" => out.activation_planner = Some(read_u32(key, value)?),
                 _ => {}
             }
         }
@@ -78,6 +76,8 @@ fn read_u64(key: &str, value: &[u8]) -> Result<u64> {
     match value.len() {
         4 => read_u32(key, value).map(u64::from),
         8 => Ok(u64::from_le_bytes(value.try_into().expect("8 bytes"))),
-        n => Err(Error::invalid_argument(format!("compile spec '{key}' must be 4 or 8 bytes, got {n}"))),
+        n => Err(Error::invalid_argument(format!(
+            "compile spec '{key}' must be 4 or 8 bytes, got {n}"
+        ))),
     }
 }

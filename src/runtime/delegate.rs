@@ -12,7 +12,8 @@
 //! the difference on the same program.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{ConstantSource, DType, Graph, Value, ValueId};
@@ -40,7 +41,7 @@ struct Io {
 }
 
 /// What `init` measured and decided about memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryReport {
     /// W: device bytes of packed weights (after deduplication).
     pub weights_bytes: u64,
@@ -57,6 +58,27 @@ pub struct MemoryReport {
     /// Weights written straight into host-visible device memory, with no staging copy.
     pub direct_weights: usize,
     pub legacy_order: bool,
+}
+
+/// Reports of every live delegate, for the process-wide figures.
+static LIVE_REPORTS: Mutex<Vec<(u64, MemoryReport)>> = Mutex::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The reports of every live delegate added up (`legacy_order`/`used_arena` when any has it).
+pub fn process_memory_report() -> (usize, MemoryReport) {
+    let live = LIVE_REPORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sum = MemoryReport::default();
+    for (_, r) in live.iter() {
+        sum.weights_bytes += r.weights_bytes;
+        sum.activations_bytes += r.activations_bytes;
+        sum.shared_objects_bytes += r.shared_objects_bytes;
+        sum.arena_bytes += r.arena_bytes;
+        sum.used_arena |= r.used_arena;
+        sum.staging_ring_bytes = sum.staging_ring_bytes.max(r.staging_ring_bytes);
+        sum.direct_weights += r.direct_weights;
+        sum.legacy_order |= r.legacy_order;
+    }
+    (live.len(), sum)
 }
 
 /// A weight buffer shared by every constant tensor with the same source and dtype.
@@ -86,6 +108,7 @@ pub struct Delegate {
     inputs: Vec<Io>,
     outputs: Vec<Io>,
     _buffers: Vec<Buffer>,
+    id: u64,
     report: MemoryReport,
     accountant: Arc<Accountant>,
     ctx: Arc<Context>,
@@ -108,8 +131,15 @@ impl Delegate {
         let options = LoadOptions::resolve(specs)?;
         let ctx = Context::shared()?;
         ctx.take_validation_errors();
-        let acct = Arc::new(Accountant::default());
-        let mut loader = Loader { ctx: &ctx, acct: &acct, graph: &graph, blob, named, options };
+        let acct = Arc::new(Accountant::for_delegate());
+        let mut loader = Loader {
+            ctx: &ctx,
+            acct: &acct,
+            graph: &graph,
+            blob,
+            named,
+            options,
+        };
         let delegate = loader.load();
         ctx.check_validation("init")?;
         delegate
@@ -209,7 +239,12 @@ impl Delegate {
                 dst.len()
             )));
         }
-        from_gpu(io.gpu_float, &io.host.bytes()?[..n * GPU_ELEM_SIZE], dtype, dst)
+        from_gpu(
+            io.gpu_float,
+            &io.host.bytes()?[..n * GPU_ELEM_SIZE],
+            dtype,
+            dst,
+        )
     }
 
     /// Executes and returns every output in its boundary dtype.
@@ -224,6 +259,16 @@ impl Delegate {
                 HostTensor::new(dtype, sizes, data)
             })
             .collect()
+    }
+}
+
+impl Drop for Delegate {
+    fn drop(&mut self) {
+        // Nothing is pending: init and execute wait for their submissions.
+        LIVE_REPORTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(id, _)| *id != self.id);
     }
 }
 
@@ -248,7 +293,9 @@ impl Loader<'_> {
 
         // 2. Plan. Step 0 copies inputs in, steps 1..=n are dispatches, the last copies out.
         let io_roots = |ids: &[ValueId]| -> Result<Vec<ValueId>> {
-            ids.iter().map(|&id| check_io_tensor(graph, id).map(|_| roots[id])).collect()
+            ids.iter()
+                .map(|&id| check_io_tensor(graph, id).map(|_| roots[id]))
+                .collect()
         };
         let mut steps: Vec<Vec<ValueId>> = vec![io_roots(&graph.input_ids)?];
         steps.extend(dispatches.iter().map(|d| d.tensors.clone()));
@@ -264,22 +311,37 @@ impl Loader<'_> {
             match t.constant {
                 Some(c) => {
                     let source = graph.constants[c].source.clone();
-                    match weights.iter_mut().find(|w| w.source == source && w.dtype == t.dtype) {
+                    match weights
+                        .iter_mut()
+                        .find(|w| w.source == source && w.dtype == t.dtype)
+                    {
                         Some(w) => w.users.push(id),
-                        None => weights.push(Weight { source, dtype: t.dtype, bytes: gpu_bytes(id), users: vec![id] }),
+                        None => weights.push(Weight {
+                            source,
+                            dtype: t.dtype,
+                            bytes: gpu_bytes(id),
+                            users: vec![id],
+                        }),
                     }
                 }
                 None => activations.push(id),
             }
         }
         let active: BTreeSet<ValueId> = activations.iter().copied().collect();
-        let act_steps: Vec<Vec<ValueId>> =
-            steps.iter().map(|s| s.iter().copied().filter(|v| active.contains(v)).collect()).collect();
+        let act_steps: Vec<Vec<ValueId>> = steps
+            .iter()
+            .map(|s| s.iter().copied().filter(|v| active.contains(v)).collect())
+            .collect();
         let act_lifetimes = lifetimes(&act_steps, gpu_bytes);
-        let align = ctx.caps().min_storage_buffer_offset_alignment.max(GPU_ELEM_SIZE as u64);
+        let align = ctx
+            .caps()
+            .min_storage_buffer_offset_alignment
+            .max(GPU_ELEM_SIZE as u64);
         let arena = plan_arena(&act_lifetimes, align);
-        let shared: Vec<(ValueId, Option<u32>, u64)> =
-            activations.iter().map(|&v| (v, tensor(v).mem_obj_id, gpu_bytes(v))).collect();
+        let shared: Vec<(ValueId, Option<u32>, u64)> = activations
+            .iter()
+            .map(|&v| (v, tensor(v).mem_obj_id, gpu_bytes(v)))
+            .collect();
         let shared_bytes = plan_shared_objects(&shared);
         let use_arena = match self.options.planner {
             Planner::Arena => true,
@@ -311,7 +373,13 @@ impl Loader<'_> {
             }
             let first = buffers.len();
             for w in &weights {
-                buffers.push(Buffer::new(ctx, acct, w.bytes, BufferKind::Device, MemTag::Weight)?);
+                buffers.push(Buffer::new(
+                    ctx,
+                    acct,
+                    w.bytes,
+                    BufferKind::Device,
+                    MemTag::Weight,
+                )?);
             }
             // ...activations at prepare...
             acct.begin_phase("activations");
@@ -321,7 +389,8 @@ impl Loader<'_> {
             let fence = Fence::new(ctx)?;
             let mut cmd = CommandBuffer::new(ctx)?;
             for (i, (w, src)) in weights.iter().zip(&sources).enumerate() {
-                let mut staging = Buffer::new(ctx, acct, w.bytes, BufferKind::Host, MemTag::Staging)?;
+                let mut staging =
+                    Buffer::new(ctx, acct, w.bytes, BufferKind::Host, MemTag::Staging)?;
                 report.staging_ring_bytes = report.staging_ring_bytes.max(staging.size());
                 to_gpu(w.dtype, src.bytes(), staging.bytes_mut()?)?;
                 cmd.begin(true)?;
@@ -351,8 +420,16 @@ impl Loader<'_> {
                 host,
             })
         };
-        let inputs = graph.input_ids.iter().map(|&id| make_io(id)).collect::<Result<Vec<_>>>()?;
-        let outputs = graph.output_ids.iter().map(|&id| make_io(id)).collect::<Result<Vec<_>>>()?;
+        let inputs = graph
+            .input_ids
+            .iter()
+            .map(|&id| make_io(id))
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = graph
+            .output_ids
+            .iter()
+            .map(|&id| make_io(id))
+            .collect::<Result<Vec<_>>>()?;
         let (params, offsets) = pack_params(ctx, acct, &dispatches)?;
         let n_bindings: u32 = dispatches.iter().map(|d| d.tensors.len() as u32 + 1).sum();
         let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
@@ -360,12 +437,22 @@ impl Loader<'_> {
         let mut command = CommandBuffer::new(ctx)?;
         let range = |id: ValueId| -> BufferRange {
             let p = placements[&id];
-            BufferRange { buffer: buffers[p.buffer].handle(), offset: p.offset, size: p.size }
+            BufferRange {
+                buffer: buffers[p.buffer].handle(),
+                offset: p.offset,
+                size: p.size,
+            }
         };
         command.begin(false)?;
         for io in &inputs {
             let r = range(io.value);
-            command.copy(io.host.handle(), 0, r.buffer, r.offset, io.host.size().min(r.size));
+            command.copy(
+                io.host.handle(),
+                0,
+                r.buffer,
+                r.offset,
+                io.host.size().min(r.size),
+            );
         }
         command.full_barrier();
         let max_groups = ctx.caps().max_compute_work_group_count;
@@ -388,7 +475,10 @@ impl Loader<'_> {
             if gy > max_groups[1] as u64 {
                 return Err(Error::new(
                     ErrorKind::OutOfResources,
-                    format!("op #{}: {work} work items exceed the device's dispatch limits", d.op_index),
+                    format!(
+                        "op #{}: {work} work items exceed the device's dispatch limits",
+                        d.op_index
+                    ),
                 ));
             }
             command.dispatch(&pipeline, set, [gx as u32, gy as u32, 1]);
@@ -396,12 +486,24 @@ impl Loader<'_> {
         }
         for io in &outputs {
             let r = range(io.value);
-            command.copy(r.buffer, r.offset, io.host.handle(), 0, io.host.size().min(r.size));
+            command.copy(
+                r.buffer,
+                r.offset,
+                io.host.handle(),
+                0,
+                io.host.size().min(r.size),
+            );
         }
         command.full_barrier();
         command.end()?;
         drop(held_sources);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        LIVE_REPORTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, report.clone()));
         Ok(Delegate {
+            id,
             command,
             fence,
             _descriptors: descriptors,
@@ -441,7 +543,11 @@ impl Loader<'_> {
     ) -> Result<()> {
         let (ctx, acct) = (self.ctx, self.acct);
         let direct = self.options.direct_upload && ctx.caps().has_host_visible_device_memory;
-        let staged_bytes: u64 = if direct { 0 } else { weights.iter().map(|w| w.bytes).sum() };
+        let staged_bytes: u64 = if direct {
+            0
+        } else {
+            weights.iter().map(|w| w.bytes).sum()
+        };
         let mut ring: Option<StagingRing> = None;
         // Sources can back several weights (the same key read as different dtypes): count
         // their uses so each is fetched once and released after its last use, never early.
@@ -457,7 +563,9 @@ impl Loader<'_> {
             let src = held.get(&w.source).expect("inserted above");
             let mut written = false;
             if direct {
-                if let Ok(mut buf) = Buffer::new(ctx, acct, w.bytes, BufferKind::Unified, MemTag::Weight) {
+                if let Ok(mut buf) =
+                    Buffer::new(ctx, acct, w.bytes, BufferKind::Unified, MemTag::Weight)
+                {
                     write_direct(src.bytes(), w.dtype, &mut buf)?;
                     buffers.push(buf);
                     report.direct_weights += 1;
@@ -467,12 +575,14 @@ impl Loader<'_> {
             if !written {
                 let buf = Buffer::new(ctx, acct, w.bytes, BufferKind::Device, MemTag::Weight)?;
                 if ring.is_none() {
-                    let size = self.options.staging_ring_bytes.min(staged_bytes.max(w.bytes) * 2);
+                    let size = self.options.staging_ring_bytes.min(staged_bytes);
                     let r = StagingRing::new(ctx, acct, size)?;
                     report.staging_ring_bytes = r.size();
                     ring = Some(r);
                 }
-                ring.as_mut().expect("created above").upload(src.bytes(), w.dtype, &buf)?;
+                ring.as_mut()
+                    .expect("created above")
+                    .upload(src.bytes(), w.dtype, &buf)?;
                 buffers.push(buf);
             }
             place_weight(w, buffers.len() - 1, placements);
@@ -501,10 +611,23 @@ impl Loader<'_> {
             return Ok(());
         }
         if use_arena {
-            buffers.push(Buffer::new(ctx, acct, arena.size, BufferKind::Device, MemTag::Activation)?);
+            buffers.push(Buffer::new(
+                ctx,
+                acct,
+                arena.size,
+                BufferKind::Device,
+                MemTag::Activation,
+            )?);
             let index = buffers.len() - 1;
             for &(v, _, bytes) in shared {
-                placements.insert(v, Placement { buffer: index, offset: arena.offsets[&v], size: bytes.max(4) });
+                placements.insert(
+                    v,
+                    Placement {
+                        buffer: index,
+                        offset: arena.offsets[&v],
+                        size: bytes.max(4),
+                    },
+                );
             }
             return Ok(());
         }
@@ -517,18 +640,37 @@ impl Loader<'_> {
         }
         let mut object_buffer: BTreeMap<u32, usize> = BTreeMap::new();
         for (&o, &bytes) in &objects {
-            buffers.push(Buffer::new(ctx, acct, bytes, BufferKind::Device, MemTag::Activation)?);
+            buffers.push(Buffer::new(
+                ctx,
+                acct,
+                bytes,
+                BufferKind::Device,
+                MemTag::Activation,
+            )?);
             object_buffer.insert(o, buffers.len() - 1);
         }
         for &(v, obj, bytes) in shared {
             let index = match obj {
                 Some(o) => object_buffer[&o],
                 None => {
-                    buffers.push(Buffer::new(ctx, acct, bytes, BufferKind::Device, MemTag::Activation)?);
+                    buffers.push(Buffer::new(
+                        ctx,
+                        acct,
+                        bytes,
+                        BufferKind::Device,
+                        MemTag::Activation,
+                    )?);
                     buffers.len() - 1
                 }
             };
-            placements.insert(v, Placement { buffer: index, offset: 0, size: bytes.max(4) });
+            placements.insert(
+                v,
+                Placement {
+                    buffer: index,
+                    offset: 0,
+                    size: bytes.max(4),
+                },
+            );
         }
         Ok(())
     }
@@ -543,7 +685,10 @@ struct HeldSource {
 impl HeldSource {
     fn new(data: DataBuffer, acct: &Arc<Accountant>) -> Self {
         acct.add(MemTag::Source, data.len() as u64);
-        HeldSource { data, acct: acct.clone() }
+        HeldSource {
+            data,
+            acct: acct.clone(),
+        }
     }
     fn bytes(&self) -> &[u8] {
         self.data.bytes()
@@ -558,7 +703,14 @@ impl Drop for HeldSource {
 
 fn place_weight(w: &Weight, buffer: usize, placements: &mut BTreeMap<ValueId, Placement>) {
     for &u in &w.users {
-        placements.insert(u, Placement { buffer, offset: 0, size: w.bytes.max(4) });
+        placements.insert(
+            u,
+            Placement {
+                buffer,
+                offset: 0,
+                size: w.bytes.max(4),
+            },
+        );
     }
 }
 
@@ -577,7 +729,10 @@ fn build_ops(graph: &Graph, ctx: &Context) -> Result<(Vec<Dispatch>, Vec<ValueId
         let build = crate::ops::lookup(&call.name).ok_or_else(|| {
             Error::new(
                 ErrorKind::OperatorMissing,
-                format!("op #{index}: operator '{}' is not supported by etvk", call.name),
+                format!(
+                    "op #{index}: operator '{}' is not supported by etvk",
+                    call.name
+                ),
             )
         })?;
         build(&mut builder, &call.args)?;
@@ -592,7 +747,9 @@ fn check_io_tensor(graph: &Graph, id: ValueId) -> Result<()> {
             "delegate input/output value {id} is a {}; only tensors are supported",
             other.kind_name()
         ))),
-        None => Err(Error::invalid_program(format!("I/O value id {id} out of range"))),
+        None => Err(Error::invalid_program(format!(
+            "I/O value id {id} out of range"
+        ))),
     }
 }
 
@@ -628,9 +785,14 @@ fn fetch_constant(
 ) -> Result<DataBuffer> {
     match source {
         ConstantSource::Inline { offset, length } => {
-            let bytes = offset.checked_add(*length).and_then(|end| blob.get(*offset..end)).ok_or_else(|| {
-                Error::invalid_program(format!("inline constant at {offset}+{length} is outside the blob"))
-            })?;
+            let bytes = offset
+                .checked_add(*length)
+                .and_then(|end| blob.get(*offset..end))
+                .ok_or_else(|| {
+                    Error::invalid_program(format!(
+                        "inline constant at {offset}+{length} is outside the blob"
+                    ))
+                })?;
             // SAFETY: the blob outlives init, and the buffer is dropped before init returns.
             Ok(unsafe { DataBuffer::from_raw(bytes.as_ptr(), bytes.len(), Box::new(|| {})) })
         }
@@ -641,7 +803,8 @@ fn fetch_constant(
                     format!("constant '{key}' is named data but no NamedDataMap was given"),
                 )
             })?;
-            map.get(key).map_err(|e| e.context(format!("named constant '{key}'")))
+            map.get(key)
+                .map_err(|e| e.context(format!("named constant '{key}'")))
         }
     }
 }
@@ -662,7 +825,10 @@ fn check_limits(ctx: &Context, graph: &Graph, dispatches: &[Dispatch]) -> Result
             ));
         }
         for &t in &d.tensors {
-            let bytes = graph.tensor(t).map(|t| t.numel() * GPU_ELEM_SIZE).unwrap_or(0) as u64;
+            let bytes = graph
+                .tensor(t)
+                .map(|t| t.numel() * GPU_ELEM_SIZE)
+                .unwrap_or(0) as u64;
             if bytes > caps.max_storage_buffer_range as u64 {
                 return Err(Error::new(
                     ErrorKind::OutOfResources,
@@ -677,7 +843,9 @@ fn check_limits(ctx: &Context, graph: &Graph, dispatches: &[Dispatch]) -> Result
     Ok(())
 }
 
-/// True when a Vulkan device with compute support can be opened.
+/// True when a Vulkan device with compute support can be opened. Checked once per process
+/// (ExecuTorch asks before every delegate's init).
 pub fn is_available() -> bool {
-    Context::shared().is_ok()
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| Context::shared().is_ok())
 }

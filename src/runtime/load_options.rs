@@ -37,10 +37,12 @@ impl LoadOptions {
     pub fn resolve(specs: &CompileSpecs) -> Result<Self> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let staging_ring_bytes = match env(RING_ENV) {
-            Some(v) => v
-                .parse::<u64>()
-                .map_err(|_| Error::invalid_argument(format!("{RING_ENV}={v} is not a byte count")))?,
-            None => specs.staging_ring_bytes.unwrap_or(DEFAULT_STAGING_RING_BYTES),
+            Some(v) => v.parse::<u64>().map_err(|_| {
+                Error::invalid_argument(format!("{RING_ENV}={v} is not a byte count"))
+            })?,
+            None => specs
+                .staging_ring_bytes
+                .unwrap_or(DEFAULT_STAGING_RING_BYTES),
         };
         if staging_ring_bytes < 64 {
             return Err(Error::invalid_argument(format!(
@@ -50,27 +52,48 @@ impl LoadOptions {
         let legacy_order = match env(ORDER_ENV).as_deref() {
             Some("legacy") => true,
             Some("lazy") => false,
-            Some(v) => return Err(Error::invalid_argument(format!("{ORDER_ENV}={v}: use lazy or legacy"))),
+            Some(v) => {
+                return Err(Error::invalid_argument(format!(
+                    "{ORDER_ENV}={v}: use lazy or legacy"
+                )))
+            }
             None => specs.legacy_load_order.unwrap_or(false),
         };
         let direct_upload = match env(DIRECT_ENV).as_deref() {
             Some("0") => false,
             Some("1") => true,
-            Some(v) => return Err(Error::invalid_argument(format!("{DIRECT_ENV}={v}: use 0 or 1"))),
+            Some(v) => {
+                return Err(Error::invalid_argument(format!(
+                    "{DIRECT_ENV}={v}: use 0 or 1"
+                )))
+            }
             None => specs.direct_upload.unwrap_or(true),
         };
         let planner = match env(PLANNER_ENV).as_deref() {
             Some("auto") => Planner::Auto,
             Some("shared") => Planner::SharedObjects,
             Some("arena") => Planner::Arena,
-            Some(v) => return Err(Error::invalid_argument(format!("{PLANNER_ENV}={v}: use auto, shared or arena"))),
+            Some(v) => {
+                return Err(Error::invalid_argument(format!(
+                    "{PLANNER_ENV}={v}: use auto, shared or arena"
+                )))
+            }
             None => match specs.activation_planner.unwrap_or(0) {
                 0 => Planner::Auto,
                 1 => Planner::SharedObjects,
                 2 => Planner::Arena,
-                v => return Err(Error::invalid_argument(format!("etvk_activation_planner={v}: use 0, 1 or 2"))),
+                v => {
+                    return Err(Error::invalid_argument(format!(
+                        "etvk_activation_planner={v}: use 0, 1 or 2"
+                    )))
+                }
             },
         };
-        Ok(LoadOptions { staging_ring_bytes, legacy_order, direct_upload, planner })
+        Ok(LoadOptions {
+            staging_ring_bytes,
+            legacy_order,
+            direct_upload,
+            planner,
+        })
     }
 }

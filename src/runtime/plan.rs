@@ -29,12 +29,20 @@ pub fn lifetimes(steps: &[Vec<ValueId>], bytes_of: impl Fn(ValueId) -> u64) -> V
     let mut spans: BTreeMap<ValueId, (usize, usize)> = BTreeMap::new();
     for (step, tensors) in steps.iter().enumerate() {
         for &t in tensors {
-            spans.entry(t).and_modify(|s| s.1 = step).or_insert((step, step));
+            spans
+                .entry(t)
+                .and_modify(|s| s.1 = step)
+                .or_insert((step, step));
         }
     }
     spans
         .into_iter()
-        .map(|(value, (first, last))| Lifetime { value, bytes: bytes_of(value), first, last })
+        .map(|(value, (first, last))| Lifetime {
+            value,
+            bytes: bytes_of(value),
+            first,
+            last,
+        })
         .collect()
 }
 
@@ -50,7 +58,12 @@ pub struct ArenaPlan {
 pub fn plan_arena(lifetimes: &[Lifetime], align: u64) -> ArenaPlan {
     let align = align.max(1);
     let mut order: Vec<&Lifetime> = lifetimes.iter().collect();
-    order.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.first.cmp(&b.first)).then(a.value.cmp(&b.value)));
+    order.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(a.first.cmp(&b.first))
+            .then(a.value.cmp(&b.value))
+    });
     let mut placed: Vec<(&Lifetime, u64)> = Vec::new();
     let mut plan = ArenaPlan::default();
     for lt in order {
@@ -108,7 +121,11 @@ mod tests {
                 }
                 let ob = plan.offsets[&b.value];
                 let disjoint = oa + a.bytes <= ob || ob + b.bytes <= oa;
-                assert!(disjoint, "values {} and {} are live together and overlap in memory", a.value, b.value);
+                assert!(
+                    disjoint,
+                    "values {} and {} are live together and overlap in memory",
+                    a.value, b.value
+                );
             }
         }
     }
@@ -120,7 +137,10 @@ mod tests {
         let lts = lifetimes(&steps, |_| 100);
         let plan = plan_arena(&lts, 16);
         assert_no_live_overlap(&lts, &plan, 16);
-        assert_eq!(plan.size, 212, "two 100-byte slots, the second at offset 112");
+        assert_eq!(
+            plan.size, 212,
+            "two 100-byte slots, the second at offset 112"
+        );
     }
 
     #[test]
@@ -136,7 +156,11 @@ mod tests {
             let n_steps = 1 + (next() % 20) as usize;
             let n_values = 1 + (next() % 30) as usize;
             let steps: Vec<Vec<ValueId>> = (0..n_steps)
-                .map(|_| (0..1 + next() % 4).map(|_| (next() % n_values as u64) as usize).collect())
+                .map(|_| {
+                    (0..1 + next() % 4)
+                        .map(|_| (next() % n_values as u64) as usize)
+                        .collect()
+                })
                 .collect();
             let sizes: Vec<u64> = (0..n_values).map(|_| 1 + next() % 1000).collect();
             let lts = lifetimes(&steps, |v| sizes[v]);
@@ -149,7 +173,12 @@ mod tests {
 
     #[test]
     fn shared_objects_take_the_largest_user() {
-        let t = [(0, Some(0), 100), (1, Some(0), 300), (2, Some(1), 50), (3, None, 10)];
+        let t = [
+            (0, Some(0), 100),
+            (1, Some(0), 300),
+            (2, Some(1), 50),
+            (3, None, 10),
+        ];
         assert_eq!(plan_shared_objects(&t), 300 + 50 + 10);
     }
 }

@@ -31,11 +31,28 @@ impl StagingRing {
     pub fn new(ctx: &Arc<Context>, acct: &Arc<Accountant>, bytes: u64) -> Result<Self> {
         let slot_count = 2u64;
         let slot_bytes = (bytes / slot_count / GPU_ELEM_SIZE as u64).max(1) * GPU_ELEM_SIZE as u64;
-        let ring = Buffer::new(ctx, acct, slot_bytes * slot_count, BufferKind::Host, MemTag::Staging)?;
+        let ring = Buffer::new(
+            ctx,
+            acct,
+            slot_bytes * slot_count,
+            BufferKind::Host,
+            MemTag::Staging,
+        )?;
         let slots = (0..slot_count)
-            .map(|_| Ok(Slot { cmd: CommandBuffer::new(ctx)?, fence: Fence::new(ctx)?, pending: false }))
+            .map(|_| {
+                Ok(Slot {
+                    cmd: CommandBuffer::new(ctx)?,
+                    fence: Fence::new(ctx)?,
+                    pending: false,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ok(StagingRing { ring, slots, slot_bytes, next: 0 })
+        Ok(StagingRing {
+            ring,
+            slots,
+            slot_bytes,
+            next: 0,
+        })
     }
 
     pub fn size(&self) -> u64 {
@@ -62,9 +79,19 @@ impl StagingRing {
             let offset = index as u64 * self.slot_bytes;
             let bytes = (count * GPU_ELEM_SIZE) as u64;
             let staging = &mut self.ring.bytes_mut()?[offset as usize..(offset + bytes) as usize];
-            to_gpu(dtype, &src[start * src_elem..(start + count) * src_elem], staging)?;
+            to_gpu(
+                dtype,
+                &src[start * src_elem..(start + count) * src_elem],
+                staging,
+            )?;
             slot.cmd.begin(true)?;
-            slot.cmd.copy(self.ring.handle(), offset, dst.handle(), (start * GPU_ELEM_SIZE) as u64, bytes);
+            slot.cmd.copy(
+                self.ring.handle(),
+                offset,
+                dst.handle(),
+                (start * GPU_ELEM_SIZE) as u64,
+                bytes,
+            );
             slot.cmd.end()?;
             slot.cmd.submit(&slot.fence)?;
             slot.pending = true;

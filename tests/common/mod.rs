@@ -135,7 +135,9 @@ impl GraphBuilder {
     pub fn constant_with_key(&mut self, key: &str, dims: &[usize], values: &[f32]) -> ValueId {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.graph.constants.push(Constant {
-            source: ConstantSource::Named { key: key.to_owned() },
+            source: ConstantSource::Named {
+                key: key.to_owned(),
+            },
             length: bytes.len(),
         });
         self.named.insert(key.to_owned(), bytes);

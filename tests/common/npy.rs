@@ -9,19 +9,32 @@ pub fn read_npy(path: &std::path::Path) -> HostTensor {
     assert_eq!(&bytes[..6], b"\x93NUMPY", "{} is not .npy", path.display());
     let (header_len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        _ => (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12),
+        _ => (
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            12,
+        ),
     };
     let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
     let field = |name: &str| -> &str {
-        let at = header.find(name).unwrap_or_else(|| panic!("{name} missing in {header}"));
+        let at = header
+            .find(name)
+            .unwrap_or_else(|| panic!("{name} missing in {header}"));
         &header[at + name.len()..]
     };
     let descr = field("'descr': '");
     let descr = &descr[..descr.find('\'').unwrap()];
-    assert!(!field("'fortran_order': ").starts_with("True"), "fortran order unsupported");
+    assert!(
+        !field("'fortran_order': ").starts_with("True"),
+        "fortran order unsupported"
+    );
     let shape = field("'shape': (");
     let shape = &shape[..shape.find(')').unwrap()];
-    let sizes: Vec<usize> = shape.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    let sizes: Vec<usize> = shape
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
     let dtype = match descr {
         "<f4" => DType::Float32,
         "<f2" => DType::Float16,

@@ -1,0 +1,232 @@
+//! Memory accounting and the lazy load order, checked exactly on small programs: peaks by tag
+//! equal what the tensor sizes say, nothing is allocated before its phase, tied weights are
+//! stored once and survive, staging stays within the ring, and planners never overlap.
+mod common;
+use common::*;
+
+use etvk::gpu::MemTag;
+use etvk::runtime::{CompileSpecs, Delegate};
+
+const F: u64 = 4; // bytes per element on the GPU
+
+/// x[4,16] -> linear(W1[32,16], b1[32]) -> relu -> linear(W2[8,32], b2[8]) -> y[4,8]
+struct Mlp {
+    g: GraphBuilder,
+    x: Vec<f32>,
+    want: Vec<f32>,
+}
+
+fn linear_ref(x: &[f32], rows: usize, k: usize, w: &[f32], b: &[f32], n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; rows * n];
+    for r in 0..rows {
+        for j in 0..n {
+            let dot: f32 = (0..k).map(|i| x[r * k + i] * w[j * k + i]).sum();
+            out[r * n + j] = dot + b[j];
+        }
+    }
+    out
+}
+
+fn mlp() -> Mlp {
+    let mut rng = Rng::new(42);
+    let (w1, b1, w2, b2, x) = (
+        rng.vec(32 * 16),
+        rng.vec(32),
+        rng.vec(8 * 32),
+        rng.vec(8),
+        rng.vec(4 * 16),
+    );
+    let mut g = GraphBuilder::new();
+    let xi = g.input(&[4, 16]);
+    let (cw1, cb1) = (g.constant(&[32, 16], &w1), g.constant(&[32], &b1));
+    let (cw2, cb2) = (g.constant(&[8, 32], &w2), g.constant(&[8], &b2));
+    let h1 = g.f32(&[4, 32]);
+    let h2 = g.f32(&[4, 32]);
+    let y = g.f32(&[4, 8]);
+    g.op("aten.linear.default", &[xi, cw1, cb1, h1]);
+    g.op("aten.relu.default", &[h1, h2]);
+    g.op("aten.linear.default", &[h2, cw2, cb2, y]);
+    g.output(y);
+    let h: Vec<f32> = linear_ref(&x, 4, 16, &w1, &b1, 32)
+        .into_iter()
+        .map(|v| v.max(0.0))
+        .collect();
+    let want = linear_ref(&h, 4, 32, &w2, &b2, 8);
+    Mlp { g, x, want }
+}
+
+const W: u64 = (32 * 16 + 32 + 8 * 32 + 8) * F;
+/// Arena: h1 and h2 (512 B each) are live together at the relu; x fits beside h1's slot and
+/// y inside h1's old slot, so two 512-byte slots suffice.
+const A_ARENA: u64 = 2 * 512;
+/// Without exporter mem_obj ids every activation has its own object: x, h1, h2, y.
+const A_SHARED: u64 = (4 * 16 + 4 * 32 + 4 * 32 + 4 * 8) * F;
+const IO: u64 = (4 * 16 + 4 * 8) * F;
+
+fn run(d: &mut Delegate, m: &Mlp) {
+    let x = etvk::runtime::HostTensor::from_f32(vec![4, 16], &m.x).unwrap();
+    let out = d.run(&[etvk::runtime::InputValue::Tensor(x)]).unwrap();
+    assert_close(&out[0].to_f32_vec(), &m.want, 1e-4, 1e-4, "mlp output");
+}
+
+fn specs(direct: bool, ring: Option<u64>, legacy: bool) -> CompileSpecs {
+    CompileSpecs {
+        direct_upload: Some(direct),
+        staging_ring_bytes: ring,
+        legacy_load_order: Some(legacy),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn lazy_accounting_is_exact() {
+    let m = mlp();
+    let mut d = m.g.build_with(&specs(false, None, false)).unwrap();
+    run(&mut d, &m);
+    let r = d.memory_report().clone();
+    let s = d.memory_stats();
+    assert_eq!(r.weights_bytes, W);
+    assert_eq!((r.arena_bytes, r.shared_objects_bytes), (A_ARENA, A_SHARED));
+    assert!(r.used_arena, "auto picks the smaller arena");
+    assert_eq!(s.peak_of(MemTag::Weight), W);
+    assert_eq!(s.peak_of(MemTag::Activation), A_ARENA);
+    assert_eq!(s.peak_of(MemTag::Io), IO);
+    // One source at a time: the largest weight, W1.
+    assert_eq!(s.peak_of(MemTag::Source), 32 * 16 * F);
+    assert_eq!(s.current_of(MemTag::Source), 0);
+    // The ring is no larger than the bytes it stages, and is gone after init.
+    assert_eq!(r.staging_ring_bytes, W);
+    assert_eq!(s.peak_of(MemTag::Staging), W);
+    assert_eq!(s.current_of(MemTag::Staging), 0);
+    // Phases: nothing at build; no activation before prepack ends; no staging after.
+    let build = s.phase("build").unwrap();
+    assert_eq!(build.total, 0, "build allocates no device memory");
+    let prepack = s.phase("prepack").unwrap();
+    assert_eq!(
+        prepack.of(MemTag::Activation),
+        0,
+        "no activation during prepack"
+    );
+    assert_eq!(prepack.of(MemTag::Weight), W);
+    let acts = s.phase("activations").unwrap();
+    assert_eq!(
+        acts.of(MemTag::Staging),
+        0,
+        "staging released before activations"
+    );
+    assert_eq!(acts.of(MemTag::Source), 0);
+    // Total peak: the prepack phase holds W + ring + one source at most, the end W + A + ...
+    let params = s.current_of(MemTag::Params);
+    assert_eq!(s.total_current, W + A_ARENA + IO + params);
+    assert!(s.total_peak <= (W + A_ARENA + IO + params).max(W + W + 32 * 16 * F));
+}
+
+#[test]
+fn direct_upload_needs_no_staging_on_unified_memory() {
+    let m = mlp();
+    let mut d = m.g.build_with(&specs(true, None, false)).unwrap();
+    run(&mut d, &m);
+    let s = d.memory_stats();
+    let unified = etvk::gpu::Context::shared()
+        .unwrap()
+        .caps()
+        .has_host_visible_device_memory;
+    if unified {
+        assert_eq!(d.memory_report().direct_weights, 4);
+        assert_eq!(s.peak_of(MemTag::Staging), 0);
+    } else {
+        assert_eq!(d.memory_report().direct_weights, 0);
+    }
+    assert_eq!(s.peak_of(MemTag::Weight), W);
+}
+
+#[test]
+fn staging_never_exceeds_a_small_ring() {
+    let m = mlp();
+    for ring in [64u64, 100, 1000] {
+        let mut d = m.g.build_with(&specs(false, Some(ring), false)).unwrap();
+        run(&mut d, &m);
+        let s = d.memory_stats();
+        assert!(
+            s.peak_of(MemTag::Staging) <= ring,
+            "ring {ring}: staging peak {}",
+            s.peak_of(MemTag::Staging)
+        );
+        assert!(s.peak_of(MemTag::Staging) > 0);
+    }
+}
+
+#[test]
+fn legacy_order_holds_everything_at_once() {
+    let m = mlp();
+    let mut d = m.g.build_with(&specs(false, None, true)).unwrap();
+    run(&mut d, &m);
+    let r = d.memory_report().clone();
+    let s = d.memory_stats();
+    assert!(
+        r.legacy_order && !r.used_arena,
+        "legacy uses the exporter's objects"
+    );
+    assert_eq!(s.peak_of(MemTag::Source), W, "every source held at once");
+    assert_eq!(
+        s.phase("build").unwrap().of(MemTag::Weight),
+        W,
+        "weights allocated at build"
+    );
+    assert_eq!(
+        s.phase("prepack").unwrap().of(MemTag::Activation),
+        A_SHARED,
+        "activations before prepack"
+    );
+    // Legacy peak: sources + weights + activations + the largest per-weight staging buffer.
+    assert!(s.total_peak >= 2 * W + A_SHARED);
+}
+
+#[test]
+fn tied_weights_are_stored_once_and_survive() {
+    // Two linears share one named key (as the exporter does for identical tensors).
+    let mut rng = Rng::new(7);
+    let (w, x) = (rng.vec(16 * 16), rng.vec(2 * 16));
+    let zero = vec![0.0f32; 16];
+    let mut g = GraphBuilder::new();
+    let xi = g.input(&[2, 16]);
+    let w_a = g.constant_with_key("tied", &[16, 16], &w);
+    let w_b = g.constant_with_key("tied", &[16, 16], &w);
+    let b = g.constant_with_key("zero", &[16], &zero);
+    let h = g.f32(&[2, 16]);
+    let y = g.f32(&[2, 16]);
+    g.op("aten.linear.default", &[xi, w_a, b, h]);
+    g.op("aten.linear.default", &[h, w_b, b, y]);
+    g.output(y);
+    let want = linear_ref(&linear_ref(&x, 2, 16, &w, &zero, 16), 2, 16, &w, &zero, 16);
+    for direct in [false, true] {
+        let mut d = g.build_with(&specs(direct, Some(256), false)).unwrap();
+        let got = d
+            .run(&[etvk::runtime::InputValue::Tensor(
+                etvk::runtime::HostTensor::from_f32(vec![2, 16], &x).unwrap(),
+            )])
+            .unwrap();
+        assert_close(&got[0].to_f32_vec(), &want, 1e-4, 1e-4, "tied weights");
+        assert_eq!(
+            d.memory_report().weights_bytes,
+            (16 * 16 + 16) * F,
+            "the tied weight is stored once"
+        );
+        assert_eq!(d.memory_stats().peak_of(MemTag::Weight), (16 * 16 + 16) * F);
+    }
+}
+
+#[test]
+fn planner_choice_is_respected_and_both_are_correct() {
+    let m = mlp();
+    for planner in [1u32, 2] {
+        let s = CompileSpecs {
+            activation_planner: Some(planner),
+            ..Default::default()
+        };
+        let mut d = m.g.build_with(&s).unwrap();
+        run(&mut d, &m);
+        let want = if planner == 2 { A_ARENA } else { A_SHARED };
+        assert_eq!(d.memory_stats().peak_of(MemTag::Activation), want);
+    }
+}
