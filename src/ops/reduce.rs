@@ -1,3 +1,213 @@
-//! Reductions: mean.dim, _softmax.
+//! Reductions: `aten.mean.dim`, `aten.sum.dim_IntList`, `aten.amax.default`,
+//! `aten.amin.default` over any set of dims (empty or None = all dims, negative dims, keepdim
+//! either way), and `aten._softmax.default` / `aten._log_softmax.default` along any dim.
+//! Shaders: `shaders/reduce.comp` (one invocation per output element), `shaders/softmax.comp`
+//! (one invocation per row, max-subtracted).
 
-pub const OPS: &[(&str, super::BuildFn)] = &[];
+use crate::error::Result;
+use crate::format::{Value, ValueId};
+use crate::gpu::shaders;
+use crate::runtime::builder::{contiguous_strides, normalize_dim, OpBuilder};
+
+pub const OPS: &[(&str, super::BuildFn)] = &[
+    ("aten.mean.dim", mean_dim),
+    ("aten.sum.dim_IntList", sum_dim),
+    ("aten.amax.default", amax),
+    ("aten.amin.default", amin),
+    ("aten._softmax.default", softmax),
+    ("aten._log_softmax.default", log_softmax),
+];
+
+/// Max rank the reduce shader's index arithmetic handles.
+pub const MAX_RANK: usize = 8;
+
+/// Mode codes understood by `shaders/reduce.comp`.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Sum = 0,
+    Mean = 1,
+    Max = 2,
+    Min = 3,
+}
+
+/// `mean.dim(self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor`.
+pub fn mean_dim(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    reduce_with_dtype(b, args, Mode::Mean)
+}
+
+/// `sum.dim_IntList(self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None)`.
+pub fn sum_dim(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    reduce_with_dtype(b, args, Mode::Sum)
+}
+
+/// `amax(self, int[1] dim=[], bool keepdim=False) -> Tensor`.
+pub fn amax(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    reduce(b, args[0], args[1], args[2], args[3], Mode::Max)
+}
+
+/// `amin(self, int[1] dim=[], bool keepdim=False) -> Tensor`.
+pub fn amin(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    reduce(b, args[0], args[1], args[2], args[3], Mode::Min)
+}
+
+fn reduce_with_dtype(b: &mut OpBuilder, args: &[ValueId], mode: Mode) -> Result<()> {
+    b.expect_args(args, 5)?;
+    // The dtype argument only names the output dtype, which the output tensor already carries.
+    match b.value(args[3])? {
+        Value::Null | Value::Int(_) => {}
+        other => {
+            return Err(b.err(format!(
+                "dtype argument should be None or a scalar type, is {}",
+                other.kind_name()
+            )))
+        }
+    }
+    reduce(b, args[0], args[1], args[2], args[4], mode)
+}
+
+fn reduce(
+    b: &mut OpBuilder,
+    self_id: ValueId,
+    dim_id: ValueId,
+    keepdim_id: ValueId,
+    out_id: ValueId,
+    mode: Mode,
+) -> Result<()> {
+    let x = b.tensor(self_id)?;
+    let dims = match b.value(dim_id)? {
+        Value::Int(_) | Value::SymInt(_) => Some(vec![b.int(dim_id)?]),
+        _ => b.opt_int_list(dim_id)?,
+    }
+    .unwrap_or_default();
+    let keepdim = b.bool(keepdim_id)?;
+    let rank = x.rank();
+    if rank > MAX_RANK {
+        return Err(b.unsupported(format!("rank {rank} above {MAX_RANK}")));
+    }
+    let mut reduced = vec![false; rank];
+    for &d in &dims {
+        let n = normalize_dim(d, rank).ok_or_else(|| {
+            b.err(format!(
+                "dim {d} out of range for input {:?} of rank {rank}",
+                x.sizes
+            ))
+        })?;
+        if rank > 0 {
+            if reduced[n] {
+                return Err(b.err(format!("dim {d} appears more than once in {dims:?}")));
+            }
+            reduced[n] = true;
+        }
+    }
+    // An empty dim list reduces every dim.
+    if dims.is_empty() {
+        reduced.iter_mut().for_each(|r| *r = true);
+    }
+    let strides = contiguous_strides(&x.sizes);
+    let (mut kept_sizes, mut kept_strides, mut red_sizes, mut red_strides) =
+        (vec![], vec![], vec![], vec![]);
+    let mut out_sizes = vec![];
+    for d in 0..rank {
+        if reduced[d] {
+            red_sizes.push(x.sizes[d]);
+            red_strides.push(strides[d]);
+            if keepdim {
+                out_sizes.push(1);
+            }
+        } else {
+            kept_sizes.push(x.sizes[d]);
+            kept_strides.push(strides[d]);
+            out_sizes.push(x.sizes[d]);
+        }
+    }
+    let r: usize = red_sizes.iter().product();
+    if r == 0 && matches!(mode, Mode::Max | Mode::Min) {
+        return Err(b.err(format!(
+            "cannot take the max/min over zero elements (input {:?}, dims {dims:?})",
+            x.sizes
+        )));
+    }
+    let out = b.set_output(out_id, out_sizes)?;
+    if !x.is_float() || !out.is_float() {
+        return Err(b.unsupported(format!(
+            "only float tensors are supported (input {:?}, output {:?})",
+            x.dtype, out.dtype
+        )));
+    }
+    if x.numel() > i32::MAX as usize {
+        return Err(b.unsupported("input too large for 32-bit indexing"));
+    }
+    if out.numel() == 0 {
+        return Ok(());
+    }
+    let mut p = vec![
+        out.numel() as i32,
+        mode as i32,
+        r as i32,
+        kept_sizes.len() as i32,
+    ];
+    p.extend(pad(&kept_sizes));
+    p.extend(pad(&kept_strides));
+    p.push(red_sizes.len() as i32);
+    p.extend(pad(&red_sizes));
+    p.extend(pad(&red_strides));
+    b.dispatch(&shaders::REDUCE, p, &[out.id, x.id]);
+    Ok(())
+}
+
+/// `_softmax(self, int dim, bool half_to_float) -> Tensor`.
+pub fn softmax(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    softmax_impl(b, args, false)
+}
+
+/// `_log_softmax(self, int dim, bool half_to_float) -> Tensor`.
+pub fn log_softmax(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    softmax_impl(b, args, true)
+}
+
+fn softmax_impl(b: &mut OpBuilder, args: &[ValueId], log: bool) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let x = b.tensor(args[0])?;
+    let dim = b.int(args[1])?;
+    // half_to_float only changes the output dtype, which the output tensor already carries.
+    b.bool(args[2])?;
+    let d = normalize_dim(dim, x.rank()).ok_or_else(|| {
+        b.err(format!(
+            "dim {dim} out of range for input {:?} of rank {}",
+            x.sizes,
+            x.rank()
+        ))
+    })?;
+    let out = b.set_output(args[3], x.sizes.clone())?;
+    if !x.is_float() || !out.is_float() {
+        return Err(b.unsupported(format!(
+            "only float tensors are supported (input {:?}, output {:?})",
+            x.dtype, out.dtype
+        )));
+    }
+    if x.numel() > i32::MAX as usize {
+        return Err(b.unsupported("input too large for 32-bit indexing"));
+    }
+    if x.numel() == 0 {
+        return Ok(());
+    }
+    // Rank 0: a single element, D = inner = 1.
+    let (len, inner) = if x.rank() == 0 {
+        (1, 1)
+    } else {
+        (x.sizes[d], x.sizes[d + 1..].iter().product::<usize>())
+    };
+    let rows = x.numel() / len;
+    let p = vec![rows as i32, len as i32, inner as i32, log as i32];
+    b.dispatch(&shaders::SOFTMAX, p, &[out.id, x.id]);
+    Ok(())
+}
+
+/// `v` as i32, padded with zeros to MAX_RANK entries.
+fn pad(v: &[usize]) -> Vec<i32> {
+    let mut out: Vec<i32> = v.iter().map(|&x| x as i32).collect();
+    out.resize(MAX_RANK, 0);
+    out
+}
