@@ -11,15 +11,38 @@ use std::path::{Path, PathBuf};
 
 use etvk::runtime::{CompileSpecs, Delegate, InputValue};
 
+/// Every directory under `root` (recursively) that holds a `delegate0.bin`.
+fn fixture_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join("delegate0.bin").exists() {
+            out.push(dir.clone());
+        }
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            stack.extend(entries.map(|e| e.unwrap().path()).filter(|p| p.is_dir()));
+        }
+    }
+    out.sort();
+    out
+}
+
 fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/fixtures")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("model.pte").exists())
-        .collect();
-    dirs.sort();
-    dirs
+    fixture_dirs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+}
+
+/// `atol rtol` from a fixture's optional `tolerance.txt`, else 1e-4 both.
+fn tolerance(dir: &Path) -> (f32, f32) {
+    std::fs::read_to_string(dir.join("tolerance.txt"))
+        .ok()
+        .and_then(|t| {
+            let v: Vec<f32> = t
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (v.len() == 2).then(|| (v[0], v[1]))
+        })
+        .unwrap_or((1e-4, 1e-4))
 }
 
 fn numbered(dir: &Path, stem: &str) -> Vec<PathBuf> {
@@ -41,10 +64,11 @@ fn named_data(dir: &Path) -> HashMap<String, Vec<u8>> {
     map
 }
 
-#[test]
-fn every_delegate_matches_pytorch() {
+/// Runs every delegate blob of every fixture directory; returns the names that ran.
+fn run_all(dirs: Vec<PathBuf>) -> Vec<String> {
     let mut ran = Vec::new();
-    for dir in fixtures() {
+    for dir in dirs {
+        let (atol, rtol) = tolerance(&dir);
         let named = named_data(&dir);
         for k in 0.. {
             let blob_path = dir.join(format!("delegate{k}.bin"));
@@ -75,20 +99,31 @@ fn every_delegate_matches_pytorch() {
                 common::assert_close(
                     &got.to_f32_vec(),
                     &want.to_f32_vec(),
-                    1e-4,
-                    1e-4,
+                    atol,
+                    rtol,
                     &format!("{what}: output {i}"),
                 );
             }
-            ran.push(format!(
-                "{}#{k}",
-                dir.file_name().unwrap().to_string_lossy()
-            ));
+            ran.push(format!("{}#{k}", dir.display()));
         }
     }
+    ran
+}
+
+#[test]
+fn every_model_delegate_matches_pytorch() {
+    let ran = run_all(fixtures());
     assert!(
         ran.len() >= 8,
         "expected every fixture's delegates to run, ran {ran:?}"
     );
     eprintln!("delegates run through the Rust API: {ran:?}");
+}
+
+/// Single-op programs exported per op family (tests/op_fixtures/<family>/<case>/).
+#[test]
+fn every_op_fixture_matches_pytorch() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/op_fixtures");
+    let ran = run_all(fixture_dirs(&root));
+    eprintln!("op fixtures run through the Rust API: {}", ran.len());
 }
