@@ -1,12 +1,12 @@
 //! The Vulkan context: instance, device choice, logical device, queue and allocator.
 //!
-//! One context is shared by every live delegate in the process (creating an instance and a
-//! device is slow); it is released when the last delegate is dropped.
+//! One context is shared by every delegate in the process and kept for its lifetime
+//! (creating an instance and a device is slow).
 
 use std::collections::HashMap;
 use std::ffi::{c_void, CStr, CString};
 use std::mem::ManuallyDrop;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use ash::vk;
 
@@ -41,17 +41,20 @@ pub struct Context {
     pipelines: Mutex<HashMap<(&'static str, u32), Arc<Pipeline>>>,
 }
 
-static SHARED: Mutex<Weak<Context>> = Mutex::new(Weak::new());
+/// The process-wide context. Once created it stays for the life of the process: creating a
+/// Vulkan instance and device takes hundreds of milliseconds on desktop drivers, and some
+/// drivers fail when instances are created and destroyed concurrently.
+static SHARED: Mutex<Option<Arc<Context>>> = Mutex::new(None);
 
 impl Context {
     /// The process-wide context, created on first use.
     pub fn shared() -> Result<Arc<Context>> {
         let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ctx) = slot.upgrade() {
-            return Ok(ctx);
+        if let Some(ctx) = slot.as_ref() {
+            return Ok(ctx.clone());
         }
         let ctx = Arc::new(Context::new()?);
-        *slot = Arc::downgrade(&ctx);
+        *slot = Some(ctx.clone());
         Ok(ctx)
     }
 
@@ -207,6 +210,11 @@ impl Context {
         let p = Arc::new(Pipeline::new(&self.device, shader, tensor_bindings)?);
         cache.insert((shader.name, tensor_bindings), p.clone());
         Ok(p)
+    }
+
+    /// Whether the Khronos validation layer and etvk's messenger are on.
+    pub fn validation_enabled(&self) -> bool {
+        self.debug.is_some()
     }
 
     /// Validation errors reported since the last call (empty unless validation is on).
