@@ -12,6 +12,7 @@ pub mod matmul;
 pub mod pool;
 pub mod reduce;
 pub mod shape;
+pub mod symint;
 pub mod unary;
 
 /// Builds one operator call.
@@ -26,6 +27,7 @@ const FAMILIES: &[&[(&str, BuildFn)]] = &[
     pool::OPS,
     reduce::OPS,
     shape::OPS,
+    symint::OPS,
 ];
 
 /// The builder for `name`, accepting names with or without the `aten.` namespace and with or

@@ -26,6 +26,13 @@ impl TensorInfo {
     }
 }
 
+/// The run-time value of one delegate input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeInput {
+    Sizes(Vec<usize>),
+    Int(i64),
+}
+
 /// One recorded shader dispatch: `params[0]` is the number of work items.
 #[derive(Debug, Clone)]
 pub struct Dispatch {
@@ -45,6 +52,11 @@ pub struct OpBuilder<'g> {
     dispatches: Vec<Dispatch>,
     /// For each value, the value whose memory it shares (itself when not an alias).
     alias_root: Vec<ValueId>,
+    /// Run-time values of symbolic ints (SymInt inputs, `sym_size` and arithmetic on them).
+    ints: Vec<Option<i64>>,
+    /// Outputs must equal the serialized dims (the build at the bounds); otherwise they may
+    /// be anything within them (a resize for smaller dynamic inputs).
+    exact_outputs: bool,
     op_index: usize,
     op_name: String,
 }
@@ -65,8 +77,40 @@ impl<'g> OpBuilder<'g> {
             sizes,
             dispatches: Vec::new(),
             alias_root: (0..graph.values.len()).collect(),
+            ints: vec![None; graph.values.len()],
+            exact_outputs: true,
             op_index: 0,
             op_name: String::new(),
+        }
+    }
+
+    /// A build for inputs smaller than the serialized bounds: `inputs` gives each input value's
+    /// run-time sizes (tensors) or value (SymInts); outputs may be anything within the bounds.
+    pub fn resized(graph: &'g Graph, caps: &'g Caps, inputs: &[(ValueId, RuntimeInput)]) -> Self {
+        let mut b = Self::new(graph, caps);
+        b.exact_outputs = false;
+        for (id, input) in inputs {
+            match input {
+                RuntimeInput::Sizes(s) => b.sizes[*id] = Some(s.clone()),
+                RuntimeInput::Int(v) => b.ints[*id] = Some(*v),
+            }
+        }
+        b
+    }
+
+    /// Sizes of tensor `id` as built (run-time sizes after a resize).
+    pub fn sizes_of(&self, id: ValueId) -> Option<&[usize]> {
+        self.sizes.get(id).and_then(|s| s.as_deref())
+    }
+
+    /// Sets the run-time value of a symbolic int (or bool) value.
+    pub fn set_int(&mut self, id: ValueId, v: i64) -> Result<()> {
+        match self.value(id)? {
+            Value::SymInt(_) | Value::Int(_) | Value::Bool(_) | Value::Null => {
+                self.ints[id] = Some(v);
+                Ok(())
+            }
+            _ => Err(self.type_err(id, "a symbolic int output")),
         }
     }
 
@@ -199,8 +243,9 @@ impl<'g> OpBuilder<'g> {
     /// An Int (or SymInt, at its export-time value).
     pub fn int(&self, id: ValueId) -> Result<i64> {
         match self.value(id)? {
-            Value::Int(v) => Ok(*v),
-            Value::SymInt(v) => Ok(*v as i64),
+            Value::Int(v) => Ok(self.ints[id].unwrap_or(*v)),
+            Value::SymInt(v) => Ok(self.ints[id].unwrap_or(*v as i64)),
+            Value::Bool(v) => Ok(self.ints[id].unwrap_or(*v as i64)),
             _ => Err(self.type_err(id, "an int")),
         }
     }
@@ -232,7 +277,7 @@ impl<'g> OpBuilder<'g> {
 
     pub fn bool(&self, id: ValueId) -> Result<bool> {
         match self.value(id)? {
-            Value::Bool(b) => Ok(*b),
+            Value::Bool(b) => Ok(self.ints[id].map(|v| v != 0).unwrap_or(*b)),
             Value::Int(v) => Ok(*v != 0),
             _ => Err(self.type_err(id, "a bool")),
         }
@@ -262,14 +307,15 @@ impl<'g> OpBuilder<'g> {
         }
     }
 
-    /// Declares the sizes output tensor `id` gets. For a static graph they must match the
-    /// serialized dims.
+    /// Declares the sizes output tensor `id` gets. At the bounds they must match the
+    /// serialized dims; after a resize each dim must be within its bound.
     pub fn set_output(&mut self, id: ValueId, sizes: Vec<usize>) -> Result<TensorInfo> {
         let t = match self.value(id)? {
             Value::Tensor(t) => t,
             _ => return Err(self.type_err(id, "an output tensor")),
         };
-        if t.dims != sizes {
+        let within = sizes.len() == t.dims.len() && sizes.iter().zip(&t.dims).all(|(s, d)| s <= d);
+        if (self.exact_outputs && t.dims != sizes) || !within {
             return Err(self.err(format!(
                 "computed output sizes {sizes:?} for value {id}, but the program says {:?}",
                 t.dims

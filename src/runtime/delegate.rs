@@ -23,21 +23,38 @@ use crate::gpu::{
     Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, Fence, MemTag,
     MemoryStats,
 };
-use crate::runtime::builder::{Dispatch, OpBuilder};
+use crate::runtime::builder::{Dispatch, OpBuilder, RuntimeInput};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
 use crate::runtime::prepack::{write_direct, StagingRing};
 use crate::runtime::{CompileSpecs, DataBuffer, HostTensor, InputValue, NamedData};
 
-/// A graph input or output together with its host transfer buffer.
+/// A tensor input or output of the graph together with its host transfer buffer.
 struct Io {
+    /// The root value whose device memory holds it.
     value: ValueId,
     /// The dtype at the delegate boundary.
     boundary_dtype: DType,
     gpu_float: bool,
+    /// The serialized sizes (upper bounds for dynamic shapes).
+    bound_sizes: Vec<usize>,
+    /// The sizes of the current recording.
     sizes: Vec<usize>,
     host: Buffer,
+}
+
+/// One delegate input: a tensor with its transfer buffer, or a symbolic int.
+enum InputSlot {
+    Tensor(Io),
+    Int,
+}
+
+/// The recorded work for one set of input sizes: parameters, descriptors, command buffer.
+struct Recording {
+    command: CommandBuffer,
+    _descriptors: DescriptorPool,
+    _params: Buffer,
 }
 
 /// What `init` measured and decided about memory.
@@ -101,13 +118,16 @@ struct Placement {
 /// A delegate ready to execute. Dropping it releases every GPU resource it holds.
 pub struct Delegate {
     // Field order is drop order: GPU objects go before the context they came from.
-    command: CommandBuffer,
+    recording: Recording,
     fence: Fence,
-    _descriptors: DescriptorPool,
-    _params: Buffer,
-    inputs: Vec<Io>,
+    inputs: Vec<InputSlot>,
     outputs: Vec<Io>,
-    _buffers: Vec<Buffer>,
+    /// What the current recording was built for, per input.
+    recorded_for: Vec<RuntimeInput>,
+    placements: BTreeMap<ValueId, Placement>,
+    buffers: Vec<Buffer>,
+    graph: Graph,
+    roots: Vec<ValueId>,
     id: u64,
     report: MemoryReport,
     accountant: Arc<Accountant>,
@@ -169,6 +189,8 @@ impl Delegate {
     }
 
     /// Runs the graph on `inputs` (in `input_ids` order). Outputs stay on the device until read.
+    /// Tensors smaller than the serialized bounds (dynamic shapes) re-record the graph for
+    /// their sizes; memory stays as planned at the bounds.
     pub fn execute(&mut self, inputs: &[InputValue]) -> Result<()> {
         if inputs.len() != self.inputs.len() {
             return Err(Error::invalid_argument(format!(
@@ -177,35 +199,98 @@ impl Delegate {
                 inputs.len()
             )));
         }
-        for (i, (io, input)) in self.inputs.iter_mut().zip(inputs).enumerate() {
-            let t = match input {
-                InputValue::Tensor(t) => t,
-                InputValue::Int(_) => {
+        let mut runtime = Vec::with_capacity(inputs.len());
+        for (i, (slot, input)) in self.inputs.iter().zip(inputs).enumerate() {
+            runtime.push(match (slot, input) {
+                (InputSlot::Tensor(io), InputValue::Tensor(t)) => {
+                    let fits = t.sizes.len() == io.bound_sizes.len()
+                        && t.sizes.iter().zip(&io.bound_sizes).all(|(s, b)| s <= b);
+                    if !fits {
+                        return Err(Error::invalid_argument(format!(
+                            "input {i} has sizes {:?}, the program allows at most {:?}",
+                            t.sizes, io.bound_sizes
+                        )));
+                    }
+                    if t.dtype.is_float() != io.gpu_float {
+                        return Err(Error::new(
+                            ErrorKind::InvalidType,
+                            format!(
+                                "input {i} has dtype {:?}, the program expects {:?}",
+                                t.dtype, io.boundary_dtype
+                            ),
+                        ));
+                    }
+                    RuntimeInput::Sizes(t.sizes.clone())
+                }
+                (InputSlot::Int, InputValue::Int(v)) => RuntimeInput::Int(*v),
+                (InputSlot::Int, InputValue::Tensor(t)) if t.numel() == 1 => {
+                    // A SymInt may arrive as a one-element tensor.
+                    RuntimeInput::Int(t.to_f32_vec()[0] as i64)
+                }
+                (InputSlot::Tensor(_), InputValue::Int(_)) => {
                     return Err(Error::new(
                         ErrorKind::InvalidType,
                         format!("input {i} must be a tensor, got an int"),
                     ))
                 }
-            };
-            if t.sizes != io.sizes {
-                return Err(Error::invalid_argument(format!(
-                    "input {i} has sizes {:?}, the program expects {:?}",
-                    t.sizes, io.sizes
-                )));
-            }
-            if t.dtype.is_float() != io.gpu_float {
-                return Err(Error::new(
-                    ErrorKind::InvalidType,
-                    format!(
-                        "input {i} has dtype {:?}, the program expects {:?}",
-                        t.dtype, io.boundary_dtype
-                    ),
-                ));
-            }
-            to_gpu(t.dtype, &t.data, io.host.bytes_mut()?)?;
+                (InputSlot::Int, InputValue::Tensor(_)) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidType,
+                        format!("input {i} must be an int (a symbolic size)"),
+                    ))
+                }
+            });
         }
-        self.command.submit_and_wait(&self.fence)?;
+        if runtime != self.recorded_for {
+            self.resize(runtime)?;
+        }
+        for (slot, input) in self.inputs.iter_mut().zip(inputs) {
+            if let (InputSlot::Tensor(io), InputValue::Tensor(t)) = (slot, input) {
+                to_gpu(t.dtype, &t.data, io.host.bytes_mut()?)?;
+            }
+        }
+        self.recording.command.submit_and_wait(&self.fence)?;
         self.ctx.check_validation("execute")
+    }
+
+    /// Re-runs every op's builder for new input sizes and records the graph again.
+    fn resize(&mut self, runtime: Vec<RuntimeInput>) -> Result<()> {
+        let ctx = self.ctx.clone();
+        let pairs: Vec<(ValueId, RuntimeInput)> = self
+            .graph
+            .input_ids
+            .iter()
+            .copied()
+            .zip(runtime.iter().cloned())
+            .collect();
+        let builder = OpBuilder::resized(&self.graph, ctx.caps(), &pairs);
+        let built = run_ops(&self.graph, builder)?;
+        if built.roots != self.roots {
+            return Err(Error::internal(
+                "a resize changed which values share memory",
+            ));
+        }
+        check_limits(&ctx, &self.graph, &built.dispatches)?;
+        for (slot, r) in self.inputs.iter_mut().zip(&runtime) {
+            if let (InputSlot::Tensor(io), RuntimeInput::Sizes(s)) = (slot, r) {
+                io.sizes = s.clone();
+            }
+        }
+        for (io, sizes) in self.outputs.iter_mut().zip(built.output_sizes) {
+            io.sizes = sizes;
+        }
+        let tensor_inputs: Vec<&Io> = self.inputs.iter().filter_map(InputSlot::io).collect();
+        self.recording = record(
+            &ctx,
+            &self.accountant,
+            &built.dispatches,
+            &self.placements,
+            &self.buffers,
+            &tensor_inputs,
+            &self.outputs,
+        )?;
+        self.recorded_for = runtime;
+        Ok(())
     }
 
     fn output(&self, index: usize) -> Result<&Io> {
@@ -288,18 +373,25 @@ impl Loader<'_> {
 
         // 1. Build.
         acct.begin_phase("build");
-        let (dispatches, roots) = build_ops(graph, ctx)?;
-        check_limits(ctx, graph, &dispatches)?;
+        let built = run_ops(graph, OpBuilder::new(graph, ctx.caps()))?;
+        let (dispatches, roots) = (&built.dispatches, &built.roots);
+        check_limits(ctx, graph, dispatches)?;
 
         // 2. Plan. Step 0 copies inputs in, steps 1..=n are dispatches, the last copies out.
-        let io_roots = |ids: &[ValueId]| -> Result<Vec<ValueId>> {
-            ids.iter()
-                .map(|&id| check_io_tensor(graph, id).map(|_| roots[id]))
-                .collect()
-        };
-        let mut steps: Vec<Vec<ValueId>> = vec![io_roots(&graph.input_ids)?];
+        let mut input_tensors = Vec::new();
+        for &id in &graph.input_ids {
+            if check_io(graph, id, true)? {
+                input_tensors.push(roots[id]);
+            }
+        }
+        let mut output_tensors = Vec::new();
+        for &id in &graph.output_ids {
+            check_io(graph, id, false)?;
+            output_tensors.push(roots[id]);
+        }
+        let mut steps: Vec<Vec<ValueId>> = vec![input_tensors];
         steps.extend(dispatches.iter().map(|d| d.tensors.clone()));
-        steps.push(io_roots(&graph.output_ids)?);
+        steps.push(output_tensors);
         let used: BTreeSet<ValueId> = steps.iter().flatten().copied().collect();
         let tensor = |id: ValueId| graph.tensor(id).expect("used values are tensors");
         let gpu_bytes = |id: ValueId| (tensor(id).numel() * GPU_ELEM_SIZE) as u64;
@@ -416,101 +508,59 @@ impl Loader<'_> {
                 value: roots[id],
                 boundary_dtype: t.staging_dtype.unwrap_or(t.dtype),
                 gpu_float: t.dtype.is_float(),
+                bound_sizes: t.dims.clone(),
                 sizes: t.dims.clone(),
                 host,
             })
         };
-        let inputs = graph
-            .input_ids
-            .iter()
-            .map(|&id| make_io(id))
-            .collect::<Result<Vec<_>>>()?;
+        let mut inputs = Vec::with_capacity(graph.input_ids.len());
+        let mut recorded_for = Vec::with_capacity(graph.input_ids.len());
+        for &id in &graph.input_ids {
+            match graph.tensor(id) {
+                Some(t) => {
+                    recorded_for.push(RuntimeInput::Sizes(t.dims.clone()));
+                    inputs.push(InputSlot::Tensor(make_io(id)?));
+                }
+                None => {
+                    recorded_for.push(RuntimeInput::Int(symint_value(graph, id)));
+                    inputs.push(InputSlot::Int);
+                }
+            }
+        }
         let outputs = graph
             .output_ids
             .iter()
             .map(|&id| make_io(id))
             .collect::<Result<Vec<_>>>()?;
-        let (params, offsets) = pack_params(ctx, acct, &dispatches)?;
-        let n_bindings: u32 = dispatches.iter().map(|d| d.tensors.len() as u32 + 1).sum();
-        let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
+        let tensor_inputs: Vec<&Io> = inputs.iter().filter_map(InputSlot::io).collect();
+        let recording = record(
+            ctx,
+            acct,
+            dispatches,
+            &placements,
+            &buffers,
+            &tensor_inputs,
+            &outputs,
+        )?;
         let fence = Fence::new(ctx)?;
-        let mut command = CommandBuffer::new(ctx)?;
-        let range = |id: ValueId| -> BufferRange {
-            let p = placements[&id];
-            BufferRange {
-                buffer: buffers[p.buffer].handle(),
-                offset: p.offset,
-                size: p.size,
-            }
-        };
-        command.begin(false)?;
-        for io in &inputs {
-            let r = range(io.value);
-            command.copy(
-                io.host.handle(),
-                0,
-                r.buffer,
-                r.offset,
-                io.host.size().min(r.size),
-            );
-        }
-        command.full_barrier();
-        let max_groups = ctx.caps().max_compute_work_group_count;
-        for (d, &off) in dispatches.iter().zip(&offsets) {
-            let work = d.params.first().copied().unwrap_or(0).max(0) as u64;
-            if work == 0 {
-                continue;
-            }
-            let pipeline = ctx.pipeline(d.shader, d.tensors.len() as u32)?;
-            let mut ranges = vec![BufferRange {
-                buffer: params.handle(),
-                offset: off,
-                size: (d.params.len() * 4) as u64,
-            }];
-            ranges.extend(d.tensors.iter().map(|&t| range(t)));
-            let set = descriptors.allocate(&pipeline, &ranges)?;
-            let groups = work.div_ceil(WORKGROUP_SIZE as u64);
-            let gx = groups.min(max_groups[0] as u64);
-            let gy = groups.div_ceil(gx);
-            if gy > max_groups[1] as u64 {
-                return Err(Error::new(
-                    ErrorKind::OutOfResources,
-                    format!(
-                        "op #{}: {work} work items exceed the device's dispatch limits",
-                        d.op_index
-                    ),
-                ));
-            }
-            command.dispatch(&pipeline, set, [gx as u32, gy as u32, 1]);
-            command.full_barrier();
-        }
-        for io in &outputs {
-            let r = range(io.value);
-            command.copy(
-                r.buffer,
-                r.offset,
-                io.host.handle(),
-                0,
-                io.host.size().min(r.size),
-            );
-        }
-        command.full_barrier();
-        command.end()?;
         drop(held_sources);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         LIVE_REPORTS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((id, report.clone()));
+        let roots = built.roots.clone();
         Ok(Delegate {
-            id,
-            command,
+            recording,
             fence,
-            _descriptors: descriptors,
-            _params: params,
             inputs,
             outputs,
-            _buffers: buffers,
+            recorded_for,
+            placements,
+            buffers,
+            graph: graph.clone(),
+            roots,
+            id,
             report,
             accountant: acct.clone(),
             ctx: ctx.clone(),
@@ -721,9 +771,17 @@ fn describe(source: &ConstantSource) -> String {
     }
 }
 
-/// Runs every op's builder; returns the dispatches and each value's alias root.
-fn build_ops(graph: &Graph, ctx: &Context) -> Result<(Vec<Dispatch>, Vec<ValueId>)> {
-    let mut builder = OpBuilder::new(graph, ctx.caps());
+/// What running every op's builder produced.
+struct Built {
+    dispatches: Vec<Dispatch>,
+    /// Per value, the value whose memory it uses.
+    roots: Vec<ValueId>,
+    /// Sizes of each graph output.
+    output_sizes: Vec<Vec<usize>>,
+}
+
+/// Runs every op's builder in chain order.
+fn run_ops(graph: &Graph, mut builder: OpBuilder) -> Result<Built> {
     for (index, call) in graph.chain.iter().enumerate() {
         builder.begin_op(index, &call.name);
         let build = crate::ops::lookup(&call.name).ok_or_else(|| {
@@ -737,20 +795,139 @@ fn build_ops(graph: &Graph, ctx: &Context) -> Result<(Vec<Dispatch>, Vec<ValueId
         })?;
         build(&mut builder, &call.args)?;
     }
-    Ok(builder.into_parts())
+    let output_sizes = graph
+        .output_ids
+        .iter()
+        .map(|&id| {
+            builder
+                .sizes_of(id)
+                .map(<[usize]>::to_vec)
+                .unwrap_or_default()
+        })
+        .collect();
+    let (dispatches, roots) = builder.into_parts();
+    Ok(Built {
+        dispatches,
+        roots,
+        output_sizes,
+    })
 }
 
-fn check_io_tensor(graph: &Graph, id: ValueId) -> Result<()> {
+/// Checks a graph input/output value; returns whether it is a tensor (inputs may also be
+/// symbolic ints).
+fn check_io(graph: &Graph, id: ValueId, input: bool) -> Result<bool> {
     match graph.values.get(id) {
-        Some(Value::Tensor(_)) => Ok(()),
+        Some(Value::Tensor(_)) => Ok(true),
+        Some(Value::SymInt(_) | Value::Int(_)) if input => Ok(false),
         Some(other) => Err(Error::not_supported(format!(
-            "delegate input/output value {id} is a {}; only tensors are supported",
-            other.kind_name()
+            "delegate {} value {id} is a {}; only tensors{} are supported",
+            if input { "input" } else { "output" },
+            other.kind_name(),
+            if input { " and symbolic ints" } else { "" }
         ))),
         None => Err(Error::invalid_program(format!(
             "I/O value id {id} out of range"
         ))),
     }
+}
+
+/// The export-time value of a SymInt/Int input.
+fn symint_value(graph: &Graph, id: ValueId) -> i64 {
+    match graph.values.get(id) {
+        Some(Value::SymInt(v)) => *v as i64,
+        Some(Value::Int(v)) => *v,
+        _ => 0,
+    }
+}
+
+impl InputSlot {
+    fn io(&self) -> Option<&Io> {
+        match self {
+            InputSlot::Tensor(io) => Some(io),
+            InputSlot::Int => None,
+        }
+    }
+}
+
+/// Records the graph once: inputs in (at their current sizes), every dispatch, outputs out.
+fn record(
+    ctx: &Arc<Context>,
+    acct: &Arc<Accountant>,
+    dispatches: &[Dispatch],
+    placements: &BTreeMap<ValueId, Placement>,
+    buffers: &[Buffer],
+    inputs: &[&Io],
+    outputs: &[Io],
+) -> Result<Recording> {
+    let (params, offsets) = pack_params(ctx, acct, dispatches)?;
+    let n_bindings: u32 = dispatches.iter().map(|d| d.tensors.len() as u32 + 1).sum();
+    let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
+    let mut command = CommandBuffer::new(ctx)?;
+    let range = |id: ValueId| -> Result<BufferRange> {
+        let p = placements
+            .get(&id)
+            .ok_or_else(|| Error::internal(format!("value {id} has no memory")))?;
+        Ok(BufferRange {
+            buffer: buffers[p.buffer].handle(),
+            offset: p.offset,
+            size: p.size,
+        })
+    };
+    let io_bytes = |io: &Io| (io.sizes.iter().product::<usize>() * GPU_ELEM_SIZE) as u64;
+    command.begin(false)?;
+    for io in inputs {
+        let r = range(io.value)?;
+        let bytes = io_bytes(io).min(r.size);
+        if bytes > 0 {
+            command.copy(io.host.handle(), 0, r.buffer, r.offset, bytes);
+        }
+    }
+    command.full_barrier();
+    let max_groups = ctx.caps().max_compute_work_group_count;
+    for (d, &off) in dispatches.iter().zip(&offsets) {
+        let work = d.params.first().copied().unwrap_or(0).max(0) as u64;
+        if work == 0 {
+            continue;
+        }
+        let pipeline = ctx.pipeline(d.shader, d.tensors.len() as u32)?;
+        let mut ranges = vec![BufferRange {
+            buffer: params.handle(),
+            offset: off,
+            size: (d.params.len() * 4) as u64,
+        }];
+        for &t in &d.tensors {
+            ranges.push(range(t)?);
+        }
+        let set = descriptors.allocate(&pipeline, &ranges)?;
+        let groups = work.div_ceil(WORKGROUP_SIZE as u64);
+        let gx = groups.min(max_groups[0] as u64);
+        let gy = groups.div_ceil(gx);
+        if gy > max_groups[1] as u64 {
+            return Err(Error::new(
+                ErrorKind::OutOfResources,
+                format!(
+                    "op #{}: {work} work items exceed the device's dispatch limits",
+                    d.op_index
+                ),
+            ));
+        }
+        command.dispatch(&pipeline, set, [gx as u32, gy as u32, 1]);
+        command.full_barrier();
+    }
+    for io in outputs {
+        let r = range(io.value)?;
+        let bytes = io_bytes(io).min(r.size);
+        if bytes > 0 {
+            command.copy(r.buffer, r.offset, io.host.handle(), 0, bytes);
+        }
+    }
+    command.full_barrier();
+    command.end()?;
+    Ok(Recording {
+        command,
+        _descriptors: descriptors,
+        _params: params,
+    })
 }
 
 /// Packs every dispatch's parameters into one host buffer at aligned offsets.

@@ -1,0 +1,109 @@
+//! Symbolic ints of dynamic-shape programs: `sym_size.int` reads a run-time size, the Python
+//! operator nodes (`add`, `mul`, `floordiv`, comparisons...) compute on SymInts, and the
+//! assertion nodes are checked at build. Nothing here dispatches: the values feed other ops'
+//! arguments (e.g. the sizes of a `view_copy`) every time the graph is (re)built.
+
+use crate::error::Result;
+use crate::format::ValueId;
+use crate::runtime::builder::{normalize_dim, OpBuilder};
+
+pub const OPS: &[(&str, super::BuildFn)] = &[
+    ("sym_size.int", sym_size),
+    ("add", add),
+    ("sub", sub),
+    ("mul", mul),
+    ("floordiv", floordiv),
+    ("mod", modulo),
+    ("eq", eq),
+    ("ne", ne),
+    ("lt", lt),
+    ("le", le),
+    ("gt", gt),
+    ("ge", ge),
+    ("aten._assert_scalar.default", assert_scalar),
+    ("aten.sym_constrain_range_for_size.default", no_op),
+];
+
+/// `sym_size.int(self, dim) -> SymInt`
+pub fn sym_size(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let t = b.tensor(args[0])?;
+    let dim = b.int(args[1])?;
+    let d = normalize_dim(dim, t.rank())
+        .ok_or_else(|| b.err(format!("dim {dim} out of range for rank {}", t.rank())))?;
+    b.set_int(args[2], t.sizes[d] as i64)
+}
+
+fn binary(b: &mut OpBuilder, args: &[ValueId], f: fn(i64, i64) -> Option<i64>) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let (x, y) = (b.int(args[0])?, b.int(args[1])?);
+    let v = f(x, y).ok_or_else(|| b.err(format!("cannot compute on symbolic ints {x} and {y}")))?;
+    b.set_int(args[2], v)
+}
+
+pub fn add(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, i64::checked_add)
+}
+pub fn sub(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, i64::checked_sub)
+}
+pub fn mul(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, i64::checked_mul)
+}
+/// Python floor division.
+pub fn floordiv(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, |x, y| {
+        let q = x.checked_div(y)?;
+        Some(if x % y != 0 && ((x < 0) != (y < 0)) {
+            q - 1
+        } else {
+            q
+        })
+    })
+}
+/// Python modulo (sign of the divisor).
+pub fn modulo(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, |x, y| {
+        x.checked_rem(y).map(|r| {
+            if r != 0 && ((r < 0) != (y < 0)) {
+                r + y
+            } else {
+                r
+            }
+        })
+    })
+}
+pub fn eq(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, |x, y| Some((x == y) as i64))
+}
+pub fn ne(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, |x, y| Some((x != y) as i64))
+}
+pub fn lt(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, |x, y| Some((x < y) as i64))
+}
+pub fn le(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, |x, y| Some((x <= y) as i64))
+}
+pub fn gt(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, |x, y| Some((x > y) as i64))
+}
+pub fn ge(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    binary(b, args, |x, y| Some((x >= y) as i64))
+}
+
+/// `_assert_scalar(Scalar self, str assert_msg)`: fails the build when the condition is false.
+pub fn assert_scalar(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    if args.is_empty() {
+        return Err(b.err("expects a condition"));
+    }
+    if b.int(args[0])? == 0 {
+        return Err(b.err("a symbolic shape assertion failed for these input sizes"));
+    }
+    Ok(())
+}
+
+/// Range hints for the exporter; nothing to do at run time.
+pub fn no_op(_b: &mut OpBuilder, _args: &[ValueId]) -> Result<()> {
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Dynamic shapes: serialized dims are upper bounds; executing with smaller inputs re-records
+//! the graph for those sizes and reports the produced output sizes, on every execute.
+mod common;
+use common::*;
+
+use etvk::format::Value;
+use etvk::runtime::{HostTensor, InputValue};
+
+fn input(sizes: &[usize], values: &[f32]) -> InputValue {
+    InputValue::Tensor(HostTensor::from_f32(sizes.to_vec(), values).unwrap())
+}
+
+#[test]
+fn broadcast_add_follows_every_new_size() {
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[8, 5]);
+    let b = g.input(&[5]);
+    let alpha = g.double(1.0);
+    let out = g.f32(&[8, 5]);
+    g.op("aten.add.Tensor", &[a, b, alpha, out]);
+    g.output(out);
+    let mut d = g.build().unwrap();
+    let mut rng = Rng::new(3);
+    for rows in [3usize, 8, 1, 5, 5] {
+        let (va, vb) = (rng.vec(rows * 5), rng.vec(5));
+        let got = d.run(&[input(&[rows, 5], &va), input(&[5], &vb)]).unwrap();
+        assert_eq!(got[0].sizes, vec![rows, 5]);
+        let (want, _) = broadcast_binary(&va, &[rows, 5], &vb, &[5], |x, y| x + y);
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            1e-6,
+            1e-6,
+            &format!("rows {rows}"),
+        );
+    }
+}
+
+#[test]
+fn sym_size_drives_a_view() {
+    // x[b<=8, 6] -> s = sym_size(x, 0) -> view_copy(relu(x), [s, 2, 3])
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[8, 6]);
+    let zero = g.int(0);
+    let s = g.graph.values.len();
+    g.graph.values.push(Value::SymInt(8));
+    g.op("sym_size.int", &[x, zero, s]);
+    let r = g.f32(&[8, 6]);
+    g.op("aten.relu.default", &[x, r]);
+    let (two, three) = (g.int(2), g.int(3));
+    let shape = g.value_list(&[s, two, three]);
+    let out = g.f32(&[8, 2, 3]);
+    g.op("aten.view_copy.default", &[r, shape, out]);
+    g.output(out);
+    let mut d = g.build().unwrap();
+    let mut rng = Rng::new(9);
+    for rows in [2usize, 8, 7] {
+        let v = rng.vec(rows * 6);
+        let got = d.run(&[input(&[rows, 6], &v)]).unwrap();
+        assert_eq!(got[0].sizes, vec![rows, 2, 3]);
+        let want: Vec<f32> = v.iter().map(|x| x.max(0.0)).collect();
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            0.0,
+            0.0,
+            &format!("rows {rows}"),
+        );
+    }
+}
+
+#[test]
+fn inputs_above_the_bounds_are_rejected() {
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4, 3]);
+    let out = g.f32(&[4, 3]);
+    g.op("aten.relu.default", &[a, out]);
+    g.output(out);
+    let mut d = g.build().unwrap();
+    for sizes in [vec![5usize, 3], vec![4, 4], vec![12]] {
+        let n = sizes.iter().product();
+        let err = d
+            .run(&[input(&sizes, &vec![0.0; n])])
+            .expect_err("above the bound");
+        assert_eq!(
+            err.kind,
+            etvk::ErrorKind::InvalidArgument,
+            "{}",
+            err.message
+        );
+    }
+    // The delegate still works afterwards.
+    let got = d
+        .run(&[input(&[2, 3], &[-1.0, 2.0, -3.0, 4.0, -5.0, 6.0])])
+        .unwrap();
+    assert_eq!(got[0].to_f32_vec(), vec![0.0, 2.0, 0.0, 4.0, 0.0, 6.0]);
+}
