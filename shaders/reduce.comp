@@ -1,17 +1,37 @@
 #version 450
 #include "common.glsl"
-// Reduction over any set of dims, one invocation per output element.
-// The output element's coordinates over the kept dims give a base offset into the input; the
-// reduced elements are enumerated by decomposing r in [0, R) over the reduced dims.
-// p: [0]=numel out [1]=mode (0 sum, 1 mean, 2 amax, 3 amin) [2]=R (reduced element count)
-//    [3]=number of kept dims [4..12)=kept sizes [12..20)=kept input strides
-//    [20]=number of reduced dims [21..29)=reduced sizes [29..37)=reduced input strides
+// Reduction over any set of dims. The output element's coordinates over the kept dims give a
+// base offset into the input; the reduced elements are enumerated by decomposing r in [0, R)
+// over the reduced dims.
+// Two layouts, picked per dispatch (uniform): p[37] = 0: one invocation per output element;
+// p[37] = 1: one 64-wide workgroup per output element (long reductions), each invocation
+// folding a strided slice of [0, R), then a tree merge in shared memory.
+// p: [0]=work items (outputs, or outputs*64) [1]=mode (0 sum, 1 mean, 2 amax, 3 amin)
+//    [2]=R (reduced element count) [3]=number of kept dims [4..12)=kept sizes
+//    [12..20)=kept input strides [20]=number of reduced dims [21..29)=reduced sizes
+//    [29..37)=reduced input strides [37]=group layout
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { float x[]; };
+
+shared float partial[64];
+
+int mode;
+
+float fold(float acc, float v) {
+    if (mode <= 1) return acc + v;
+    // Once NaN, stay NaN (comparisons with NaN are false).
+    if (isnan(acc)) return acc;
+    if (mode == 2) return (v > acc || isnan(v)) ? v : acc;
+    return (v < acc || isnan(v)) ? v : acc;
+}
+
 void main() {
-    uint i = work_index();
-    if (i >= uint(p[0])) return;
-    int mode = p[1];
+    mode = p[1];
+    bool group = p[37] != 0;
+    uint wi = work_index();
+    // Group layout: work items come in whole groups of 64, so this return is uniform per group.
+    if (wi >= uint(p[0])) return;
+    uint i = group ? wi / 64u : wi;
     uint R = uint(p[2]);
     uint rem = i, base = 0u;
     for (int d = p[3] - 1; d >= 0; --d) {
@@ -22,18 +42,27 @@ void main() {
     int nred = p[20];
     float acc = mode == 2 ? uintBitsToFloat(0xff800000u)
               : mode == 3 ? uintBitsToFloat(0x7f800000u) : 0.0;
-    for (uint r = 0u; r < R; ++r) {
+    uint first = group ? gl_LocalInvocationID.x : 0u;
+    uint step = group ? 64u : 1u;
+    for (uint r = first; r < R; r += step) {
         uint rr = r, off = base;
         for (int d = nred - 1; d >= 0; --d) {
             uint size = uint(p[21 + d]);
             off += (rr % size) * uint(p[29 + d]);
             rr /= size;
         }
-        float v = x[off];
-        if (mode <= 1) acc += v;
-        else if (mode == 2) { if (v > acc || isnan(v)) acc = v; }
-        else { if (v < acc || isnan(v)) acc = v; }
-        // Once NaN, stay NaN (comparisons with NaN are false).
+        acc = fold(acc, x[off]);
+    }
+    if (group) {
+        uint l = gl_LocalInvocationID.x;
+        partial[l] = acc;
+        barrier();
+        for (uint s = 32u; s > 0u; s >>= 1) {
+            if (l < s) partial[l] = fold(partial[l], partial[l + s]);
+            barrier();
+        }
+        if (l != 0u) return;
+        acc = partial[0];
     }
     if (mode == 1) acc /= float(R);
     o[i] = acc;

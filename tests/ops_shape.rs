@@ -1,5 +1,6 @@
-//! view_copy, permute_copy, clone, _to_dim_order_copy, cat and et_vk.prepack against CPU
-//! references, for float and integer tensors.
+//! Shape and copy ops (view, squeeze, unsqueeze, alias, clone, permute, t, expand, repeat,
+//! select, slice, split, flip, constant_pad_nd, unfold, copy, _to_copy, _to_dim_order_copy,
+//! cat, et_vk.prepack) against CPU references, for float and integer tensors.
 mod common;
 use common::*;
 
@@ -267,6 +268,7 @@ fn prepack_copies_a_constant() {
 /// CPU conversions of one element to the value the output dtype holds (as f32).
 type FromI64 = fn(i64) -> f32;
 type FromI32 = fn(i32) -> f32;
+type FromF32 = fn(f32) -> f32;
 
 const TO_DIM_ORDER: &str = "dim_order_ops._to_dim_order_copy.default";
 
@@ -536,6 +538,746 @@ fn cat_rejects_bad_inputs() {
     let dv = g.int(0);
     let out = g.f32(&[2, 3]);
     g.op("aten.cat.default", &[a, dv, out]);
+    g.output(out);
+    assert_eq!(build_err(&g).kind, ErrorKind::InvalidProgram);
+}
+
+// ---------------------------------------------------------------- generic reference
+
+/// Row-major coordinates of flat index `i` in `sizes`.
+fn coords(mut i: usize, sizes: &[usize]) -> Vec<usize> {
+    let mut c = vec![0; sizes.len()];
+    for d in (0..sizes.len()).rev() {
+        c[d] = i % sizes[d];
+        i /= sizes[d];
+    }
+    c
+}
+
+/// Flat offset of coordinates `c` in a contiguous tensor of `sizes`.
+fn flat(c: &[usize], sizes: &[usize]) -> usize {
+    c.iter().zip(strides(sizes)).map(|(a, s)| a * s).sum()
+}
+
+/// Reference gather: each output element is the input at `map(out coords)` (input coords),
+/// or `fill` when `map` gives None.
+fn gather_ref<T: Copy>(
+    x: &[T],
+    in_sizes: &[usize],
+    out_sizes: &[usize],
+    fill: T,
+    map: impl Fn(&[usize]) -> Option<Vec<usize>>,
+) -> Vec<T> {
+    let n: usize = out_sizes.iter().product();
+    (0..n)
+        .map(|i| match map(&coords(i, out_sizes)) {
+            Some(c) => x[flat(&c, in_sizes)],
+            None => fill,
+        })
+        .collect()
+}
+
+/// Runs a single-op float graph: `args` built by `f` from the input id, output `out_sizes`.
+fn run_f32_op(
+    name: &str,
+    in_sizes: &[usize],
+    x: &[f32],
+    out_sizes: &[usize],
+    f: impl FnOnce(&mut GraphBuilder) -> Vec<usize>,
+) -> Vec<f32> {
+    let mut g = GraphBuilder::new();
+    let a = g.input(in_sizes);
+    let mut args = vec![a];
+    args.extend(f(&mut g));
+    let out = g.f32(out_sizes);
+    args.push(out);
+    g.op(name, &args);
+    g.output(out);
+    g.run(&[(in_sizes, x)]).unwrap().remove(0)
+}
+
+/// Builds a single-op float graph and returns its build error.
+fn op_err(
+    name: &str,
+    in_sizes: &[usize],
+    out_sizes: &[usize],
+    f: impl FnOnce(&mut GraphBuilder) -> Vec<usize>,
+) -> etvk::Error {
+    let mut g = GraphBuilder::new();
+    let a = g.input(in_sizes);
+    let mut args = vec![a];
+    args.extend(f(&mut g));
+    let out = g.f32(out_sizes);
+    args.push(out);
+    g.op(name, &args);
+    g.output(out);
+    build_err(&g)
+}
+
+fn norm(d: i64, rank: usize) -> usize {
+    if d < 0 {
+        (d + rank as i64) as usize
+    } else {
+        d as usize
+    }
+}
+
+// ---------------------------------------------------------------- squeeze / unsqueeze / alias
+
+#[test]
+fn squeeze_copy_dims_drops_size_one_dims() {
+    let cases: &[(&[usize], &[i64], &[usize])] = &[
+        (&[1, 3, 1, 5], &[0, 2], &[3, 5]),
+        (&[2, 1, 3, 1], &[-1], &[2, 1, 3]),
+        // A listed dim that is not of size 1 stays.
+        (&[2, 1, 3], &[0, 1], &[2, 3]),
+        (&[4, 5], &[], &[4, 5]),
+        (&[1], &[0], &[]),
+        (&[], &[0], &[]),
+    ];
+    for (k, &(from, dims, to)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 40).vec(from.iter().product());
+        let got = run_f32_op("aten.squeeze_copy.dims", from, &x, to, |g| {
+            vec![g.int_list(dims)]
+        });
+        assert_close(&got, &x, 0.0, 0.0, &format!("squeeze {from:?} {dims:?}"));
+    }
+    let err = op_err("aten.squeeze_copy.dims", &[1, 3], &[3], |g| {
+        vec![g.int_list(&[0, -2])]
+    });
+    assert_eq!(err.kind, ErrorKind::InvalidProgram, "{}", err.message);
+    let err = op_err("aten.squeeze_copy.dims", &[1, 3], &[3], |g| {
+        vec![g.int_list(&[2])]
+    });
+    assert_eq!(err.kind, ErrorKind::InvalidProgram, "{}", err.message);
+}
+
+#[test]
+fn unsqueeze_copy_inserts_a_dim() {
+    let cases: &[(&[usize], i64, &[usize])] = &[
+        (&[3, 5], 0, &[1, 3, 5]),
+        (&[3, 5], 2, &[3, 5, 1]),
+        (&[3, 5], -1, &[3, 5, 1]),
+        (&[3, 5], -3, &[1, 3, 5]),
+        (&[2, 3, 4], 1, &[2, 1, 3, 4]),
+        (&[], 0, &[1]),
+    ];
+    for (k, &(from, dim, to)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 50).vec(from.iter().product());
+        let got = run_f32_op("aten.unsqueeze_copy.default", from, &x, to, |g| {
+            vec![g.int(dim)]
+        });
+        assert_close(&got, &x, 0.0, 0.0, &format!("unsqueeze {from:?} {dim}"));
+    }
+    for dim in [3, -4] {
+        let err = op_err("aten.unsqueeze_copy.default", &[3, 5], &[3, 5, 1], |g| {
+            vec![g.int(dim)]
+        });
+        assert_eq!(err.kind, ErrorKind::InvalidProgram, "{}", err.message);
+    }
+}
+
+#[test]
+fn alias_and_clone_dim_order_copy() {
+    let x = Rng::new(60).vec(30);
+    let got = run_f32_op("aten.alias_copy.default", &[5, 6], &x, &[5, 6], |_| vec![]);
+    assert_close(&got, &x, 0.0, 0.0, "alias_copy");
+    for order in [None, Some(&[0i64, 1][..])] {
+        let got = run_f32_op(
+            "dim_order_ops._clone_dim_order.default",
+            &[5, 6],
+            &x,
+            &[5, 6],
+            |g| {
+                let nb = g.bool(false);
+                let o = match order {
+                    Some(o) => g.int_list(o),
+                    None => g.null(),
+                };
+                vec![nb, o]
+            },
+        );
+        assert_close(&got, &x, 0.0, 0.0, "_clone_dim_order");
+    }
+    let err = op_err(
+        "dim_order_ops._clone_dim_order.default",
+        &[2, 3, 4, 5],
+        &[2, 3, 4, 5],
+        |g| vec![g.bool(false), g.int_list(&[0, 2, 3, 1])],
+    );
+    assert_eq!(err.kind, ErrorKind::NotSupported, "{}", err.message);
+    // Integer alias.
+    let xi = ints(12);
+    let mut g = GraphBuilder::new();
+    let a = input(&mut g, DType::Int32, &[3, 4]);
+    let out = g.tensor(DType::Int32, &[3, 4]);
+    g.op("aten.alias_copy.default", &[a, out]);
+    g.output(out);
+    let got = run(&g, vec![i32_host(&[3, 4], &xi)]);
+    assert_eq!(got[0].data, i32_host(&[3, 4], &xi).data);
+}
+
+// ---------------------------------------------------------------- t / permute
+
+#[test]
+fn t_copy_transposes() {
+    for (k, sizes) in [&[3usize, 5][..], &[1, 4], &[7], &[]].iter().enumerate() {
+        let x = Rng::new(k as u64 + 70).vec(sizes.iter().product());
+        let mut out_sizes = sizes.to_vec();
+        out_sizes.reverse();
+        let want = gather_ref(&x, sizes, &out_sizes, 0.0, |c| {
+            Some(c.iter().rev().copied().collect())
+        });
+        let got = run_f32_op("aten.t_copy.default", sizes, &x, &out_sizes, |_| vec![]);
+        assert_close(&got, &want, 0.0, 0.0, &format!("t {sizes:?}"));
+    }
+    let err = op_err("aten.t_copy.default", &[2, 3, 4], &[4, 3, 2], |_| vec![]);
+    assert_eq!(err.kind, ErrorKind::InvalidProgram);
+}
+
+#[test]
+fn permute_default_is_registered() {
+    let sizes = [2usize, 3, 4];
+    let x = Rng::new(71).vec(24);
+    let (want, out_sizes) = permute_ref(&x, &sizes, &[2, 0, 1]);
+    let got = run_f32_op("aten.permute.default", &sizes, &x, &out_sizes, |g| {
+        vec![g.int_list(&[2, 0, 1])]
+    });
+    assert_close(&got, &want, 0.0, 0.0, "permute.default");
+}
+
+// ---------------------------------------------------------------- expand / repeat
+
+#[test]
+fn expand_copy_broadcasts() {
+    let cases: &[(&[usize], &[i64], &[usize])] = &[
+        (&[3, 1], &[3, 4], &[3, 4]),
+        (&[3, 1], &[2, 3, 5], &[2, 3, 5]),
+        (&[1, 4], &[6, -1, -1], &[6, 1, 4]),
+        (&[2, 1, 3], &[2, 5, 3], &[2, 5, 3]),
+        (&[], &[2, 3], &[2, 3]),
+        (&[5], &[1, 5], &[1, 5]),
+        (&[1, 1], &[3, 0, 2], &[3, 0, 2]),
+    ];
+    for (k, &(from, size, to)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 80).vec(from.iter().product());
+        let lead = to.len() - from.len();
+        let want = gather_ref(&x, from, to, 0.0, |c| {
+            Some(
+                from.iter()
+                    .enumerate()
+                    .map(|(i, &n)| if n == 1 { 0 } else { c[i + lead] })
+                    .collect(),
+            )
+        });
+        let got = run_f32_op("aten.expand_copy.default", from, &x, to, |g| {
+            vec![g.int_list(size), g.bool(false)]
+        });
+        assert_close(&got, &want, 0.0, 0.0, &format!("expand {from:?} {size:?}"));
+    }
+    for (from, size, to) in [
+        (&[3usize, 2][..], &[3i64, 4][..], &[3usize, 4][..]),
+        (&[3, 2], &[2], &[2]),
+        (&[3], &[-1, 3], &[3, 3]),
+    ] {
+        let err = op_err("aten.expand_copy.default", from, to, |g| {
+            vec![g.int_list(size), g.bool(false)]
+        });
+        assert_eq!(
+            err.kind,
+            ErrorKind::InvalidProgram,
+            "{size:?}: {}",
+            err.message
+        );
+    }
+}
+
+#[test]
+fn repeat_tiles() {
+    let cases: &[(&[usize], &[i64])] = &[
+        (&[3], &[2]),
+        (&[2, 3], &[2, 1]),
+        (&[2, 3], &[3, 2, 2]),
+        (&[1, 2, 3], &[2, 1, 1]),
+        (&[2, 3], &[1, 0]),
+        (&[], &[4]),
+    ];
+    for (k, &(from, reps)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 90).vec(from.iter().product());
+        let lead = reps.len() - from.len();
+        let to: Vec<usize> = reps
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| r as usize * if i < lead { 1 } else { from[i - lead] })
+            .collect();
+        let want = gather_ref(&x, from, &to, 0.0, |c| {
+            Some(
+                from.iter()
+                    .enumerate()
+                    .map(|(i, &n)| c[i + lead] % n)
+                    .collect(),
+            )
+        });
+        let got = run_f32_op("aten.repeat.default", from, &x, &to, |g| {
+            vec![g.int_list(reps)]
+        });
+        assert_close(&got, &want, 0.0, 0.0, &format!("repeat {from:?} {reps:?}"));
+    }
+    // Integers.
+    let xi = ints(6);
+    let mut g = GraphBuilder::new();
+    let a = input(&mut g, DType::Int32, &[2, 3]);
+    let r = g.int_list(&[2, 2]);
+    let out = g.tensor(DType::Int32, &[4, 6]);
+    g.op("aten.repeat.default", &[a, r, out]);
+    g.output(out);
+    let got = run(&g, vec![i32_host(&[2, 3], &xi)]);
+    let want = gather_ref(&xi, &[2, 3], &[4, 6], 0, |c| Some(vec![c[0] % 2, c[1] % 3]));
+    assert_eq!(got[0].data, i32_host(&[4, 6], &want).data);
+    let err = op_err("aten.repeat.default", &[2, 3], &[6], |g| {
+        vec![g.int_list(&[3])]
+    });
+    assert_eq!(err.kind, ErrorKind::InvalidProgram);
+}
+
+// ---------------------------------------------------------------- select / slice / split
+
+#[test]
+fn select_copy_picks_an_entry() {
+    let cases: &[(&[usize], i64, i64)] = &[
+        (&[4, 5], 0, 2),
+        (&[4, 5], 1, -1),
+        (&[2, 3, 4], -2, 0),
+        (&[2, 3, 4], 2, 3),
+        (&[6], 0, -6),
+    ];
+    for (k, &(from, dim, index)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 100).vec(from.iter().product());
+        let d = norm(dim, from.len());
+        let i = if index < 0 {
+            (index + from[d] as i64) as usize
+        } else {
+            index as usize
+        };
+        let mut to = from.to_vec();
+        to.remove(d);
+        let want = gather_ref(&x, from, &to, 0.0, |c| {
+            let mut c = c.to_vec();
+            c.insert(d, i);
+            Some(c)
+        });
+        let got = run_f32_op("aten.select_copy.int", from, &x, &to, |g| {
+            vec![g.int(dim), g.int(index)]
+        });
+        assert_close(
+            &got,
+            &want,
+            0.0,
+            0.0,
+            &format!("select {from:?} {dim} {index}"),
+        );
+    }
+    for (dim, index) in [(0, 4), (0, -5), (2, 0)] {
+        let err = op_err("aten.select_copy.int", &[4, 5], &[5], |g| {
+            vec![g.int(dim), g.int(index)]
+        });
+        assert_eq!(err.kind, ErrorKind::InvalidProgram, "{}", err.message);
+    }
+}
+
+/// Python slice bounds for a dim of size `n`: (start, len).
+fn py_slice(n: usize, start: Option<i64>, end: Option<i64>, step: i64) -> (usize, usize) {
+    let n = n as i64;
+    let c = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n);
+    let s = c(start.unwrap_or(0));
+    let e = c(end.unwrap_or(n)).max(s);
+    (s as usize, ((e - s + step - 1) / step) as usize)
+}
+
+#[test]
+fn slice_copy_python_semantics() {
+    type Case<'a> = (&'a [usize], i64, Option<i64>, Option<i64>, i64);
+    let cases: &[Case] = &[
+        (&[10], 0, Some(2), Some(7), 1),
+        (&[10], 0, None, None, 3),
+        (&[10], 0, Some(-3), None, 1),
+        (&[10], 0, Some(1), Some(i64::MAX), 2),
+        (&[10], 0, Some(-100), Some(-2), 4),
+        (&[10], 0, Some(8), Some(3), 1),
+        (&[4, 9], 1, Some(1), Some(-1), 2),
+        (&[4, 9], -2, Some(1), None, 1),
+        (&[2, 5, 3], 1, None, Some(4), 3),
+        (&[2, 5, 3], -1, Some(-2), Some(100), 1),
+    ];
+    for (k, &(from, dim, start, end, step)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 110).vec(from.iter().product());
+        let d = norm(dim, from.len());
+        let (s, len) = py_slice(from[d], start, end, step);
+        let mut to = from.to_vec();
+        to[d] = len;
+        let want = gather_ref(&x, from, &to, 0.0, |c| {
+            let mut c = c.to_vec();
+            c[d] = s + c[d] * step as usize;
+            Some(c)
+        });
+        let got = run_f32_op("aten.slice_copy.Tensor", from, &x, &to, |g| {
+            let dv = g.int(dim);
+            let sv = match start {
+                Some(v) => g.int(v),
+                None => g.null(),
+            };
+            let ev = match end {
+                Some(v) => g.int(v),
+                None => g.null(),
+            };
+            vec![dv, sv, ev, g.int(step)]
+        });
+        assert_close(
+            &got,
+            &want,
+            0.0,
+            0.0,
+            &format!("slice {from:?} {dim} {start:?}:{end:?}:{step}"),
+        );
+    }
+    for step in [0, -1] {
+        let err = op_err("aten.slice_copy.Tensor", &[10], &[10], |g| {
+            vec![g.int(0), g.null(), g.null(), g.int(step)]
+        });
+        assert_eq!(err.kind, ErrorKind::InvalidProgram, "{}", err.message);
+    }
+    // Integer tensor.
+    let xi = ints(20);
+    let mut g = GraphBuilder::new();
+    let a = input(&mut g, DType::Int32, &[4, 5]);
+    let (dv, sv, ev, st) = (g.int(1), g.int(1), g.null(), g.int(2));
+    let out = g.tensor(DType::Int32, &[4, 2]);
+    g.op("aten.slice_copy.Tensor", &[a, dv, sv, ev, st, out]);
+    g.output(out);
+    let got = run(&g, vec![i32_host(&[4, 5], &xi)]);
+    let want = gather_ref(&xi, &[4, 5], &[4, 2], 0, |c| Some(vec![c[0], 1 + 2 * c[1]]));
+    assert_eq!(got[0].data, i32_host(&[4, 2], &want).data);
+}
+
+#[test]
+fn split_with_sizes_copy_outputs_a_list() {
+    let cases: &[(&[usize], &[i64], i64)] = &[
+        (&[5, 4], &[2, 3], 0),
+        (&[2, 7], &[3, 1, 3], -1),
+        (&[2, 6, 3], &[2, 0, 4], 1),
+        (&[4], &[4], 0),
+    ];
+    for (k, &(from, splits, dim)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 120).vec(from.iter().product());
+        let d = norm(dim, from.len());
+        let mut g = GraphBuilder::new();
+        let a = g.input(from);
+        let sv = g.int_list(splits);
+        let dv = g.int(dim);
+        let mut outs = Vec::new();
+        let mut wants = Vec::new();
+        let mut start = 0;
+        for &len in splits {
+            let mut to = from.to_vec();
+            to[d] = len as usize;
+            outs.push(g.f32(&to));
+            wants.push(gather_ref(&x, from, &to, 0.0, |c| {
+                let mut c = c.to_vec();
+                c[d] += start;
+                Some(c)
+            }));
+            start += len as usize;
+        }
+        let list = g.value_list(&outs);
+        g.op("aten.split_with_sizes_copy.default", &[a, sv, dv, list]);
+        for &o in &outs {
+            g.output(o);
+        }
+        let got = g.run(&[(from, &x)]).unwrap();
+        for (i, (gv, w)) in got.iter().zip(&wants).enumerate() {
+            assert_close(gv, w, 0.0, 0.0, &format!("split {from:?} {splits:?} #{i}"));
+        }
+    }
+    // Sizes that do not sum to the dim.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[5, 4]);
+    let sv = g.int_list(&[2, 2]);
+    let dv = g.int(0);
+    let (o1, o2) = (g.f32(&[2, 4]), g.f32(&[2, 4]));
+    let list = g.value_list(&[o1, o2]);
+    g.op("aten.split_with_sizes_copy.default", &[a, sv, dv, list]);
+    g.output(o1);
+    assert_eq!(build_err(&g).kind, ErrorKind::InvalidProgram);
+}
+
+// ---------------------------------------------------------------- flip / pad / unfold
+
+#[test]
+fn flip_reverses_dims() {
+    let cases: &[(&[usize], &[i64])] = &[
+        (&[7], &[0]),
+        (&[3, 4], &[1]),
+        (&[3, 4], &[0, 1]),
+        (&[2, 3, 4], &[-1, 0]),
+        (&[2, 3, 4, 5], &[1, 3]),
+        (&[3, 4], &[]),
+    ];
+    for (k, &(sizes, dims)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 130).vec(sizes.iter().product());
+        let flipped: Vec<usize> = dims.iter().map(|&d| norm(d, sizes.len())).collect();
+        let want = gather_ref(&x, sizes, sizes, 0.0, |c| {
+            Some(
+                c.iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        if flipped.contains(&i) {
+                            sizes[i] - 1 - v
+                        } else {
+                            v
+                        }
+                    })
+                    .collect(),
+            )
+        });
+        let got = run_f32_op("aten.flip.default", sizes, &x, sizes, |g| {
+            vec![g.int_list(dims)]
+        });
+        assert_close(&got, &want, 0.0, 0.0, &format!("flip {sizes:?} {dims:?}"));
+    }
+    for dims in [&[0i64, -2][..], &[2]] {
+        let err = op_err("aten.flip.default", &[3, 4], &[3, 4], |g| {
+            vec![g.int_list(dims)]
+        });
+        assert_eq!(err.kind, ErrorKind::InvalidProgram, "{}", err.message);
+    }
+}
+
+/// Output sizes and the reference of constant_pad_nd.
+fn pad_ref<T: Copy>(x: &[T], sizes: &[usize], pad: &[i64], fill: T) -> (Vec<T>, Vec<usize>) {
+    let r = sizes.len();
+    let mut lo = vec![0i64; r];
+    let mut to = sizes.to_vec();
+    for (i, p) in pad.chunks(2).enumerate() {
+        let d = r - 1 - i;
+        lo[d] = p[0];
+        to[d] = (sizes[d] as i64 + p[0] + p[1]) as usize;
+    }
+    let v = gather_ref(x, sizes, &to, fill, |c| {
+        let mut out = Vec::with_capacity(r);
+        for d in 0..r {
+            let i = c[d] as i64 - lo[d];
+            if i < 0 || i >= sizes[d] as i64 {
+                return None;
+            }
+            out.push(i as usize);
+        }
+        Some(out)
+    });
+    (v, to)
+}
+
+#[test]
+fn constant_pad_nd_pads_and_crops() {
+    let cases: &[(&[usize], &[i64], f64)] = &[
+        (&[5], &[2, 3], 0.0),
+        (&[3, 4], &[1, 1], 1.5),
+        (&[3, 4], &[1, 0, 2, 1], -2.0),
+        (&[2, 3, 4], &[0, 0, 1, 1, 1, 0], 0.25),
+        (&[2, 3, 6], &[-1, -2], 0.0),
+        (&[2, 3, 6], &[-2, 1, 1, -1], 7.0),
+        (&[1, 2, 3, 3], &[1, 1, 1, 1], 0.0),
+    ];
+    for (k, &(sizes, pad, value)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 140).vec(sizes.iter().product());
+        let (want, to) = pad_ref(&x, sizes, pad, value as f32);
+        let got = run_f32_op("aten.constant_pad_nd.default", sizes, &x, &to, |g| {
+            vec![g.int_list(pad), g.double(value)]
+        });
+        assert_close(&got, &want, 0.0, 0.0, &format!("pad {sizes:?} {pad:?}"));
+    }
+    // Integer tensor with an int fill.
+    let xi = ints(12);
+    let (want, to) = pad_ref(&xi, &[3, 4], &[2, -1, 0, 1], -9);
+    let mut g = GraphBuilder::new();
+    let a = input(&mut g, DType::Int32, &[3, 4]);
+    let (pv, vv) = (g.int_list(&[2, -1, 0, 1]), g.int(-9));
+    let out = g.tensor(DType::Int32, &to);
+    g.op("aten.constant_pad_nd.default", &[a, pv, vv, out]);
+    g.output(out);
+    let got = run(&g, vec![i32_host(&[3, 4], &xi)]);
+    assert_eq!(got[0].data, i32_host(&to, &want).data);
+    // Odd pad length, too many pairs, negative size.
+    for (pad, to) in [
+        (&[1i64][..], &[3usize, 5][..]),
+        (&[1, 1, 1, 1, 1, 1], &[5, 6]),
+        (&[-3, -2], &[3, 0]),
+    ] {
+        let err = op_err("aten.constant_pad_nd.default", &[3, 4], to, |g| {
+            vec![g.int_list(pad), g.int(0)]
+        });
+        assert_eq!(
+            err.kind,
+            ErrorKind::InvalidProgram,
+            "{pad:?}: {}",
+            err.message
+        );
+    }
+}
+
+#[test]
+fn unfold_copy_windows() {
+    let cases: &[(&[usize], i64, usize, usize)] = &[
+        (&[7], 0, 3, 2),
+        (&[7], 0, 7, 1),
+        (&[2, 9], 1, 3, 3),
+        (&[2, 9], -1, 4, 2),
+        (&[5, 3], 0, 2, 1),
+        (&[2, 6, 3], 1, 2, 4),
+        (&[], 0, 1, 1),
+    ];
+    for (k, &(from, dim, size, step)) in cases.iter().enumerate() {
+        let x = Rng::new(k as u64 + 150).vec(from.iter().product::<usize>().max(1));
+        let (mut to, want) = if from.is_empty() {
+            (vec![size], x.clone())
+        } else {
+            let d = norm(dim, from.len());
+            let mut to = from.to_vec();
+            to[d] = (from[d] - size) / step + 1;
+            to.push(size);
+            let want = gather_ref(&x, from, &to, 0.0, |c| {
+                let mut i = c[..from.len()].to_vec();
+                i[d] = c[d] * step + c[from.len()];
+                Some(i)
+            });
+            (to, want)
+        };
+        let got = run_f32_op("aten.unfold_copy.default", from, &x, &to, |g| {
+            vec![g.int(dim), g.int(size as i64), g.int(step as i64)]
+        });
+        to.clear();
+        assert_close(
+            &got,
+            &want,
+            0.0,
+            0.0,
+            &format!("unfold {from:?} {dim} {size} {step}"),
+        );
+    }
+    for (size, step) in [(8, 1), (2, 0)] {
+        let err = op_err("aten.unfold_copy.default", &[7], &[1, 7], |g| {
+            vec![g.int(0), g.int(size), g.int(step)]
+        });
+        assert_eq!(err.kind, ErrorKind::InvalidProgram, "{}", err.message);
+    }
+}
+
+// ---------------------------------------------------------------- copy / _to_copy
+
+#[test]
+fn copy_broadcasts_and_converts_src() {
+    // Float src broadcast into a float self.
+    let cases: &[(&[usize], &[usize])] =
+        &[(&[2, 3], &[3]), (&[2, 3], &[2, 3]), (&[4, 2, 3], &[2, 1])];
+    for (k, &(dst, src)) in cases.iter().enumerate() {
+        let d = Rng::new(k as u64 + 160).vec(dst.iter().product());
+        let s = Rng::new(k as u64 + 161).vec(src.iter().product());
+        let mut g = GraphBuilder::new();
+        let a = g.input(dst);
+        let b = g.input(src);
+        let nb = g.bool(false);
+        let out = g.f32(dst);
+        g.op("aten.copy.default", &[a, b, nb, out]);
+        g.output(out);
+        let got = g.run(&[(dst, &d), (src, &s)]).unwrap().remove(0);
+        let lead = dst.len() - src.len();
+        let want = gather_ref(&s, src, dst, 0.0, |c| {
+            Some(
+                src.iter()
+                    .enumerate()
+                    .map(|(i, &n)| if n == 1 { 0 } else { c[i + lead] })
+                    .collect(),
+            )
+        });
+        assert_close(&got, &want, 0.0, 0.0, &format!("copy {src:?} -> {dst:?}"));
+    }
+    // Integer src into a float self: converted.
+    let xi = ints(4);
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[3, 4]);
+    let b = input(&mut g, DType::Int32, &[4]);
+    let nb = g.bool(false);
+    let out = g.f32(&[3, 4]);
+    g.op("aten.copy.default", &[a, b, nb, out]);
+    g.output(out);
+    let got = run(&g, vec![f32_host(&[3, 4], &[0.0; 12]), i32_host(&[4], &xi)]);
+    let want: Vec<f32> = (0..12).map(|i| xi[i % 4] as f32).collect();
+    assert_close(&got[0].to_f32_vec(), &want, 0.0, 0.0, "copy i32 -> f32");
+    // src that does not broadcast.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[2, 3]);
+    let b = g.input(&[2]);
+    let nb = g.bool(false);
+    let out = g.f32(&[2, 3]);
+    g.op("aten.copy.default", &[a, b, nb, out]);
+    g.output(out);
+    assert_eq!(build_err(&g).kind, ErrorKind::InvalidProgram);
+}
+
+/// `_to_copy(x)` from `from` to `to`, every option None.
+fn to_copy_graph(from: DType, to: DType, sizes: &[usize]) -> GraphBuilder {
+    let mut g = GraphBuilder::new();
+    let a = input(&mut g, from, sizes);
+    let (dtype, layout, device, pin) = (g.null(), g.null(), g.null(), g.null());
+    let nb = g.bool(false);
+    let mf = g.null();
+    let out = g.tensor(to, sizes);
+    g.op(
+        "aten._to_copy.default",
+        &[a, dtype, layout, device, pin, nb, mf, out],
+    );
+    g.output(out);
+    g
+}
+
+#[test]
+fn to_copy_casts() {
+    let x: Vec<f32> = vec![-2.7, -0.5, 0.0, 0.4, 1.0, 2.5, 130.9, -129.2];
+    let cases: &[(DType, FromF32)] = &[
+        (DType::Float32, |v| v),
+        (DType::Int32, |v| v.trunc()),
+        (DType::Int64, |v| v.trunc()),
+        (DType::Int8, |v| v.trunc() as i64 as i8 as f32),
+        (DType::Uint8, |v| v.trunc() as i64 as u8 as f32),
+        (DType::Bool, |v| (v != 0.0) as i32 as f32),
+    ];
+    for &(to, f) in cases {
+        let g = to_copy_graph(DType::Float32, to, &[2, 4]);
+        let got = run(&g, vec![f32_host(&[2, 4], &x)]);
+        let want: Vec<f32> = x.iter().map(|&v| f(v)).collect();
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            0.0,
+            0.0,
+            &format!("f32 -> {to:?}"),
+        );
+    }
+    let xi = ints(8);
+    let g = to_copy_graph(DType::Int32, DType::Float32, &[8]);
+    let got = run(&g, vec![i32_host(&[8], &xi)]);
+    let want: Vec<f32> = xi.iter().map(|&v| v as f32).collect();
+    assert_close(&got[0].to_f32_vec(), &want, 0.0, 0.0, "i32 -> f32");
+    // Shape change is invalid.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4]);
+    let nulls: Vec<usize> = (0..4).map(|_| g.null()).collect();
+    let nb = g.bool(false);
+    let mf = g.null();
+    let out = g.f32(&[2, 2]);
+    g.op(
+        "aten._to_copy.default",
+        &[a, nulls[0], nulls[1], nulls[2], nulls[3], nb, mf, out],
+    );
     g.output(out);
     assert_eq!(build_err(&g).kind, ErrorKind::InvalidProgram);
 }

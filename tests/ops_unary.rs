@@ -1,4 +1,6 @@
-//! relu/sigmoid/tanh/hardtanh/clamp against CPU references, float and integer clamp.
+//! Unary ops against CPU references: relu/sigmoid/tanh/abs/neg/exp/sqrt/rsqrt/sin/cos/log10/
+//! round/gelu/hardswish/hardshrink/leaky_relu on floats (with NaN and edge values), integer
+//! abs/neg/relu/round, bitwise_not/logical_not on ints and bools, hardtanh/clamp.
 mod common;
 use common::*;
 
@@ -35,7 +37,7 @@ fn check(name: &str, extra: &dyn Fn(&mut GraphBuilder) -> Vec<usize>, f: &dyn Fn
         g.output(out);
         let got = g.run(&[(s, &x)]).unwrap();
         let want: Vec<f32> = x.iter().map(|&v| f(v)).collect();
-        assert_close(&got[0], &want, 1e-5, 1e-5, &format!("{name} {s:?}"));
+        assert_close_inf(&got[0], &want, 1e-5, 1e-5, &format!("{name} {s:?}"));
     }
 }
 
@@ -218,7 +220,7 @@ fn invalid_arguments_are_rejected() {
     let err = g.build().err().expect("must fail");
     assert_eq!(err.kind, etvk::ErrorKind::InvalidProgram);
 
-    // Integer tensors for a float-only op.
+    // Integer output for a float-valued op (torch's sigmoid of ints is float).
     let mut g = GraphBuilder::new();
     let a = g.tensor(DType::Int32, &[5]);
     g.graph.input_ids.push(a);
@@ -226,10 +228,341 @@ fn invalid_arguments_are_rejected() {
     g.op("aten.sigmoid.default", &[a, out]);
     g.output(out);
     let err = g.build().err().expect("must fail");
-    assert_eq!(err.kind, etvk::ErrorKind::NotSupported);
+    assert_eq!(err.kind, etvk::ErrorKind::InvalidProgram);
 }
 
 #[test]
 fn abs_matches_reference() {
     check("aten.abs.default", &none, &|x| x.abs());
+}
+
+/// `assert_close`, also accepting equal infinities.
+fn assert_close_inf(got: &[f32], want: &[f32], atol: f32, rtol: f32, what: &str) {
+    let same = |v: &[f32], o: &[f32]| -> Vec<f32> {
+        v.iter()
+            .zip(o)
+            .map(|(a, b)| if a == b { 0.0 } else { *a })
+            .collect()
+    };
+    assert_close(&same(got, want), &same(want, got), atol, rtol, what);
+}
+
+fn string_value(g: &mut GraphBuilder, s: &str) -> usize {
+    g.graph
+        .values
+        .push(etvk::format::Value::String(s.to_owned()));
+    g.graph.values.len() - 1
+}
+
+#[test]
+fn neg_exp_and_roots_match_reference() {
+    check("aten.neg.default", &none, &|x| -x);
+    check("aten.exp.default", &none, &|x| (x as f64).exp() as f32);
+    check("aten.sqrt.default", &none, &|x| (x as f64).sqrt() as f32);
+    check("aten.rsqrt.default", &none, &|x| {
+        (1.0 / (x as f64).sqrt()) as f32
+    });
+    check("aten.log10.default", &none, &|x| (x as f64).log10() as f32);
+}
+
+#[test]
+fn exp_over_its_whole_range() {
+    // Relative accuracy across the f32 range (overflow to inf, underflow to 0).
+    let x: Vec<f32> = (0..401).map(|i| -100.0 + i as f32 * 0.47).collect();
+    let x: Vec<f32> = x.into_iter().chain([88.7, 89.0, -104.0, 0.0]).collect();
+    let s = [x.len()];
+    let mut g = GraphBuilder::new();
+    let a = g.input(&s);
+    let out = g.f32(&s);
+    g.op("aten.exp.default", &[a, out]);
+    g.output(out);
+    let got = g.run(&[(&s, &x)]).unwrap();
+    let want: Vec<f32> = x.iter().map(|&v| (v as f64).exp() as f32).collect();
+    assert_close_inf(&got[0], &want, 1e-30, 1e-6, "exp range");
+}
+
+#[test]
+fn sin_cos_match_reference() {
+    check("aten.sin.default", &none, &|x| (x as f64).sin() as f32);
+    check("aten.cos.default", &none, &|x| (x as f64).cos() as f32);
+    // Larger arguments: the range reduction must stay accurate.
+    let x: Vec<f32> = (0..301).map(|i| -1500.0 + i as f32 * 10.013).collect();
+    for (name, f) in [
+        ("aten.sin.default", f64::sin as fn(f64) -> f64),
+        ("aten.cos.default", f64::cos),
+    ] {
+        let s = [x.len()];
+        let mut g = GraphBuilder::new();
+        let a = g.input(&s);
+        let out = g.f32(&s);
+        g.op(name, &[a, out]);
+        g.output(out);
+        let got = g.run(&[(&s, &x)]).unwrap();
+        let want: Vec<f32> = x.iter().map(|&v| f(v as f64) as f32).collect();
+        assert_close(&got[0], &want, 2e-6, 0.0, &format!("{name} large args"));
+    }
+}
+
+#[test]
+fn round_is_half_to_even() {
+    let x = [
+        0.5f32,
+        1.5,
+        2.5,
+        -0.5,
+        -1.5,
+        -2.5,
+        2.4999998,
+        0.49999997,
+        3.7,
+        -3.7,
+        1e7 + 1.0,
+        0.0,
+    ];
+    let s = [x.len()];
+    let mut g = GraphBuilder::new();
+    let a = g.input(&s);
+    let out = g.f32(&s);
+    g.op("aten.round.default", &[a, out]);
+    g.output(out);
+    let got = g.run(&[(&s, &x)]).unwrap();
+    let want: Vec<f32> = x.iter().map(|v| v.round_ties_even()).collect();
+    assert_close(&got[0], &want, 0.0, 0.0, "round");
+    check("aten.round.default", &none, &|x| x.round_ties_even());
+}
+
+/// erf in f64: Taylor series below 2.5, continued fraction for erfc above.
+fn erf64(x: f64) -> f64 {
+    let a = x.abs();
+    let v = if a < 2.5 {
+        let (mut term, mut sum, mut n) = (a, a, 0.0);
+        while term.abs() > 1e-17 * sum.abs() {
+            n += 1.0;
+            term *= -a * a / n;
+            sum += term / (2.0 * n + 1.0);
+            if n > 200.0 {
+                break;
+            }
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    } else {
+        // erfc(a) = exp(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...))))
+        let mut f = a;
+        for k in (1..80).rev() {
+            f = a + (k as f64 / 2.0) / f;
+        }
+        1.0 - (-a * a).exp() / std::f64::consts::PI.sqrt() / f
+    };
+    v.copysign(x)
+}
+
+fn gelu_ref(x: f32) -> f32 {
+    let x = x as f64;
+    (0.5 * x * (1.0 + erf64(x / std::f64::consts::SQRT_2))) as f32
+}
+
+fn gelu_tanh_ref(x: f32) -> f32 {
+    let x = x as f64;
+    let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+    (0.5 * x * (1.0 + inner.tanh())) as f32
+}
+
+#[test]
+fn gelu_erf_and_tanh_forms() {
+    check(
+        "aten.gelu.default",
+        &|g| vec![string_value(g, "none")],
+        &gelu_ref,
+    );
+    check(
+        "aten.gelu.default",
+        &|g| vec![string_value(g, "tanh")],
+        &gelu_tanh_ref,
+    );
+    // Dense sweep of the erf form, where approximations are usually off.
+    let x: Vec<f32> = (0..2001).map(|i| -10.0 + i as f32 * 0.01).collect();
+    let s = [x.len()];
+    let mut g = GraphBuilder::new();
+    let a = g.input(&s);
+    let ap = string_value(&mut g, "none");
+    let out = g.f32(&s);
+    g.op("aten.gelu.default", &[a, ap, out]);
+    g.output(out);
+    let got = g.run(&[(&s, &x)]).unwrap();
+    let want: Vec<f32> = x.iter().map(|&v| gelu_ref(v)).collect();
+    assert_close(&got[0], &want, 1e-6, 1e-6, "gelu sweep");
+}
+
+#[test]
+fn hardswish_hardshrink_leaky_relu() {
+    check("aten.hardswish.default", &none, &|x| {
+        if x.is_nan() {
+            return x;
+        }
+        x * (x + 3.0).clamp(0.0, 6.0) / 6.0
+    });
+    check("aten.hardshrink.default", &|g| vec![g.double(0.75)], &|x| {
+        if (-0.75..=0.75).contains(&x) {
+            0.0
+        } else {
+            x
+        }
+    });
+    check("aten.leaky_relu.default", &|g| vec![g.double(0.2)], &|x| {
+        if x > 0.0 {
+            x
+        } else {
+            x * 0.2
+        }
+    });
+}
+
+/// Runs a one-input op on `x` of `in_dtype` into an output of `out_dtype`.
+fn run_typed(name: &str, x: &[i64], in_dtype: DType, out_dtype: DType) -> Vec<f32> {
+    let s = [x.len()];
+    let mut g = GraphBuilder::new();
+    let a = g.tensor(in_dtype, &s);
+    g.graph.input_ids.push(a);
+    let out = g.tensor(out_dtype, &s);
+    g.op(name, &[a, out]);
+    g.output(out);
+    let data: Vec<u8> = match in_dtype {
+        DType::Int32 => x.iter().flat_map(|&v| (v as i32).to_le_bytes()).collect(),
+        DType::Int64 => x.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+        DType::Bool | DType::Uint8 => x.iter().map(|&v| v as u8).collect(),
+        DType::Float32 => x.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+        d => panic!("{d:?}"),
+    };
+    let mut d = g.build().unwrap();
+    let got = d
+        .run(&[InputValue::Tensor(
+            HostTensor::new(in_dtype, s.to_vec(), data).unwrap(),
+        )])
+        .unwrap();
+    assert_eq!(got[0].dtype, out_dtype);
+    got[0].to_f32_vec()
+}
+
+#[test]
+fn integer_relu_abs_neg_round() {
+    let x: Vec<i64> = vec![-7, -1, 0, 1, 5, 123456, -98765, i32::MAX as i64];
+    let f = |v: &[i64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    type IntOp = fn(i64) -> i64;
+    let cases: [(&str, IntOp); 4] = [
+        ("aten.relu.default", |x| x.max(0)),
+        ("aten.abs.default", |x| x.abs()),
+        ("aten.neg.default", |x| -x),
+        ("aten.round.default", |x| x),
+    ];
+    for (name, r) in cases {
+        for dt in [DType::Int32, DType::Int64] {
+            let got = run_typed(name, &x, dt, dt);
+            let want: Vec<i64> = x.iter().map(|&v| r(v)).collect();
+            assert_close(&got, &f(&want), 0.0, 0.0, &format!("{name} {dt:?}"));
+        }
+    }
+    // exp of an integer tensor is float.
+    let got = run_typed(
+        "aten.exp.default",
+        &[0, 1, -2, 3],
+        DType::Int64,
+        DType::Float32,
+    );
+    let want: Vec<f32> = [0f64, 1.0, -2.0, 3.0]
+        .iter()
+        .map(|v| v.exp() as f32)
+        .collect();
+    assert_close(&got, &want, 1e-6, 1e-6, "exp of int");
+}
+
+#[test]
+fn bitwise_not_and_logical_not() {
+    let ints: Vec<i64> = vec![0, 1, -1, 5, -6, 1 << 20];
+    let got = run_typed(
+        "aten.bitwise_not.default",
+        &ints,
+        DType::Int32,
+        DType::Int32,
+    );
+    let want: Vec<f32> = ints.iter().map(|&v| !(v as i32) as f32).collect();
+    assert_close(&got, &want, 0.0, 0.0, "bitwise_not int");
+    let bools: Vec<i64> = vec![0, 1, 1, 0, 1];
+    let got = run_typed("aten.bitwise_not.default", &bools, DType::Bool, DType::Bool);
+    assert_eq!(got, vec![1.0, 0.0, 0.0, 1.0, 0.0], "bitwise_not bool");
+
+    let got = run_typed("aten.logical_not.default", &bools, DType::Bool, DType::Bool);
+    assert_eq!(got, vec![1.0, 0.0, 0.0, 1.0, 0.0], "logical_not bool");
+    let got = run_typed("aten.logical_not.default", &ints, DType::Int64, DType::Bool);
+    assert_eq!(got, vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0], "logical_not int");
+    // Floats: -0.0 is false, NaN is true.
+    let s = [5usize];
+    let x = [0.0f32, -0.0, f32::NAN, 2.5, -1e-30];
+    let mut g = GraphBuilder::new();
+    let a = g.input(&s);
+    let out = g.tensor(DType::Bool, &s);
+    g.op("aten.logical_not.default", &[a, out]);
+    g.output(out);
+    let got = g.run(&[(&s, &x)]).unwrap();
+    assert_eq!(got[0], vec![1.0, 1.0, 0.0, 0.0, 0.0], "logical_not float");
+}
+
+#[test]
+fn elementwise_unary_invalid_arguments() {
+    let expect_invalid = |g: GraphBuilder, what: &str| {
+        let err = g
+            .build()
+            .err()
+            .unwrap_or_else(|| panic!("{what}: must fail"));
+        assert_eq!(
+            err.kind,
+            etvk::ErrorKind::InvalidProgram,
+            "{what}: {}",
+            err.message
+        );
+    };
+    // Unknown gelu approximation.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4]);
+    let ap = string_value(&mut g, "erf");
+    let out = g.f32(&[4]);
+    g.op("aten.gelu.default", &[a, ap, out]);
+    g.output(out);
+    expect_invalid(g, "gelu approximate");
+    // approximate given as a number.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4]);
+    let ap = g.int(0);
+    let out = g.f32(&[4]);
+    g.op("aten.gelu.default", &[a, ap, out]);
+    g.output(out);
+    expect_invalid(g, "gelu approximate type");
+    // bitwise_not of floats.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4]);
+    let out = g.f32(&[4]);
+    g.op("aten.bitwise_not.default", &[a, out]);
+    g.output(out);
+    expect_invalid(g, "bitwise_not float");
+    // neg of a float into an int output.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4]);
+    let out = g.tensor(DType::Int32, &[4]);
+    g.op("aten.neg.default", &[a, out]);
+    g.output(out);
+    expect_invalid(g, "neg float -> int");
+    // leaky_relu without its slope.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4]);
+    let out = g.f32(&[4]);
+    g.op("aten.leaky_relu.default", &[a, out]);
+    g.output(out);
+    expect_invalid(g, "leaky_relu arity");
+    // hardshrink with a list for lambd.
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4]);
+    let l = g.int_list(&[1]);
+    let out = g.f32(&[4]);
+    g.op("aten.hardshrink.default", &[a, l, out]);
+    g.output(out);
+    expect_invalid(g, "hardshrink lambd");
 }

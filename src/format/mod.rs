@@ -3,6 +3,7 @@
 
 pub mod graph;
 pub mod header;
+pub mod lenient;
 pub mod parse;
 #[allow(clippy::all, unused_imports, dead_code, non_snake_case, missing_docs)]
 #[rustfmt::skip]

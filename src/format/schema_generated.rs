@@ -1314,7 +1314,7 @@ impl flatbuffers::Verifiable for IntList<'_> {
   ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
     use self::flatbuffers::Verifiable;
     v.visit_table(pos)?
-     .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, i64>>>("items", Self::VT_ITEMS, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<crate::format::lenient::LenientVector8>>("items", Self::VT_ITEMS, false)?
      .finish();
     Ok(())
   }
@@ -1411,7 +1411,7 @@ impl flatbuffers::Verifiable for DoubleList<'_> {
   ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
     use self::flatbuffers::Verifiable;
     v.visit_table(pos)?
-     .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, f64>>>("items", Self::VT_ITEMS, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<crate::format::lenient::LenientVector8>>("items", Self::VT_ITEMS, false)?
      .finish();
     Ok(())
   }

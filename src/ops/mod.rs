@@ -6,11 +6,17 @@ use crate::error::Result;
 use crate::format::ValueId;
 use crate::runtime::builder::OpBuilder;
 
+pub mod attention;
 pub mod binary;
+pub mod compare;
 pub mod conv;
+pub mod create;
+pub mod index;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod resample;
 pub mod shape;
 pub mod symint;
 pub mod unary;
@@ -20,13 +26,19 @@ pub type BuildFn = fn(&mut OpBuilder, &[ValueId]) -> Result<()>;
 
 /// Each family's table of (op name as serialized in `OperatorCall.name`, builder).
 const FAMILIES: &[&[(&str, BuildFn)]] = &[
+    attention::OPS,
     binary::OPS,
+    compare::OPS,
     unary::OPS,
     matmul::OPS,
+    norm::OPS,
     conv::OPS,
     pool::OPS,
     reduce::OPS,
+    resample::OPS,
     shape::OPS,
+    index::OPS,
+    create::OPS,
     symint::OPS,
 ];
 

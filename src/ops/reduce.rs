@@ -1,8 +1,11 @@
 //! Reductions: `aten.mean.dim`, `aten.sum.dim_IntList`, `aten.amax.default`,
 //! `aten.amin.default` over any set of dims (empty or None = all dims, negative dims, keepdim
-//! either way), and `aten._softmax.default` / `aten._log_softmax.default` along any dim.
-//! Shaders: `shaders/reduce.comp` (one invocation per output element), `shaders/softmax.comp`
-//! (one invocation per row, max-subtracted).
+//! either way), `aten._softmax.default` / `aten._log_softmax.default` along any dim, and
+//! `aten.argmax.default` / `aten.argmin.default` (one dim or all, keepdim either way, float or
+//! integer input, first index on ties).
+//! Shaders: `shaders/reduce.comp`, `shaders/softmax.comp` (max-subtracted) and
+//! `shaders/arg_reduce.comp`: one invocation per output element (softmax: per row), or one
+//! 64-wide workgroup per output element for long reductions.
 
 use crate::error::Result;
 use crate::format::{Value, ValueId};
@@ -16,10 +19,29 @@ pub const OPS: &[(&str, super::BuildFn)] = &[
     ("aten.amin.default", amin),
     ("aten._softmax.default", softmax),
     ("aten._log_softmax.default", log_softmax),
+    ("aten.argmax.default", argmax),
+    ("aten.argmin.default", argmin),
 ];
 
 /// Max rank the reduce shader's index arithmetic handles.
 pub const MAX_RANK: usize = 8;
+
+/// Reductions at least this long use one 64-wide workgroup per output element (or softmax
+/// row) instead of one invocation: `reduce.comp`, `softmax.comp` and `arg_reduce.comp` take a
+/// layout flag.
+const GROUP_MIN_LEN: usize = 256;
+
+/// Invocations per output element in the workgroup layout (the shaders' workgroup size).
+const GROUP_SIZE: usize = 64;
+
+/// Work items (`params[0]`) for `outputs` output elements in either layout.
+fn work_items(b: &OpBuilder, outputs: usize, group: bool) -> Result<i32> {
+    let per = if group { GROUP_SIZE } else { 1 };
+    outputs
+        .checked_mul(per)
+        .and_then(|w| i32::try_from(w).ok())
+        .ok_or_else(|| b.unsupported(format!("{outputs} outputs are too many for one dispatch")))
+}
 
 /// Mode codes understood by `shaders/reduce.comp`.
 #[derive(Clone, Copy, PartialEq)]
@@ -142,17 +164,15 @@ fn reduce(
     if out.numel() == 0 {
         return Ok(());
     }
-    let mut p = vec![
-        out.numel() as i32,
-        mode as i32,
-        r as i32,
-        kept_sizes.len() as i32,
-    ];
+    let group = r >= GROUP_MIN_LEN;
+    let work = work_items(b, out.numel(), group)?;
+    let mut p = vec![work, mode as i32, r as i32, kept_sizes.len() as i32];
     p.extend(pad(&kept_sizes));
     p.extend(pad(&kept_strides));
     p.push(red_sizes.len() as i32);
     p.extend(pad(&red_sizes));
     p.extend(pad(&red_strides));
+    p.push(group as i32);
     b.dispatch(&shaders::REDUCE, p, &[out.id, x.id]);
     Ok(())
 }
@@ -200,8 +220,90 @@ fn softmax_impl(b: &mut OpBuilder, args: &[ValueId], log: bool) -> Result<()> {
         (x.sizes[d], x.sizes[d + 1..].iter().product::<usize>())
     };
     let rows = x.numel() / len;
-    let p = vec![rows as i32, len as i32, inner as i32, log as i32];
+    let group = len >= GROUP_MIN_LEN;
+    let p = vec![
+        work_items(b, rows, group)?,
+        len as i32,
+        inner as i32,
+        log as i32,
+        group as i32,
+    ];
     b.dispatch(&shaders::SOFTMAX, p, &[out.id, x.id]);
+    Ok(())
+}
+
+/// `argmax(self, int? dim=None, bool keepdim=False) -> Tensor`.
+pub fn argmax(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    arg_reduce(b, args, false)
+}
+
+/// `argmin(self, int? dim=None, bool keepdim=False) -> Tensor`.
+pub fn argmin(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    arg_reduce(b, args, true)
+}
+
+fn arg_reduce(b: &mut OpBuilder, args: &[ValueId], min: bool) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let x = b.tensor(args[0])?;
+    let dim = b.opt_int(args[1])?;
+    let keepdim = b.bool(args[2])?;
+    // dim=None reduces the flattened input: [1, numel, 1]; otherwise [outer, len, inner].
+    let (len, inner, out_sizes) = match dim {
+        None => {
+            let out = if keepdim { vec![1; x.rank()] } else { vec![] };
+            (x.numel(), 1, out)
+        }
+        Some(dim) => {
+            let d = normalize_dim(dim, x.rank()).ok_or_else(|| {
+                b.err(format!(
+                    "dim {dim} out of range for input {:?} of rank {}",
+                    x.sizes,
+                    x.rank()
+                ))
+            })?;
+            if x.rank() == 0 {
+                (1, 1, vec![])
+            } else {
+                let mut out = x.sizes.clone();
+                if keepdim {
+                    out[d] = 1;
+                } else {
+                    out.remove(d);
+                }
+                (x.sizes[d], x.sizes[d + 1..].iter().product(), out)
+            }
+        }
+    };
+    if len == 0 {
+        return Err(b.err(format!(
+            "cannot take the argmax/argmin over zero elements (input {:?}, dim {dim:?})",
+            x.sizes
+        )));
+    }
+    let out = b.set_output(args[3], out_sizes)?;
+    if out.is_float() {
+        return Err(b.err(format!(
+            "output dtype {:?} should be an integer type",
+            out.dtype
+        )));
+    }
+    if x.numel() > i32::MAX as usize {
+        return Err(b.unsupported("input too large for 32-bit indexing"));
+    }
+    let outputs = out.numel();
+    if outputs == 0 {
+        return Ok(());
+    }
+    let group = len >= GROUP_MIN_LEN;
+    let p = vec![
+        work_items(b, outputs, group)?,
+        len as i32,
+        inner as i32,
+        min as i32,
+        x.is_float() as i32,
+        group as i32,
+    ];
+    b.dispatch(&shaders::ARG_REDUCE, p, &[out.id, x.id]);
     Ok(())
 }
 

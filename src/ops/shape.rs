@@ -1,18 +1,42 @@
-//! Shape and copy ops: view_copy, permute_copy, clone, _to_dim_order_copy, cat, et_vk.prepack.
+//! Shape and copy ops: view_copy, squeeze_copy, unsqueeze_copy, alias_copy, clone,
+//! _clone_dim_order, permute(_copy), t_copy, expand_copy, repeat, select_copy, slice_copy,
+//! split_with_sizes_copy, flip, constant_pad_nd, unfold_copy, copy, _to_copy,
+//! _to_dim_order_copy, cat, et_vk.prepack.
 //!
-//! Every tensor is contiguous on the GPU, so view/clone/prepack are plain word copies,
-//! permute is a strided gather, cat copies each input into its slot, and `_to_dim_order_copy`
-//! copies or converts between the f32 and i32 representations.
+//! Every tensor is contiguous on the GPU, so the view-like ops (view, squeeze, unsqueeze,
+//! alias, clone, prepack) are plain word copies, cat copies each input into its slot, and
+//! `_to_copy`/`_to_dim_order_copy` copy or convert between the f32 and i32 representations.
+//! Everything that moves elements around goes through one generic strided gather
+//! ([`Gather`], `shaders/shape_gather.comp`): per output dim an input stride (0 to
+//! broadcast, negative to flip), an offset and bound (padding), and a modulus (repeat).
 
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{contiguous_strides, normalize_dim, OpBuilder, TensorInfo};
+use crate::runtime::builder::{
+    broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo,
+};
 
 pub const OPS: &[(&str, super::BuildFn)] = &[
     ("aten.view_copy.default", view_copy),
     ("aten.permute_copy.default", permute_copy),
+    ("aten.permute.default", permute_copy),
+    ("aten.t_copy.default", t_copy),
+    ("aten.squeeze_copy.dims", squeeze_copy_dims),
+    ("aten.unsqueeze_copy.default", unsqueeze_copy),
+    ("aten.alias_copy.default", alias_copy),
     ("aten.clone.default", clone),
+    ("dim_order_ops._clone_dim_order.default", clone_dim_order),
+    ("aten.copy.default", copy_op),
+    ("aten.expand_copy.default", expand_copy),
+    ("aten.repeat.default", repeat),
+    ("aten.select_copy.int", select_copy),
+    ("aten.slice_copy.Tensor", slice_copy),
+    ("aten.split_with_sizes_copy.default", split_with_sizes_copy),
+    ("aten.flip.default", flip),
+    ("aten.constant_pad_nd.default", constant_pad_nd),
+    ("aten.unfold_copy.default", unfold_copy),
+    ("aten._to_copy.default", to_copy),
     (
         "dim_order_ops._to_dim_order_copy.default",
         to_dim_order_copy,
@@ -21,7 +45,7 @@ pub const OPS: &[(&str, super::BuildFn)] = &[
     ("et_vk.prepack.default", prepack),
 ];
 
-/// Max rank `shaders/permute.comp` handles.
+/// Max rank `shaders/shape_gather.comp` handles.
 pub const MAX_RANK: usize = 8;
 
 /// Fails unless `a` and `b` have the same GPU representation (f32 or i32 words).
@@ -109,18 +133,9 @@ pub fn permute_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let out = b.set_output(args[2], out_sizes.clone())?;
     check_same_repr(b, &x, &out)?;
     let in_strides = contiguous_strides(&x.sizes);
-    let mut p = vec![out.numel() as i32, rank as i32];
-    p.extend(pad(out_sizes.iter().copied()));
-    p.extend(pad(perm.iter().map(|&d| in_strides[d])));
-    b.dispatch(&shaders::PERMUTE, p, &[out.id, x.id]);
-    Ok(())
-}
-
-/// `v` as i32, padded with zeros to MAX_RANK entries.
-fn pad(v: impl Iterator<Item = usize>) -> Vec<i32> {
-    let mut out: Vec<i32> = v.map(|x| x as i32).collect();
-    out.resize(MAX_RANK, 0);
-    out
+    let mut g = Gather::new(out_sizes);
+    g.strides = perm.iter().map(|&d| in_strides[d] as i64).collect();
+    g.emit(b, &out, &x, false)
 }
 
 /// `clone(self, *, memory_format=None)`.
@@ -188,26 +203,9 @@ pub fn to_dim_order_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         Value::Null | Value::Int(_) => {}
         _ => return Err(b.err(format!("dtype (value {}) is not a dtype", args[1]))),
     }
-    if let Some(order) = b.opt_int_list(args[6])? {
-        let contiguous =
-            order.len() == x.rank() && order.iter().enumerate().all(|(i, &d)| d == i as i64);
-        if !contiguous {
-            return Err(b.unsupported(format!(
-                "dim_order {order:?}: only the contiguous order is supported"
-            )));
-        }
-    }
+    check_contiguous_order(b, args[6], x.rank())?;
     let out = b.set_output(args[7], x.sizes.clone())?;
-    if needs_cast(x.dtype, out.dtype) {
-        let p = vec![
-            out.numel() as i32,
-            x.is_float() as i32,
-            cast_kind(out.dtype),
-        ];
-        b.dispatch(&shaders::CAST, p, &[out.id, x.id]);
-    } else {
-        copy(b, &out, &x);
-    }
+    cast_or_copy(b, &out, &x);
     Ok(())
 }
 
@@ -270,4 +268,578 @@ pub fn cat(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         offset += chunk;
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- the generic gather
+
+/// One dispatch of `shaders/shape_gather.comp`: for each output element with coordinates
+/// `c_d`, `i_d = c_d - lo_d`; when `i_d` falls outside `[0, bound_d)` (bound -1: unbounded)
+/// the element is `fill`; otherwise `i_d %= modulo_d` (0: none) and the element is
+/// `input[base + sum_d i_d * strides_d]`, converted to the output dtype when asked.
+#[derive(Debug, Clone)]
+pub struct Gather {
+    pub out_sizes: Vec<usize>,
+    pub base: i64,
+    pub strides: Vec<i64>,
+    pub lo: Vec<i64>,
+    pub bound: Vec<i64>,
+    pub modulo: Vec<i64>,
+    /// The border word, already in the output's representation.
+    pub fill: u32,
+}
+
+impl Gather {
+    /// A plain gather over `out_sizes`: zero strides, no border, no modulus.
+    pub fn new(out_sizes: Vec<usize>) -> Self {
+        let r = out_sizes.len();
+        Gather {
+            out_sizes,
+            base: 0,
+            strides: vec![0; r],
+            lo: vec![0; r],
+            bound: vec![-1; r],
+            modulo: vec![0; r],
+            fill: 0,
+        }
+    }
+
+    /// Records the dispatch writing `out` from `input`. With `convert`, words are converted
+    /// from the input's dtype to the output's; otherwise both must share a representation.
+    pub fn emit(
+        &self,
+        b: &mut OpBuilder,
+        out: &TensorInfo,
+        input: &TensorInfo,
+        convert: bool,
+    ) -> Result<()> {
+        let rank = self.out_sizes.len();
+        if rank > MAX_RANK {
+            return Err(b.unsupported(format!("output rank {rank} above {MAX_RANK}")));
+        }
+        let numel: usize = self.out_sizes.iter().product();
+        if numel == 0 {
+            return Ok(());
+        }
+        let words = |v: &[i64], b: &OpBuilder| -> Result<Vec<i32>> {
+            let mut w = v
+                .iter()
+                .map(|&x| i32::try_from(x))
+                .collect::<std::result::Result<Vec<i32>, _>>()
+                .map_err(|_| b.unsupported("tensor too large for 32-bit indexing"))?;
+            w.resize(MAX_RANK, 0);
+            Ok(w)
+        };
+        if numel > i32::MAX as usize || input.numel() > i32::MAX as usize {
+            return Err(b.unsupported("tensor too large for 32-bit indexing"));
+        }
+        let conversion = if convert && needs_cast(input.dtype, out.dtype) {
+            cast_kind(out.dtype)
+        } else if input.is_float() != out.is_float() {
+            return Err(b.err(format!(
+                "input value {} is {:?} but output value {} is {:?}",
+                input.id, input.dtype, out.id, out.dtype
+            )));
+        } else {
+            -1
+        };
+        let sizes: Vec<i64> = self.out_sizes.iter().map(|&s| s as i64).collect();
+        let base =
+            i32::try_from(self.base).map_err(|_| b.unsupported("offset above 32-bit range"))?;
+        let mut p = vec![
+            numel as i32,
+            rank as i32,
+            base,
+            self.fill as i32,
+            input.is_float() as i32,
+            conversion,
+        ];
+        p.extend(words(&sizes, b)?);
+        p.extend(words(&self.strides, b)?);
+        p.extend(words(&self.lo, b)?);
+        p.extend(words(&self.bound, b)?);
+        p.extend(words(&self.modulo, b)?);
+        b.dispatch(&shaders::SHAPE_GATHER, p, &[out.id, input.id]);
+        Ok(())
+    }
+}
+
+/// Contiguous strides as i64.
+fn strides_i64(sizes: &[usize]) -> Vec<i64> {
+    contiguous_strides(sizes)
+        .iter()
+        .map(|&s| s as i64)
+        .collect()
+}
+
+/// A normalised dim, or an InvalidProgram error.
+fn dim_arg(b: &OpBuilder, dim: i64, rank: usize) -> Result<usize> {
+    normalize_dim(dim, rank).ok_or_else(|| b.err(format!("dim {dim} out of range for rank {rank}")))
+}
+
+/// Fails unless `dim_order` (when given) is the contiguous order for `rank`.
+fn check_contiguous_order(b: &OpBuilder, id: ValueId, rank: usize) -> Result<()> {
+    if let Some(order) = b.opt_int_list(id)? {
+        let contiguous =
+            order.len() == rank && order.iter().enumerate().all(|(i, &d)| d == i as i64);
+        if !contiguous {
+            return Err(b.unsupported(format!(
+                "dim_order {order:?}: only the contiguous order is supported"
+            )));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- view-like copies
+
+/// `squeeze_copy.dims(self, dim)`: drops the listed dims of size 1 (others stay).
+pub fn squeeze_copy_dims(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let x = b.tensor(args[0])?;
+    let dims = b.int_list(args[1])?;
+    let rank = x.rank();
+    let mut drop = vec![false; rank.max(1)];
+    for &d in &dims {
+        let n = dim_arg(b, d, rank)?;
+        if std::mem::replace(&mut drop[n], true) {
+            return Err(b.err(format!("dim {d} appears more than once in {dims:?}")));
+        }
+    }
+    let sizes: Vec<usize> = x
+        .sizes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &s)| !(drop[i] && s == 1))
+        .map(|(_, &s)| s)
+        .collect();
+    let out = b.set_output(args[2], sizes)?;
+    check_same_repr(b, &x, &out)?;
+    copy(b, &out, &x);
+    Ok(())
+}
+
+/// `unsqueeze_copy(self, dim)`: `dim` in `[-rank-1, rank]`.
+pub fn unsqueeze_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let x = b.tensor(args[0])?;
+    let dim = b.int(args[1])?;
+    let d = dim_arg(b, dim, x.rank() + 1)?;
+    let mut sizes = x.sizes.clone();
+    sizes.insert(d, 1);
+    let out = b.set_output(args[2], sizes)?;
+    check_same_repr(b, &x, &out)?;
+    copy(b, &out, &x);
+    Ok(())
+}
+
+/// `alias_copy(self)`.
+pub fn alias_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 2)?;
+    let x = b.tensor(args[0])?;
+    let out = b.set_output(args[1], x.sizes.clone())?;
+    check_same_repr(b, &x, &out)?;
+    copy(b, &out, &x);
+    Ok(())
+}
+
+/// `_clone_dim_order(self, *, non_blocking=False, dim_order=None)`: contiguous order only.
+pub fn clone_dim_order(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let x = b.tensor(args[0])?;
+    b.bool(args[1])?;
+    check_contiguous_order(b, args[2], x.rank())?;
+    let out = b.set_output(args[3], x.sizes.clone())?;
+    check_same_repr(b, &x, &out)?;
+    copy(b, &out, &x);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- gathers
+
+/// `t_copy(self)`: transposes a 2-D tensor; 0-D and 1-D tensors are copied.
+pub fn t_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 2)?;
+    let x = b.tensor(args[0])?;
+    if x.rank() > 2 {
+        return Err(b.err(format!(
+            "t expects a tensor of rank <= 2, got {:?}",
+            x.sizes
+        )));
+    }
+    let mut sizes = x.sizes.clone();
+    sizes.reverse();
+    let out = b.set_output(args[1], sizes.clone())?;
+    let mut g = Gather::new(sizes);
+    g.strides = strides_i64(&x.sizes);
+    g.strides.reverse();
+    g.emit(b, &out, &x, false)
+}
+
+/// `expand_copy(self, size, *, implicit=False)`: `size` has at least the input's rank; -1
+/// keeps a dim; size-1 dims broadcast.
+pub fn expand_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let x = b.tensor(args[0])?;
+    let size = b.int_list(args[1])?;
+    let (rank, out_rank) = (x.rank(), size.len());
+    if out_rank < rank {
+        return Err(b.err(format!(
+            "expand size {size:?} has fewer dims than the input {:?}",
+            x.sizes
+        )));
+    }
+    let in_strides = strides_i64(&x.sizes);
+    let lead = out_rank - rank;
+    let mut sizes = Vec::with_capacity(out_rank);
+    let mut strides = Vec::with_capacity(out_rank);
+    for (i, &s) in size.iter().enumerate() {
+        if i < lead {
+            if s < 0 {
+                return Err(b.err(format!("expand size {size:?}: new dim {i} is {s}")));
+            }
+            sizes.push(s as usize);
+            strides.push(0);
+            continue;
+        }
+        let n = x.sizes[i - lead];
+        match s {
+            -1 => {
+                sizes.push(n);
+                strides.push(in_strides[i - lead]);
+            }
+            s if s < 0 => return Err(b.err(format!("expand size {size:?} has {s}"))),
+            s if s as usize == n => {
+                sizes.push(n);
+                strides.push(in_strides[i - lead]);
+            }
+            s if n == 1 => {
+                sizes.push(s as usize);
+                strides.push(0);
+            }
+            s => {
+                return Err(b.err(format!(
+                    "cannot expand {:?} to {size:?}: dim {} is {n}, not 1 or {s}",
+                    x.sizes,
+                    i - lead
+                )))
+            }
+        }
+    }
+    let out = b.set_output(args[3], sizes.clone())?;
+    let mut g = Gather::new(sizes);
+    g.strides = strides;
+    g.emit(b, &out, &x, false)
+}
+
+/// `repeat(self, repeats)`: tiles the input; `repeats` may add leading dims.
+pub fn repeat(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let x = b.tensor(args[0])?;
+    let reps = b.int_list(args[1])?;
+    if reps.len() < x.rank() {
+        return Err(b.err(format!(
+            "repeats {reps:?} have fewer dims than the input {:?}",
+            x.sizes
+        )));
+    }
+    if reps.iter().any(|&r| r < 0) {
+        return Err(b.err(format!("repeats {reps:?} has a negative entry")));
+    }
+    let mut padded = vec![1usize; reps.len() - x.rank()];
+    padded.extend_from_slice(&x.sizes);
+    let sizes: Vec<usize> = padded
+        .iter()
+        .zip(&reps)
+        .map(|(&n, &r)| n * r as usize)
+        .collect();
+    let out = b.set_output(args[2], sizes.clone())?;
+    let mut g = Gather::new(sizes);
+    g.strides = strides_i64(&padded);
+    g.modulo = padded.iter().map(|&n| n as i64).collect();
+    g.emit(b, &out, &x, false)
+}
+
+/// `select_copy.int(self, dim, index)`: drops `dim`, taking entry `index` (negative ok).
+pub fn select_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let x = b.tensor(args[0])?;
+    if x.rank() == 0 {
+        return Err(b.err("select() cannot be applied to a 0-dim tensor"));
+    }
+    let d = dim_arg(b, b.int(args[1])?, x.rank())?;
+    let index = b.int(args[2])?;
+    let n = x.sizes[d] as i64;
+    let i = if index < 0 { index + n } else { index };
+    if !(0..n).contains(&i) {
+        return Err(b.err(format!(
+            "index {index} out of range for dim {d} of size {n}"
+        )));
+    }
+    let in_strides = strides_i64(&x.sizes);
+    let mut sizes = x.sizes.clone();
+    sizes.remove(d);
+    let out = b.set_output(args[3], sizes.clone())?;
+    let mut g = Gather::new(sizes);
+    g.base = i * in_strides[d];
+    g.strides = in_strides;
+    g.strides.remove(d);
+    g.emit(b, &out, &x, false)
+}
+
+/// A gather over `x` taking `len` entries of dim `d` from `start` every `step`.
+fn slice_gather(x: &TensorInfo, d: usize, start: i64, len: usize, step: i64) -> Gather {
+    let in_strides = strides_i64(&x.sizes);
+    let mut sizes = x.sizes.clone();
+    sizes[d] = len;
+    let mut g = Gather::new(sizes);
+    g.base = start * in_strides[d];
+    g.strides = in_strides;
+    g.strides[d] *= step;
+    g
+}
+
+/// `slice_copy.Tensor(self, dim=0, start=None, end=None, step=1)`: Python slice semantics
+/// (negative bounds count from the end, out-of-range bounds clamp); `step` must be > 0.
+pub fn slice_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 6)?;
+    let x = b.tensor(args[0])?;
+    if x.rank() == 0 {
+        return Err(b.err("slice() cannot be applied to a 0-dim tensor"));
+    }
+    let d = dim_arg(b, b.int(args[1])?, x.rank())?;
+    let n = x.sizes[d] as i64;
+    let start = b.opt_int(args[2])?.unwrap_or(0);
+    let end = b.opt_int(args[3])?.unwrap_or(n);
+    let step = b.int(args[4])?;
+    if step <= 0 {
+        return Err(b.err(format!("slice step must be positive, got {step}")));
+    }
+    let clamp = |v: i64| {
+        let v = if v < 0 { v.saturating_add(n) } else { v };
+        v.clamp(0, n)
+    };
+    let start = clamp(start);
+    let end = clamp(end).max(start);
+    let len = ((end - start) + step - 1) / step;
+    let g = slice_gather(&x, d, start, len as usize, step);
+    let out = b.set_output(args[5], g.out_sizes.clone())?;
+    g.emit(b, &out, &x, false)
+}
+
+/// `split_with_sizes_copy(self, split_sizes, dim=0)`: the output is one ValueList.
+pub fn split_with_sizes_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let x = b.tensor(args[0])?;
+    let splits = b.int_list(args[1])?;
+    if x.rank() == 0 {
+        return Err(b.err("split() cannot be applied to a 0-dim tensor"));
+    }
+    let d = dim_arg(b, b.int(args[2])?, x.rank())?;
+    let outs = match b.value(args[3])? {
+        Value::ValueList(items) => items.clone(),
+        v => {
+            return Err(b.err(format!(
+                "output value {} should be a ValueList, is {}",
+                args[3],
+                v.kind_name()
+            )))
+        }
+    };
+    if outs.len() != splits.len() {
+        return Err(b.err(format!(
+            "{} split sizes but {} outputs",
+            splits.len(),
+            outs.len()
+        )));
+    }
+    if splits.iter().any(|&s| s < 0) || splits.iter().sum::<i64>() != x.sizes[d] as i64 {
+        return Err(b.err(format!(
+            "split sizes {splits:?} do not sum to dim {d} of {:?}",
+            x.sizes
+        )));
+    }
+    let mut start = 0i64;
+    for (&len, &id) in splits.iter().zip(&outs) {
+        let g = slice_gather(&x, d, start, len as usize, 1);
+        let out = b.set_output(id, g.out_sizes.clone())?;
+        g.emit(b, &out, &x, false)?;
+        start += len;
+    }
+    Ok(())
+}
+
+/// `flip(self, dims)`: reverses the listed dims (each at most once).
+pub fn flip(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let x = b.tensor(args[0])?;
+    let dims = b.int_list(args[1])?;
+    let rank = x.rank();
+    let mut flipped = vec![false; rank.max(1)];
+    for &d in &dims {
+        let n = dim_arg(b, d, rank)?;
+        if std::mem::replace(&mut flipped[n], true) {
+            return Err(b.err(format!("dim {d} appears more than once in {dims:?}")));
+        }
+    }
+    let out = b.set_output(args[2], x.sizes.clone())?;
+    let mut g = Gather::new(x.sizes.clone());
+    g.strides = strides_i64(&x.sizes);
+    for ((&f, &n), s) in flipped.iter().zip(&x.sizes).zip(g.strides.iter_mut()) {
+        if f && n > 0 {
+            g.base += (n as i64 - 1) * *s;
+            *s = -*s;
+        }
+    }
+    g.emit(b, &out, &x, false)
+}
+
+/// A scalar argument (Int, Double or Bool) as the word the output dtype stores.
+pub fn scalar_word(b: &OpBuilder, id: ValueId, dtype: DType) -> Result<u32> {
+    let (int, float) = match b.value(id)? {
+        Value::Int(v) => (*v, *v as f64),
+        Value::Bool(v) => (*v as i64, *v as i64 as f64),
+        Value::Double(v) => (*v as i64, *v),
+        Value::SymInt(_) => {
+            let v = b.int(id)?;
+            (v, v as f64)
+        }
+        v => {
+            return Err(b.err(format!(
+                "argument value {id} should be a scalar, is {}",
+                v.kind_name()
+            )))
+        }
+    };
+    Ok(match dtype {
+        DType::Float16 | DType::Float32 | DType::Float64 => (float as f32).to_bits(),
+        DType::Bool => (float != 0.0) as u32,
+        DType::Int8 => int as i8 as i32 as u32,
+        DType::Uint8 => int as u8 as u32,
+        DType::Int32 | DType::Int64 => int as i32 as u32,
+    })
+}
+
+/// `constant_pad_nd(self, pad, value=0)`: `pad` holds (before, after) pairs from the last
+/// dim backwards; negative padding crops.
+pub fn constant_pad_nd(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let x = b.tensor(args[0])?;
+    let pad = b.int_list(args[1])?;
+    let rank = x.rank();
+    if pad.len() % 2 != 0 || pad.len() / 2 > rank {
+        return Err(b.err(format!(
+            "padding {pad:?} must be (before, after) pairs for at most {rank} dims"
+        )));
+    }
+    let mut sizes = x.sizes.clone();
+    let mut lo = vec![0i64; rank];
+    for (i, pair) in pad.chunks(2).enumerate() {
+        let d = rank - 1 - i;
+        let n = x.sizes[d] as i64 + pair[0] + pair[1];
+        if n < 0 {
+            return Err(b.err(format!(
+                "padding {pad:?} gives dim {d} of {:?} a negative size {n}",
+                x.sizes
+            )));
+        }
+        sizes[d] = n as usize;
+        lo[d] = pair[0];
+    }
+    let out = b.set_output(args[3], sizes.clone())?;
+    let mut g = Gather::new(sizes);
+    g.strides = strides_i64(&x.sizes);
+    g.lo = lo;
+    g.bound = x.sizes.iter().map(|&n| n as i64).collect();
+    g.fill = scalar_word(b, args[2], out.dtype)?;
+    g.emit(b, &out, &x, false)
+}
+
+/// `unfold_copy(self, dimension, size, step)`: windows of `size` every `step` along
+/// `dimension`, as a new last dim.
+pub fn unfold_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 5)?;
+    let x = b.tensor(args[0])?;
+    let dim = b.int(args[1])?;
+    let size = b.int(args[2])?;
+    let step = b.int(args[3])?;
+    // A 0-dim input unfolds as a 1-element vector whose dim is then dropped.
+    let scalar = x.rank() == 0;
+    let in_sizes = if scalar { vec![1] } else { x.sizes.clone() };
+    let d = dim_arg(b, dim, in_sizes.len())?;
+    let n = in_sizes[d] as i64;
+    if size < 0 || size > n {
+        return Err(b.err(format!("unfold size {size} must be in [0, {n}]")));
+    }
+    if step <= 0 {
+        return Err(b.err(format!("unfold step must be positive, got {step}")));
+    }
+    let in_strides = strides_i64(&in_sizes);
+    let mut sizes = in_sizes.clone();
+    sizes[d] = ((n - size) / step + 1) as usize;
+    let mut strides = in_strides.clone();
+    strides[d] *= step;
+    sizes.push(size as usize);
+    strides.push(in_strides[d]);
+    if scalar {
+        sizes.remove(0);
+        strides.remove(0);
+    }
+    let out = b.set_output(args[4], sizes.clone())?;
+    let mut g = Gather::new(sizes);
+    g.strides = strides;
+    g.emit(b, &out, &x, false)
+}
+
+/// `copy(self, src, non_blocking=False)`: `src` broadcast to `self`'s sizes and converted to
+/// its dtype.
+pub fn copy_op(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let dst = b.tensor(args[0])?;
+    let src = b.tensor(args[1])?;
+    b.bool(args[2])?;
+    if broadcast_shapes(&dst.sizes, &src.sizes).as_deref() != Some(&dst.sizes[..]) {
+        return Err(b.err(format!(
+            "source {:?} does not broadcast to {:?}",
+            src.sizes, dst.sizes
+        )));
+    }
+    let out = b.set_output(args[3], dst.sizes.clone())?;
+    let lead = dst.rank() - src.rank();
+    let src_strides = strides_i64(&src.sizes);
+    let mut g = Gather::new(dst.sizes.clone());
+    for (i, s) in g.strides.iter_mut().enumerate().skip(lead) {
+        if src.sizes[i - lead] != 1 {
+            *s = src_strides[i - lead];
+        }
+    }
+    g.emit(b, &out, &src, true)
+}
+
+/// `_to_copy(self, *, dtype=None, layout=None, device=None, pin_memory=None,
+/// non_blocking=False, memory_format=None)`: the exporter writes dtype, layout, device and
+/// memory_format as None; the target dtype is the output tensor's.
+pub fn to_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 8)?;
+    let x = b.tensor(args[0])?;
+    match b.value(args[1])? {
+        Value::Null | Value::Int(_) => {}
+        _ => return Err(b.err(format!("dtype (value {}) is not a dtype", args[1]))),
+    }
+    let out = b.set_output(args[7], x.sizes.clone())?;
+    cast_or_copy(b, &out, &x);
+    Ok(())
+}
+
+/// Records `out = x` converted to the output's dtype (a word copy when nothing changes).
+fn cast_or_copy(b: &mut OpBuilder, out: &TensorInfo, x: &TensorInfo) {
+    if needs_cast(x.dtype, out.dtype) {
+        let p = vec![
+            out.numel() as i32,
+            x.is_float() as i32,
+            cast_kind(out.dtype),
+        ];
+        b.dispatch(&shaders::CAST, p, &[out.id, x.id]);
+    } else {
+        copy(b, out, x);
+    }
 }

@@ -1,18 +1,40 @@
-//! Elementwise unary ops: relu, sigmoid, tanh, abs (float tensors), hardtanh (float) and clamp
-//! (float or integer tensors, either bound optional).
+//! Elementwise unary ops (`shaders/unary.comp`): relu, sigmoid, tanh, abs, neg, exp, sqrt,
+//! rsqrt, sin, cos, log10, round (half to even), gelu (erf or tanh form), hardswish,
+//! hardshrink, leaky_relu, bitwise_not, logical_not; plus hardtanh (float) and clamp (float or
+//! integer tensors, either bound optional) on `shaders/clamp.comp`.
+//!
+//! Types follow PyTorch: relu/abs/neg/round keep integer tensors integer; the float math ops
+//! take integer inputs only into a float output; bitwise_not needs integer or bool tensors
+//! (bool: logical not); logical_not takes any dtype and stores 0/1 in the output's dtype.
 
+use super::binary::dtype_kind;
 use crate::error::Result;
-use crate::format::ValueId;
+use crate::format::{Value, ValueId};
 use crate::gpu::shaders;
 use crate::runtime::builder::{OpBuilder, TensorInfo};
 
 /// Op codes understood by `shaders/unary.comp`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Relu = 0,
     Sigmoid = 1,
     Tanh = 2,
     Abs = 3,
+    Neg = 4,
+    Exp = 5,
+    Sqrt = 6,
+    Rsqrt = 7,
+    Sin = 8,
+    Cos = 9,
+    Log10 = 10,
+    Round = 11,
+    GeluErf = 12,
+    GeluTanh = 13,
+    Hardswish = 14,
+    Hardshrink = 15,
+    LeakyRelu = 16,
+    BitwiseNot = 17,
+    LogicalNot = 18,
 }
 
 pub const OPS: &[(&str, super::BuildFn)] = &[
@@ -20,6 +42,20 @@ pub const OPS: &[(&str, super::BuildFn)] = &[
     ("aten.sigmoid.default", sigmoid),
     ("aten.tanh.default", tanh),
     ("aten.abs.default", abs),
+    ("aten.neg.default", neg),
+    ("aten.exp.default", exp),
+    ("aten.sqrt.default", sqrt),
+    ("aten.rsqrt.default", rsqrt),
+    ("aten.sin.default", sin),
+    ("aten.cos.default", cos),
+    ("aten.log10.default", log10),
+    ("aten.round.default", round),
+    ("aten.gelu.default", gelu),
+    ("aten.hardswish.default", hardswish),
+    ("aten.hardshrink.default", hardshrink),
+    ("aten.leaky_relu.default", leaky_relu),
+    ("aten.bitwise_not.default", bitwise_not),
+    ("aten.logical_not.default", logical_not),
     ("aten.hardtanh.default", hardtanh),
     ("aten.clamp.default", clamp),
 ];
@@ -36,6 +72,72 @@ pub fn tanh(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
 pub fn abs(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     build(b, args, Kind::Abs)
 }
+pub fn neg(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Neg)
+}
+pub fn exp(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Exp)
+}
+pub fn sqrt(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Sqrt)
+}
+pub fn rsqrt(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Rsqrt)
+}
+pub fn sin(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Sin)
+}
+pub fn cos(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Cos)
+}
+pub fn log10(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Log10)
+}
+pub fn round(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Round)
+}
+pub fn hardswish(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::Hardswish)
+}
+pub fn bitwise_not(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::BitwiseNot)
+}
+pub fn logical_not(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    build(b, args, Kind::LogicalNot)
+}
+
+/// `gelu(self, approximate: str = "none", out)`.
+pub fn gelu(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let kind = match b.value(args[1])? {
+        Value::String(s) if s == "none" => Kind::GeluErf,
+        Value::String(s) if s == "tanh" => Kind::GeluTanh,
+        Value::String(s) => {
+            return Err(b.err(format!("approximate must be 'none' or 'tanh', got {s:?}")))
+        }
+        v => {
+            return Err(b.err(format!(
+                "approximate should be a String, is {}",
+                v.kind_name()
+            )))
+        }
+    };
+    emit(b, args[0], args[2], kind, 0.0)
+}
+
+/// `hardshrink(self, lambd = 0.5, out)`: 0 where |x| <= lambd.
+pub fn hardshrink(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let lambd = b.double(args[1])?;
+    emit(b, args[0], args[2], Kind::Hardshrink, lambd)
+}
+
+/// `leaky_relu(self, negative_slope = 0.01, out)`.
+pub fn leaky_relu(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 3)?;
+    let slope = b.double(args[1])?;
+    emit(b, args[0], args[2], Kind::LeakyRelu, slope)
+}
 
 /// Input and output of a same-shape elementwise op; the output gets the input's sizes.
 fn same_shape(b: &mut OpBuilder, input: ValueId, out: ValueId) -> Result<(TensorInfo, TensorInfo)> {
@@ -44,21 +146,44 @@ fn same_shape(b: &mut OpBuilder, input: ValueId, out: ValueId) -> Result<(Tensor
     Ok((x, out))
 }
 
+/// `(self, out)`.
 fn build(b: &mut OpBuilder, args: &[ValueId], kind: Kind) -> Result<()> {
-    // (self, out)
     b.expect_args(args, 2)?;
-    let (x, out) = same_shape(b, args[0], args[1])?;
-    if !x.is_float() || !out.is_float() {
-        return Err(b.unsupported(format!(
-            "{:?} input / {:?} output: only float tensors are supported",
+    emit(b, args[0], args[1], kind, 0.0)
+}
+
+fn emit(b: &mut OpBuilder, input: ValueId, out: ValueId, kind: Kind, param: f64) -> Result<()> {
+    let (x, out) = same_shape(b, input, out)?;
+    let compute_float = match kind {
+        Kind::LogicalNot => false,
+        Kind::BitwiseNot => {
+            if x.is_float() {
+                return Err(b.err(format!(
+                    "bitwise_not needs an integer or bool tensor, got {:?}",
+                    x.dtype
+                )));
+            }
+            false
+        }
+        // Integer in, integer out.
+        Kind::Relu | Kind::Abs | Kind::Neg | Kind::Round => x.is_float() || out.is_float(),
+        _ => true,
+    };
+    if compute_float && !out.is_float() {
+        return Err(b.err(format!(
+            "{kind:?} of a {:?} tensor gives a float result, but the output is {:?}",
             x.dtype, out.dtype
         )));
     }
-    b.dispatch(
-        &shaders::UNARY,
-        vec![out.numel() as i32, kind as i32],
-        &[out.id, x.id],
-    );
+    let params = vec![
+        out.numel() as i32,
+        kind as i32,
+        dtype_kind(x.dtype),
+        compute_float as i32,
+        dtype_kind(out.dtype),
+        (param as f32).to_bits() as i32,
+    ];
+    b.dispatch(&shaders::UNARY, params, &[out.id, x.id]);
     Ok(())
 }
 

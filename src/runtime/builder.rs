@@ -52,6 +52,8 @@ pub struct OpBuilder<'g> {
     dispatches: Vec<Dispatch>,
     /// For each value, the value whose memory it shares (itself when not an alias).
     alias_root: Vec<ValueId>,
+    /// Values written in place by some dispatch (alias roots), e.g. KV caches.
+    written: std::collections::BTreeSet<ValueId>,
     /// Run-time values of symbolic ints (SymInt inputs, `sym_size` and arithmetic on them).
     ints: Vec<Option<i64>>,
     /// Outputs must equal the serialized dims (the build at the bounds); otherwise they may
@@ -77,6 +79,7 @@ impl<'g> OpBuilder<'g> {
             sizes,
             dispatches: Vec::new(),
             alias_root: (0..graph.values.len()).collect(),
+            written: Default::default(),
             ints: vec![None; graph.values.len()],
             exact_outputs: true,
             op_index: 0,
@@ -101,6 +104,17 @@ impl<'g> OpBuilder<'g> {
     /// Sizes of tensor `id` as built (run-time sizes after a resize).
     pub fn sizes_of(&self, id: ValueId) -> Option<&[usize]> {
         self.sizes.get(id).and_then(|s| s.as_deref())
+    }
+
+    /// Marks a tensor (a constant, typically) as written in place by this op, so it gets
+    /// memory of its own instead of sharing a deduplicated weight buffer.
+    pub fn mark_written(&mut self, id: ValueId) {
+        self.written.insert(self.alias_root[id]);
+    }
+
+    /// Roots of every tensor marked written.
+    pub fn written(&self) -> &std::collections::BTreeSet<ValueId> {
+        &self.written
     }
 
     /// Sets the run-time value of a symbolic int (or bool) value.

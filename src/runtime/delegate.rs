@@ -105,6 +105,8 @@ struct Weight {
     bytes: u64,
     /// Root values that use it.
     users: Vec<ValueId>,
+    /// Written in place by a dispatch: never shared.
+    private: bool,
 }
 
 /// Where a root tensor's memory is: a buffer, offset and size.
@@ -403,16 +405,18 @@ impl Loader<'_> {
             match t.constant {
                 Some(c) => {
                     let source = graph.constants[c].source.clone();
-                    match weights
-                        .iter_mut()
-                        .find(|w| w.source == source && w.dtype == t.dtype)
-                    {
+                    // Deduplicate by source, except tensors written in place (KV caches).
+                    let private = built.written.contains(&id);
+                    match weights.iter_mut().find(|w| {
+                        !private && !w.private && w.source == source && w.dtype == t.dtype
+                    }) {
                         Some(w) => w.users.push(id),
                         None => weights.push(Weight {
                             source,
                             dtype: t.dtype,
                             bytes: gpu_bytes(id),
                             users: vec![id],
+                            private,
                         }),
                     }
                 }
@@ -778,6 +782,8 @@ struct Built {
     roots: Vec<ValueId>,
     /// Sizes of each graph output.
     output_sizes: Vec<Vec<usize>>,
+    /// Roots written in place by a dispatch (never shared with another constant).
+    written: BTreeSet<ValueId>,
 }
 
 /// Runs every op's builder in chain order.
@@ -795,6 +801,7 @@ fn run_ops(graph: &Graph, mut builder: OpBuilder) -> Result<Built> {
         })?;
         build(&mut builder, &call.args)?;
     }
+    let written = builder.written().clone();
     let output_sizes = graph
         .output_ids
         .iter()
@@ -810,6 +817,7 @@ fn run_ops(graph: &Graph, mut builder: OpBuilder) -> Result<Built> {
         dispatches,
         roots,
         output_sizes,
+        written,
     })
 }
 

@@ -1,0 +1,75 @@
+#version 450
+#include "common.glsl"
+// Row normalization (layer norm, group norm, RMS norm), one 64-wide workgroup per row.
+// The input is viewed as `rows` contiguous rows of D elements. Statistics are two-pass over
+// the row (mean, then the mean of squared deviations), each thread summing a strided slice and
+// the group adding the partial sums in shared memory:
+//   mode 0 (layer/group norm): y = (x - mean) * rstd, rstd = 1 / sqrt(var + eps); writes the
+//          row's mean and rstd.
+//   mode 1 (RMS norm): y = x * rstd, rstd = 1 / sqrt(mean(x^2) + eps); mean/rstd not written
+//          (bindings 2 and 3 may be any buffer).
+// Then y = y * w[c] + b[c] (when present), c = ((row % wrap) * D + k) / div: layer / RMS norm
+// use wrap = div = 1 (c = k), group norm uses wrap = groups, div = HxW (c = channel).
+// p: [0]=rows*64 [1]=D [2]=eps (float bits) [3]=has weight [4]=has bias [5]=wrap [6]=div
+//    [7]=mode
+layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Mean { float mean_out[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Rstd { float rstd_out[]; };
+layout(std430, set = 0, binding = 4) readonly buffer In { float x[]; };
+layout(std430, set = 0, binding = 5) readonly buffer W { float w[]; };
+layout(std430, set = 0, binding = 6) readonly buffer B { float bias[]; };
+
+shared float partial[64];
+
+// Sum of `v` over the workgroup (every invocation gets the result).
+float group_sum(float v) {
+    uint l = gl_LocalInvocationID.x;
+    partial[l] = v;
+    barrier();
+    for (uint s = 32u; s > 0u; s >>= 1) {
+        if (l < s) partial[l] += partial[l + s];
+        barrier();
+    }
+    float r = partial[0];
+    barrier();
+    return r;
+}
+
+void main() {
+    // Work items come in whole groups of 64 (p[0] is a multiple of 64), so `row` is uniform
+    // over the workgroup and the early return keeps barriers in uniform control flow.
+    uint row = work_index() / 64u;
+    if (work_index() >= uint(p[0])) return;
+    uint l = gl_LocalInvocationID.x;
+    uint D = uint(p[1]);
+    uint base = row * D;
+    int mode = p[7];
+
+    float mean = 0.0;
+    if (mode == 0) {
+        float s = 0.0;
+        for (uint k = l; k < D; k += 64u) s += x[base + k];
+        mean = group_sum(s) / float(D);
+    }
+    float s2 = 0.0;
+    for (uint k = l; k < D; k += 64u) {
+        float d = x[base + k] - mean;
+        s2 += d * d;
+    }
+    float var = group_sum(s2) / float(D);
+    float rstd = 1.0 / sqrt(var + pf(2));
+    if (mode == 0 && l == 0u) {
+        mean_out[row] = mean;
+        rstd_out[row] = rstd;
+    }
+    bool has_w = p[3] != 0, has_b = p[4] != 0;
+    uint wrap = uint(p[5]), div = uint(p[6]);
+    uint cbase = (row % wrap) * D;
+    for (uint k = l; k < D; k += 64u) {
+        float y = (x[base + k] - mean) * rstd;
+        uint c = (cbase + k) / div;
+        if (has_w) y *= w[c];
+        if (has_b) y += bias[c];
+        o[base + k] = y;
+    }
+}

@@ -1,0 +1,27 @@
+#version 450
+#include "common.glsl"
+// upsample_nearest2d over planes [P, IH, IW] -> [P, OH, OW], 32-bit words (any dtype), with
+// PyTorch's nearest_idx per dim: identity when out == in, dst >> 1 when out == 2 * in, else
+// min(floor(float(dst) * s), in - 1) where s is the f32 ratio computed on the host
+// (float(1.0 / scale) when a scale factor was given, else float(in) / out).
+// p: [0]=numel out [1]=IH [2]=IW [3]=OH [4]=OW [5]=s_h bits [6]=s_w bits
+layout(std430, set = 0, binding = 1) writeonly buffer Out { uint o[]; };
+layout(std430, set = 0, binding = 2) readonly buffer In { uint x[]; };
+
+int nearest_idx(int dst, int in_size, int out_size, float s) {
+    if (out_size == in_size) return dst;
+    if (out_size == 2 * in_size) return dst >> 1;
+    return min(int(floor(float(dst) * s)), in_size - 1);
+}
+
+void main() {
+    uint i = work_index();
+    if (i >= uint(p[0])) return;
+    int IH = p[1], IW = p[2], OH = p[3], OW = p[4];
+    int ow = int(i % uint(OW));
+    int oh = int((i / uint(OW)) % uint(OH));
+    uint plane = i / uint(OW * OH);
+    int ih = nearest_idx(oh, IH, OH, pf(5));
+    int iw = nearest_idx(ow, IW, OW, pf(6));
+    o[i] = x[plane * uint(IH * IW) + uint(ih * IW + iw)];
+}
