@@ -27,7 +27,7 @@ EXAMPLE := tests/fixtures/example
 PLUGIN := $(BUILD_DIR)/libetvk_executorch.so
 RUNNER := $(BUILD_DIR)/etvk_run
 
-.PHONY: help deps apt-deps venv build run test check-symbols header schema fixtures fmt clippy clean
+.PHONY: help deps apt-deps venv build run test check-symbols header schema fixtures fmt clippy clean bench-memory
 
 help:
 	@echo "make deps     install missing Debian packages and the executorch wheel (.venv)"
@@ -38,6 +38,7 @@ help:
 	@echo "make header   regenerate include/etvk.h from src/capi.rs (cbindgen)"
 	@echo "make schema   regenerate src/format/schema_generated.rs from schema/schema.fbs"
 	@echo "make fixtures re-export tests/fixtures (needs torch in .venv)"
+	@echo "make bench-memory  W/A/peaks/RSS of mobilenet_v2, resnet18, a transformer (docs/memory.md)"
 	@echo "make fmt | clippy | clean"
 
 # ---------------------------------------------------------------------------------------------
@@ -134,3 +135,15 @@ clippy:
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD_DIR)
+
+# Memory benchmark (docs/memory.md): exports mobilenet_v2, resnet18 and a transformer into
+# bench/out/ (git-ignored) with the VulkanPartitioner, runs every load configuration in a fresh
+# process and prints the table. Needs torch and torchvision in .venv. To refresh the doc:
+#   make bench-memory BENCH_MEMORY_ARGS="--update-doc docs/memory.md"
+BENCH_MEMORY_ARGS ?=
+bench-memory: build
+	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || { \
+	  echo "bench-memory: needs torch and torchvision in $(VENV):" \
+	       "$(PYTHON) -m pip install torchvision==0.29.1 --no-deps && $(PYTHON) -m pip install pillow" >&2; \
+	  exit 1; }
+	$(PYTHON) bench/memory.py $(BENCH_MEMORY_ARGS)

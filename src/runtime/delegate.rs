@@ -610,7 +610,11 @@ impl Loader<'_> {
             *remaining.entry(&w.source).or_insert(0) += 1;
         }
         let mut held: BTreeMap<&ConstantSource, HeldSource> = BTreeMap::new();
-        for w in weights {
+        // Largest first: the big weights are packed while little else is held, so the peak
+        // (packed so far + one source + ring) stays near W.
+        let mut order: Vec<&Weight> = weights.iter().collect();
+        order.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        for w in order {
             if !held.contains_key(&w.source) {
                 held.insert(&w.source, self.fetch(w)?);
             }
@@ -732,26 +736,44 @@ impl Loader<'_> {
 
 /// Source bytes held from the NamedDataMap or the blob, accounted under `MemTag::Source`.
 struct HeldSource {
-    data: DataBuffer,
+    data: Option<DataBuffer>,
     acct: Arc<Accountant>,
 }
+
+/// Sources at least this large are followed by `malloc_trim`: glibc otherwise keeps the
+/// freed pages of a released weight copy resident.
+const TRIM_AFTER_BYTES: usize = 1 << 20;
 
 impl HeldSource {
     fn new(data: DataBuffer, acct: &Arc<Accountant>) -> Self {
         acct.add(MemTag::Source, data.len() as u64);
         HeldSource {
-            data,
+            data: Some(data),
             acct: acct.clone(),
         }
     }
     fn bytes(&self) -> &[u8] {
-        self.data.bytes()
+        self.data.as_ref().map(DataBuffer::bytes).unwrap_or(&[])
     }
 }
 
 impl Drop for HeldSource {
     fn drop(&mut self) {
-        self.acct.sub(MemTag::Source, self.data.len() as u64);
+        let len = self.data.as_ref().map_or(0, DataBuffer::len);
+        drop(self.data.take());
+        self.acct.sub(MemTag::Source, len as u64);
+        if len >= TRIM_AFTER_BYTES {
+            trim_heap();
+        }
+    }
+}
+
+/// Returns freed heap pages to the OS (glibc); elsewhere a no-op.
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only inspects and releases the allocator's free memory.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
