@@ -111,6 +111,11 @@ impl Buffer {
         self.size
     }
 
+    /// Whether the CPU can read and write the contents (host or unified memory).
+    pub fn is_mapped(&self) -> bool {
+        !self.mapped.is_null()
+    }
+
     pub fn tag(&self) -> MemTag {
         self.tag
     }

@@ -41,7 +41,9 @@ struct Io {
     bound_sizes: Vec<usize>,
     /// The sizes of the current recording.
     sizes: Vec<usize>,
-    host: Buffer,
+    /// Host transfer buffer; `None` when the tensor's device memory is host-visible (unified
+    /// memory), where inputs are written and outputs read in place.
+    host: Option<Buffer>,
 }
 
 /// One delegate input: a tensor with its transfer buffer, or a symbolic int.
@@ -248,7 +250,15 @@ impl Delegate {
         }
         for (slot, input) in self.inputs.iter_mut().zip(inputs) {
             if let (InputSlot::Tensor(io), InputValue::Tensor(t)) = (slot, input) {
-                to_gpu(t.dtype, &t.data, io.host.bytes_mut()?)?;
+                let dst = match io.host.as_mut() {
+                    Some(host) => host.bytes_mut()?,
+                    None => {
+                        let p = self.placements[&io.value];
+                        let bytes = self.buffers[p.buffer].bytes_mut()?;
+                        &mut bytes[p.offset as usize..(p.offset + p.size) as usize]
+                    }
+                };
+                to_gpu(t.dtype, &t.data, dst)?;
             }
         }
         self.recording.command.submit_and_wait(&self.fence)?;
@@ -326,12 +336,14 @@ impl Delegate {
                 dst.len()
             )));
         }
-        from_gpu(
-            io.gpu_float,
-            &io.host.bytes()?[..n * GPU_ELEM_SIZE],
-            dtype,
-            dst,
-        )
+        let src = match io.host.as_ref() {
+            Some(host) => host.bytes()?,
+            None => {
+                let p = self.placements[&io.value];
+                &self.buffers[p.buffer].bytes()?[p.offset as usize..(p.offset + p.size) as usize]
+            }
+        };
+        from_gpu(io.gpu_float, &src[..n * GPU_ELEM_SIZE], dtype, dst)
     }
 
     /// Executes and returns every output in its boundary dtype.
@@ -507,7 +519,20 @@ impl Loader<'_> {
         acct.begin_phase("ready");
         let make_io = |id: ValueId| -> Result<Io> {
             let t = tensor(id);
-            let host = Buffer::new(ctx, acct, gpu_bytes(id), BufferKind::Host, MemTag::Io)?;
+            let in_place = placements
+                .get(&roots[id])
+                .is_some_and(|p| buffers[p.buffer].is_mapped());
+            let host = if in_place {
+                None
+            } else {
+                Some(Buffer::new(
+                    ctx,
+                    acct,
+                    gpu_bytes(id),
+                    BufferKind::Host,
+                    MemTag::Io,
+                )?)
+            };
             Ok(Io {
                 value: roots[id],
                 boundary_dtype: t.staging_dtype.unwrap_or(t.dtype),
@@ -613,7 +638,7 @@ impl Loader<'_> {
         // Largest first: the big weights are packed while little else is held, so the peak
         // (packed so far + one source + ring) stays near W.
         let mut order: Vec<&Weight> = weights.iter().collect();
-        order.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        order.sort_by_key(|w| std::cmp::Reverse(w.bytes));
         for w in order {
             if !held.contains_key(&w.source) {
                 held.insert(&w.source, self.fetch(w)?);
@@ -656,6 +681,18 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// Activation memory: host-visible device memory on unified-memory devices (inputs and
+    /// outputs are then written and read in place, with no transfer buffers), else device-local.
+    fn activation_buffer(&self, bytes: u64) -> Result<Buffer> {
+        let (ctx, acct) = (self.ctx, self.acct);
+        if self.options.direct_upload && ctx.caps().has_host_visible_device_memory {
+            if let Ok(b) = Buffer::new(ctx, acct, bytes, BufferKind::Unified, MemTag::Activation) {
+                return Ok(b);
+            }
+        }
+        Buffer::new(ctx, acct, bytes, BufferKind::Device, MemTag::Activation)
+    }
+
     fn allocate_activations(
         &self,
         use_arena: bool,
@@ -664,18 +701,11 @@ impl Loader<'_> {
         buffers: &mut Vec<Buffer>,
         placements: &mut BTreeMap<ValueId, Placement>,
     ) -> Result<()> {
-        let (ctx, acct) = (self.ctx, self.acct);
         if shared.is_empty() {
             return Ok(());
         }
         if use_arena {
-            buffers.push(Buffer::new(
-                ctx,
-                acct,
-                arena.size,
-                BufferKind::Device,
-                MemTag::Activation,
-            )?);
+            buffers.push(self.activation_buffer(arena.size)?);
             let index = buffers.len() - 1;
             for &(v, _, bytes) in shared {
                 placements.insert(
@@ -698,26 +728,14 @@ impl Loader<'_> {
         }
         let mut object_buffer: BTreeMap<u32, usize> = BTreeMap::new();
         for (&o, &bytes) in &objects {
-            buffers.push(Buffer::new(
-                ctx,
-                acct,
-                bytes,
-                BufferKind::Device,
-                MemTag::Activation,
-            )?);
+            buffers.push(self.activation_buffer(bytes)?);
             object_buffer.insert(o, buffers.len() - 1);
         }
         for &(v, obj, bytes) in shared {
             let index = match obj {
                 Some(o) => object_buffer[&o],
                 None => {
-                    buffers.push(Buffer::new(
-                        ctx,
-                        acct,
-                        bytes,
-                        BufferKind::Device,
-                        MemTag::Activation,
-                    )?);
+                    buffers.push(self.activation_buffer(bytes)?);
                     buffers.len() - 1
                 }
             };
@@ -908,8 +926,8 @@ fn record(
     for io in inputs {
         let r = range(io.value)?;
         let bytes = io_bytes(io).min(r.size);
-        if bytes > 0 {
-            command.copy(io.host.handle(), 0, r.buffer, r.offset, bytes);
+        if let (Some(host), true) = (&io.host, bytes > 0) {
+            command.copy(host.handle(), 0, r.buffer, r.offset, bytes);
         }
     }
     command.full_barrier();
@@ -947,8 +965,8 @@ fn record(
     for io in outputs {
         let r = range(io.value)?;
         let bytes = io_bytes(io).min(r.size);
-        if bytes > 0 {
-            command.copy(r.buffer, r.offset, io.host.handle(), 0, bytes);
+        if let (Some(host), true) = (&io.host, bytes > 0) {
+            command.copy(r.buffer, r.offset, host.handle(), 0, bytes);
         }
     }
     command.full_barrier();
