@@ -130,7 +130,7 @@ fn direct_upload_needs_no_staging_on_unified_memory() {
     let unified = etvk::gpu::Context::shared()
         .unwrap()
         .caps()
-        .has_host_visible_device_memory;
+        .unified_memory();
     if unified {
         assert_eq!(d.memory_report().direct_weights, 4);
         assert_eq!(s.peak_of(MemTag::Staging), 0);

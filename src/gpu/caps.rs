@@ -44,6 +44,13 @@ pub struct Caps {
 }
 
 impl Caps {
+    /// CPU and GPU share memory (phones, integrated GPUs, CPU devices): device-local memory
+    /// is host-visible and as fast for the CPU as any. Discrete GPUs with a resizable BAR also
+    /// expose such memory, but CPU reads of it cross PCIe uncached, so they don't count.
+    pub fn unified_memory(&self) -> bool {
+        self.has_host_visible_device_memory && self.kind != DeviceKind::Discrete
+    }
+
     pub(crate) fn read(
         props: &vk::PhysicalDeviceProperties,
         mem: &vk::PhysicalDeviceMemoryProperties,

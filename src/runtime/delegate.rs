@@ -621,7 +621,7 @@ impl Loader<'_> {
         report: &mut MemoryReport,
     ) -> Result<()> {
         let (ctx, acct) = (self.ctx, self.acct);
-        let direct = self.options.direct_upload && ctx.caps().has_host_visible_device_memory;
+        let direct = self.options.direct_upload && ctx.caps().unified_memory();
         let staged_bytes: u64 = if direct {
             0
         } else {
@@ -685,7 +685,7 @@ impl Loader<'_> {
     /// outputs are then written and read in place, with no transfer buffers), else device-local.
     fn activation_buffer(&self, bytes: u64) -> Result<Buffer> {
         let (ctx, acct) = (self.ctx, self.acct);
-        if self.options.direct_upload && ctx.caps().has_host_visible_device_memory {
+        if self.options.direct_upload && ctx.caps().unified_memory() {
             if let Ok(b) = Buffer::new(ctx, acct, bytes, BufferKind::Unified, MemTag::Activation) {
                 return Ok(b);
             }
