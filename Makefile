@@ -27,7 +27,7 @@ EXAMPLE := tests/fixtures/example
 PLUGIN := $(BUILD_DIR)/libetvk_executorch.so
 RUNNER := $(BUILD_DIR)/etvk_run
 
-.PHONY: help deps apt-deps venv build run test check-symbols header schema fixtures fmt clippy clean bench-memory
+.PHONY: help deps apt-deps venv build run test check-symbols header schema fixtures fmt clippy clean bench-memory test-models
 
 help:
 	@echo "make deps     install missing Debian packages and the executorch wheel (.venv)"
@@ -38,6 +38,7 @@ help:
 	@echo "make header   regenerate include/etvk.h from src/capi.rs (cbindgen)"
 	@echo "make schema   regenerate src/format/schema_generated.rs from schema/schema.fbs"
 	@echo "make fixtures re-export tests/fixtures (needs torch in .venv)"
+	@echo "make test-models   mobilenet_v2, resnet18, a ViT, a Llama decoder and a KV-cache step vs PyTorch"
 	@echo "make bench-memory  W/A/peaks/RSS of mobilenet_v2, resnet18, a transformer (docs/memory.md)"
 	@echo "make fmt | clippy | clean"
 
@@ -147,3 +148,10 @@ bench-memory: build
 	       "$(PYTHON) -m pip install torchvision==0.29.1 --no-deps && $(PYTHON) -m pip install pillow" >&2; \
 	  exit 1; }
 	$(PYTHON) bench/memory.py $(BENCH_MEMORY_ARGS)
+
+# Real models with random weights, exported on demand into bench/out/models (git-ignored) and
+# compared with PyTorch eager through etvk_run (atol/rtol 1e-3). Needs torch + torchvision.
+test-models: build
+	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || { \
+	  echo "test-models: needs torch and torchvision in $(VENV)" >&2; exit 1; }
+	$(PYTHON) tests/models/run_models.py
