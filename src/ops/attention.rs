@@ -33,16 +33,6 @@ pub const OPS: &[(&str, super::BuildFn)] = &[
 /// Max number of outer (batch/head) dims `shaders/attn_sdpa.comp` handles.
 const MAX_OUTER: usize = 6;
 
-fn check_float(b: &OpBuilder, tensors: &[&TensorInfo]) -> Result<()> {
-    match tensors.iter().find(|t| !t.is_float()) {
-        Some(t) => Err(b.unsupported(format!(
-            "value {} is {:?}: only float tensors are supported",
-            t.id, t.dtype
-        ))),
-        None => Ok(()),
-    }
-}
-
 fn check_rank(b: &OpBuilder, t: &TensorInfo, rank: usize, what: &str) -> Result<()> {
     if t.rank() != rank {
         return Err(b.err(format!(
@@ -64,7 +54,7 @@ fn emit_update(
     cache: &TensorInfo,
     start_pos: i64,
 ) -> Result<()> {
-    check_float(b, &[value, cache])?;
+    b.require_float(&[value, cache])?;
     check_rank(b, value, 4, "the value")?;
     check_rank(b, cache, 4, "the cache")?;
     let (v, c) = (&value.sizes, &cache.sizes);
@@ -197,7 +187,7 @@ fn llama_attention(
     scale: Option<f64>,
     out: ValueId,
 ) -> Result<Attention> {
-    check_float(b, &[q, k_cache, v_cache])?;
+    b.require_float(&[q, k_cache, v_cache])?;
     check_rank(b, q, 4, "the query")?;
     check_rank(b, k_cache, 4, "the key cache")?;
     if k_cache.sizes != v_cache.sizes {
@@ -236,7 +226,7 @@ fn llama_attention(
     }
     let mut m_i = 0;
     if let Some(m) = mask {
-        check_float(b, &[m])?;
+        b.require_float(&[m])?;
         check_rank(b, m, 2, "attn_mask")?;
         if m.sizes[0] != s || m.sizes[1] < lk {
             return Err(b.err(format!(
@@ -294,7 +284,7 @@ pub fn sdpa_with_kv_cache(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     b.double(args[8])?;
     let is_causal = b.bool(args[9])?;
     let scale = b.opt_double(args[10])?;
-    check_float(b, &[&k, &v])?;
+    b.require_float(&[&k, &v])?;
     check_rank(b, &k, 4, "the key")?;
     check_rank(b, &v, 4, "the value")?;
     if k.sizes != v.sizes {
@@ -369,9 +359,9 @@ pub fn etvk_sdpa(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let v = b.tensor(args[2])?;
     let mask = b.opt_tensor(args[3])?;
     let scale = b.opt_double(args[4])?;
-    check_float(b, &[&q, &k, &v])?;
+    b.require_float(&[&q, &k, &v])?;
     if let Some(m) = &mask {
-        check_float(b, &[m])?;
+        b.require_float(&[m])?;
     }
     if q.rank() < 2 || k.rank() < 2 || v.rank() < 2 {
         return Err(b.err(format!(
@@ -512,7 +502,7 @@ fn rotary_outputs(
     let (oq, ok) = (outs[0].id, outs[1].id);
     let oq_t = b.set_output(oq, xq.sizes.clone())?;
     let ok_t = b.set_output(ok, xk.sizes.clone())?;
-    check_float(b, &[&oq_t, &ok_t])?;
+    b.require_float(&[&oq_t, &ok_t])?;
     Ok((oq, ok))
 }
 
@@ -545,7 +535,7 @@ pub fn apply_rotary_emb(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let xk = b.tensor(args[1])?;
     let cos = b.tensor(args[2])?;
     let sin = b.tensor(args[3])?;
-    check_float(b, &[&xq, &xk, &cos, &sin])?;
+    b.require_float(&[&xq, &xk, &cos, &sin])?;
     check_rank(b, &xq, 4, "xq")?;
     check_rank(b, &xk, 4, "xk")?;
     if cos.sizes != sin.sizes {
@@ -608,7 +598,7 @@ pub fn apply_rotary_emb_hf(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let cos = b.tensor(args[2])?;
     let sin = b.tensor(args[3])?;
     let start_pos = b.int(args[4])?;
-    check_float(b, &[&xq, &xk, &cos, &sin])?;
+    b.require_float(&[&xq, &xk, &cos, &sin])?;
     check_rank(b, &xq, 4, "xq")?;
     check_rank(b, &xk, 4, "xk")?;
     check_rank(b, &cos, 2, "freqs_cos")?;
@@ -654,7 +644,7 @@ pub fn apply_rotary_emb_interleaved(b: &mut OpBuilder, args: &[ValueId]) -> Resu
     b.expect_args(args, 3)?;
     let x = b.tensor(args[0])?;
     let f = b.tensor(args[1])?;
-    check_float(b, &[&x, &f])?;
+    b.require_float(&[&x, &f])?;
     check_rank(b, &x, 3, "x")?;
     let (n, c) = (x.sizes[1], x.sizes[2]);
     if c % 2 != 0 {
@@ -667,7 +657,7 @@ pub fn apply_rotary_emb_interleaved(b: &mut OpBuilder, args: &[ValueId]) -> Resu
         )));
     }
     let out = b.set_output(args[2], x.sizes.clone())?;
-    check_float(b, &[&out])?;
+    b.require_float(&[&out])?;
     emit_rotary(
         b,
         Rotary::Interleaved,

@@ -33,18 +33,6 @@ struct Plan {
     bias: Option<(TensorInfo, f64, usize, usize)>,
 }
 
-fn check_float(b: &OpBuilder, ts: &[&TensorInfo]) -> Result<()> {
-    for t in ts {
-        if !t.is_float() {
-            return Err(b.unsupported(format!(
-                "value {} has dtype {:?}; only floating point is supported",
-                t.id, t.dtype
-            )));
-        }
-    }
-    Ok(())
-}
-
 fn record(
     b: &mut OpBuilder,
     plan: Plan,
@@ -54,9 +42,9 @@ fn record(
     out_sizes: Vec<usize>,
 ) -> Result<()> {
     let out = b.set_output(out_id, out_sizes)?;
-    check_float(b, &[a, mat, &out])?;
+    b.require_float(&[a, mat, &out])?;
     if let Some((bias, ..)) = &plan.bias {
-        check_float(b, &[bias])?;
+        b.require_float(&[bias])?;
     }
     let numel = plan.batch * plan.m * plan.n;
     if numel == 0 {

@@ -230,7 +230,7 @@ pub fn native_batch_norm_legit_no_training(b: &mut OpBuilder, args: &[ValueId]) 
     let mut all = vec![&x, &out, &running_mean, &running_var];
     all.extend(weight.as_ref());
     all.extend(bias.as_ref());
-    check_float(b, &all)?;
+    b.require_float(&all)?;
     check_size(b, &x)?;
     if x.numel() == 0 {
         return Ok(());
@@ -277,7 +277,7 @@ fn rows_norm(b: &mut OpBuilder, n: RowsNorm) -> Result<()> {
     }
     all.extend(n.weight);
     all.extend(n.bias);
-    check_float(b, &all)?;
+    b.require_float(&all)?;
     check_size(b, n.x)?;
     if n.rows == 0 {
         return Ok(());
@@ -327,16 +327,6 @@ fn output_list(b: &OpBuilder, id: ValueId, n: usize) -> Result<Vec<ValueId>> {
             "output value {id} should be a list of {n} tensors, is {}",
             other.kind_name()
         ))),
-    }
-}
-
-fn check_float(b: &OpBuilder, tensors: &[&TensorInfo]) -> Result<()> {
-    match tensors.iter().find(|t| !t.is_float()) {
-        Some(t) => Err(b.unsupported(format!(
-            "value {} is {:?}: only float tensors are supported",
-            t.id, t.dtype
-        ))),
-        None => Ok(()),
     }
 }
 

@@ -190,6 +190,17 @@ impl<'g> OpBuilder<'g> {
         Error::not_supported(format!("op #{} {}: {msg}", self.op_index, self.op_name))
     }
 
+    /// `NotSupported` naming the first tensor that is not stored as float on the GPU.
+    pub fn require_float(&self, tensors: &[&TensorInfo]) -> Result<()> {
+        match tensors.iter().find(|t| !t.is_float()) {
+            Some(t) => Err(self.unsupported(format!(
+                "value {} is {:?}: only float tensors are supported",
+                t.id, t.dtype
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Fails unless the op has exactly `n` arguments (inputs and outputs).
     pub fn expect_args(&self, args: &[ValueId], n: usize) -> Result<()> {
         if args.len() != n {
