@@ -5,18 +5,8 @@ mod common;
 use common::*;
 
 use etvk::format::DType;
-use etvk::runtime::{HostTensor, InputValue};
+use etvk::runtime::HostTensor;
 use etvk::ErrorKind;
-
-fn run(g: &GraphBuilder, inputs: Vec<HostTensor>) -> Vec<HostTensor> {
-    let mut d = g.build().unwrap();
-    let inputs: Vec<InputValue> = inputs.into_iter().map(InputValue::Tensor).collect();
-    d.run(&inputs).unwrap()
-}
-
-fn build_err(g: &GraphBuilder) -> etvk::Error {
-    g.build().err().expect("must fail")
-}
 
 /// `n` Null values (dtype, layout, device, pin_memory, memory_format...).
 fn nulls(g: &mut GraphBuilder, n: usize) -> Vec<usize> {

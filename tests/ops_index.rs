@@ -4,22 +4,8 @@ mod common;
 use common::*;
 
 use etvk::format::DType;
-use etvk::runtime::{HostTensor, InputValue};
+use etvk::runtime::HostTensor;
 use etvk::ErrorKind;
-
-fn i32_host(sizes: &[usize], v: &[i32]) -> HostTensor {
-    let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    HostTensor::new(DType::Int32, sizes.to_vec(), data).unwrap()
-}
-
-fn i64_host(sizes: &[usize], v: &[i64]) -> HostTensor {
-    let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    HostTensor::new(DType::Int64, sizes.to_vec(), data).unwrap()
-}
-
-fn f32_host(sizes: &[usize], v: &[f32]) -> HostTensor {
-    HostTensor::from_f32(sizes.to_vec(), v).unwrap()
-}
 
 /// An index tensor host value of `dtype` (Int32 or Int64).
 fn idx_host(dtype: DType, sizes: &[usize], v: &[i64]) -> HostTensor {
@@ -27,22 +13,6 @@ fn idx_host(dtype: DType, sizes: &[usize], v: &[i64]) -> HostTensor {
         DType::Int64 => i64_host(sizes, v),
         _ => i32_host(sizes, &v.iter().map(|&x| x as i32).collect::<Vec<_>>()),
     }
-}
-
-fn input(g: &mut GraphBuilder, dtype: DType, dims: &[usize]) -> usize {
-    let id = g.tensor(dtype, dims);
-    g.graph.input_ids.push(id);
-    id
-}
-
-fn run(g: &GraphBuilder, inputs: Vec<HostTensor>) -> Vec<HostTensor> {
-    let mut d = g.build().unwrap();
-    let inputs: Vec<InputValue> = inputs.into_iter().map(InputValue::Tensor).collect();
-    d.run(&inputs).unwrap()
-}
-
-fn build_err(g: &GraphBuilder) -> etvk::Error {
-    g.build().err().expect("must fail")
 }
 
 fn coords(mut i: usize, sizes: &[usize]) -> Vec<usize> {

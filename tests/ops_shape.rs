@@ -5,34 +5,8 @@ mod common;
 use common::*;
 
 use etvk::format::DType;
-use etvk::runtime::{HostTensor, InputValue};
+use etvk::runtime::HostTensor;
 use etvk::ErrorKind;
-
-fn i32_host(sizes: &[usize], v: &[i32]) -> HostTensor {
-    let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    HostTensor::new(DType::Int32, sizes.to_vec(), data).unwrap()
-}
-
-fn f32_host(sizes: &[usize], v: &[f32]) -> HostTensor {
-    HostTensor::from_f32(sizes.to_vec(), v).unwrap()
-}
-
-/// A graph input of any dtype.
-fn input(g: &mut GraphBuilder, dtype: DType, dims: &[usize]) -> usize {
-    let id = g.tensor(dtype, dims);
-    g.graph.input_ids.push(id);
-    id
-}
-
-fn run(g: &GraphBuilder, inputs: Vec<HostTensor>) -> Vec<HostTensor> {
-    let mut d = g.build().unwrap();
-    let inputs: Vec<InputValue> = inputs.into_iter().map(InputValue::Tensor).collect();
-    d.run(&inputs).unwrap()
-}
-
-fn build_err(g: &GraphBuilder) -> etvk::Error {
-    g.build().err().expect("must fail")
-}
 
 /// Distinct integers for integer tests.
 fn ints(n: usize) -> Vec<i32> {

@@ -221,3 +221,39 @@ pub fn broadcast_binary(
         .collect();
     (v, out)
 }
+
+/// An int32 host tensor.
+pub fn i32_host(sizes: &[usize], v: &[i32]) -> HostTensor {
+    let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    HostTensor::new(DType::Int32, sizes.to_vec(), data).unwrap()
+}
+
+/// An int64 host tensor.
+pub fn i64_host(sizes: &[usize], v: &[i64]) -> HostTensor {
+    let data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    HostTensor::new(DType::Int64, sizes.to_vec(), data).unwrap()
+}
+
+/// A float32 host tensor.
+pub fn f32_host(sizes: &[usize], v: &[f32]) -> HostTensor {
+    HostTensor::from_f32(sizes.to_vec(), v).unwrap()
+}
+
+/// A graph input of any dtype.
+pub fn input(g: &mut GraphBuilder, dtype: DType, dims: &[usize]) -> usize {
+    let id = g.tensor(dtype, dims);
+    g.graph.input_ids.push(id);
+    id
+}
+
+/// Builds and runs on host tensors of any dtype.
+pub fn run(g: &GraphBuilder, inputs: Vec<HostTensor>) -> Vec<HostTensor> {
+    let mut d = g.build().unwrap();
+    let inputs: Vec<InputValue> = inputs.into_iter().map(InputValue::Tensor).collect();
+    d.run(&inputs).unwrap()
+}
+
+/// The error a graph's init must fail with.
+pub fn build_err(g: &GraphBuilder) -> etvk::Error {
+    g.build().err().expect("must fail")
+}
