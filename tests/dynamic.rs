@@ -95,3 +95,45 @@ fn inputs_above_the_bounds_are_rejected() {
         .unwrap();
     assert_eq!(got[0].to_f32_vec(), vec![0.0, 2.0, 0.0, 4.0, 0.0, 6.0]);
 }
+
+/// `et_vk.select_as_symint` (`input_pos[-1].item()` in llama's rope, exported by the real
+/// partitioner): the position is read from the input on every execute and re-slices the table.
+#[test]
+fn select_as_symint_follows_the_input_value() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/op_fixtures/symint/narrow_at_pos");
+    let blob = std::fs::read(dir.join("delegate0.bin")).unwrap();
+    let mut named = std::collections::HashMap::new();
+    let mut table = Vec::new();
+    for e in std::fs::read_dir(dir.join("named")).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        table = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        named.insert(p.file_stem().unwrap().to_string_lossy().into_owned(), bytes);
+    }
+    assert_eq!(table.len(), 16 * 6, "the fixture's table is freqs[16, 6]");
+    let specs = etvk::runtime::CompileSpecs::default();
+    let mut d = etvk::runtime::Delegate::init(&blob, Some(&named), &specs).unwrap();
+    let mut rng = Rng::new(11);
+    for pos in [9i64, 0, 14, 14, 3] {
+        let x = rng.vec(2 * 6);
+        let got = d
+            .run(&[
+                input(&[2, 6], &x),
+                InputValue::Tensor(i64_host(&[1], &[pos])),
+            ])
+            .unwrap();
+        let p = pos as usize;
+        let want: Vec<f32> = (0..12).map(|i| table[p * 6 + i] * x[i]).collect();
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            1e-6,
+            1e-6,
+            &format!("pos {pos}"),
+        );
+    }
+}

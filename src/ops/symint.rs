@@ -1,14 +1,16 @@
 //! Symbolic ints of dynamic-shape programs: `sym_size.int` reads a run-time size, the Python
 //! operator nodes (`add`, `mul`, `floordiv`, comparisons...) compute on SymInts, and the
-//! assertion nodes are checked at build. Nothing here dispatches: the values feed other ops'
+//! assertion nodes are checked at build. `et_vk.select_as_symint` reads an element of an input
+//! tensor on the host (llama's `input_pos[-1].item()`). Nothing here dispatches: the values feed other ops'
 //! arguments (e.g. the sizes of a `view_copy`) every time the graph is (re)built.
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::format::ValueId;
 use crate::runtime::builder::{normalize_dim, OpBuilder};
 
 pub const OPS: &[(&str, super::BuildFn)] = &[
     ("sym_size.int", sym_size),
+    ("et_vk.select_as_symint.default", select_as_symint),
     ("add", add),
     ("sub", sub),
     ("mul", mul),
@@ -32,6 +34,46 @@ pub fn sym_size(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let d = normalize_dim(dim, t.rank())
         .ok_or_else(|| b.err(format!("dim {dim} out of range for rank {}", t.rank())))?;
     b.set_int(args[2], t.sizes[d] as i64)
+}
+
+/// `et_vk.select_as_symint(x, dim, index) -> SymInt`: `x.select(dim, index).item()`. The value
+/// comes from the host copy of input `x` on every execute (the delegate rebuilds when it
+/// changes); the build at init, before any input exists, uses 0.
+pub fn select_as_symint(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
+    b.expect_args(args, 4)?;
+    let x = b.tensor(args[0])?;
+    if !b.is_graph_input(x.id) {
+        return Err(Error::new(
+            ErrorKind::NotSupported,
+            format!(
+                "{}: reads value {} computed on the GPU; etvk reads it only from a program input",
+                b.op_name(),
+                x.id
+            ),
+        ));
+    }
+    let (dim, index) = (b.int(args[1])?, b.int(args[2])?);
+    let d = normalize_dim(dim, x.rank())
+        .ok_or_else(|| b.err(format!("dim {dim} out of range for rank {}", x.rank())))?;
+    let n = x.sizes[d] as i64;
+    let i = if index < 0 { index + n } else { index };
+    if !(0..n).contains(&i) {
+        return Err(b.err(format!(
+            "index {index} out of range for size {n} of dim {dim}"
+        )));
+    }
+    if x.numel() as i64 != n {
+        return Err(b.err(format!(
+            "selecting one entry of dim {dim} from sizes {:?} leaves more than one element",
+            x.sizes
+        )));
+    }
+    // Every other dim has size 1, so the element sits at flat index `i`.
+    let v = match b.host_values(x.id) {
+        Some(values) => values[i as usize],
+        None => 0,
+    };
+    b.set_int(args[3], v)
 }
 
 fn binary(b: &mut OpBuilder, args: &[ValueId], f: fn(i64, i64) -> Option<i64>) -> Result<()> {

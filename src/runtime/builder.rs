@@ -31,6 +31,19 @@ impl TensorInfo {
 pub enum RuntimeInput {
     Sizes(Vec<usize>),
     Int(i64),
+    /// A tensor whose values the graph reads on the host (`et_vk.select_as_symint`): its
+    /// sizes and its elements as integers.
+    Values(Vec<usize>, Vec<i64>),
+}
+
+impl RuntimeInput {
+    /// The run-time sizes of a tensor input.
+    pub fn sizes(&self) -> Option<&[usize]> {
+        match self {
+            RuntimeInput::Sizes(s) | RuntimeInput::Values(s, _) => Some(s),
+            RuntimeInput::Int(_) => None,
+        }
+    }
 }
 
 /// One recorded shader dispatch: `params[0]` is the number of work items.
@@ -56,6 +69,8 @@ pub struct OpBuilder<'g> {
     written: std::collections::BTreeSet<ValueId>,
     /// Run-time values of symbolic ints (SymInt inputs, `sym_size` and arithmetic on them).
     ints: Vec<Option<i64>>,
+    /// Element values of input tensors read on the host (see `RuntimeInput::Values`).
+    host_values: Vec<Option<Vec<i64>>>,
     /// Outputs must equal the serialized dims (the build at the bounds); otherwise they may
     /// be anything within them (a resize for smaller dynamic inputs).
     exact_outputs: bool,
@@ -81,6 +96,7 @@ impl<'g> OpBuilder<'g> {
             alias_root: (0..graph.values.len()).collect(),
             written: Default::default(),
             ints: vec![None; graph.values.len()],
+            host_values: vec![None; graph.values.len()],
             exact_outputs: true,
             op_index: 0,
             op_name: String::new(),
@@ -96,9 +112,23 @@ impl<'g> OpBuilder<'g> {
             match input {
                 RuntimeInput::Sizes(s) => b.sizes[*id] = Some(s.clone()),
                 RuntimeInput::Int(v) => b.ints[*id] = Some(*v),
+                RuntimeInput::Values(s, v) => {
+                    b.sizes[*id] = Some(s.clone());
+                    b.host_values[*id] = Some(v.clone());
+                }
             }
         }
         b
+    }
+
+    /// The elements of input tensor `id` as read on the host for this build, if it has any.
+    pub fn host_values(&self, id: ValueId) -> Option<&[i64]> {
+        self.host_values.get(id).and_then(|v| v.as_deref())
+    }
+
+    /// True when `id` is one of the graph's inputs.
+    pub fn is_graph_input(&self, id: ValueId) -> bool {
+        self.graph.input_ids.contains(&id)
     }
 
     /// Sizes of tensor `id` as built (run-time sizes after a resize).

@@ -41,6 +41,9 @@ struct Io {
     bound_sizes: Vec<usize>,
     /// The sizes of the current recording.
     sizes: Vec<usize>,
+    /// The graph reads this input's elements on the host (`et_vk.select_as_symint`), so a
+    /// change of its values re-records the graph.
+    read_on_host: bool,
     /// Host transfer buffer; `None` when the tensor's device memory is host-visible (unified
     /// memory), where inputs are written and outputs read in place.
     host: Option<Buffer>,
@@ -224,12 +227,16 @@ impl Delegate {
                             ),
                         ));
                     }
-                    RuntimeInput::Sizes(t.sizes.clone())
+                    if io.read_on_host {
+                        RuntimeInput::Values(t.sizes.clone(), t.to_i64_vec())
+                    } else {
+                        RuntimeInput::Sizes(t.sizes.clone())
+                    }
                 }
                 (InputSlot::Int, InputValue::Int(v)) => RuntimeInput::Int(*v),
                 (InputSlot::Int, InputValue::Tensor(t)) if t.numel() == 1 => {
                     // A SymInt may arrive as a one-element tensor.
-                    RuntimeInput::Int(t.to_f32_vec()[0] as i64)
+                    RuntimeInput::Int(t.to_i64_vec()[0])
                 }
                 (InputSlot::Tensor(_), InputValue::Int(_)) => {
                     return Err(Error::new(
@@ -284,8 +291,8 @@ impl Delegate {
         }
         check_limits(&ctx, &self.graph, &built.dispatches)?;
         for (slot, r) in self.inputs.iter_mut().zip(&runtime) {
-            if let (InputSlot::Tensor(io), RuntimeInput::Sizes(s)) = (slot, r) {
-                io.sizes = s.clone();
+            if let (InputSlot::Tensor(io), Some(s)) = (slot, r.sizes()) {
+                io.sizes = s.to_vec();
             }
         }
         for (io, sizes) in self.outputs.iter_mut().zip(built.output_sizes) {
@@ -533,8 +540,13 @@ impl Loader<'_> {
                     MemTag::Io,
                 )?)
             };
+            let read_on_host = graph
+                .chain
+                .iter()
+                .any(|op| op.name.contains("select_as_symint") && op.args.first() == Some(&id));
             Ok(Io {
                 value: roots[id],
+                read_on_host,
                 boundary_dtype: t.staging_dtype.unwrap_or(t.dtype),
                 gpu_float: t.dtype.is_float(),
                 bound_sizes: t.dims.clone(),
@@ -547,8 +559,14 @@ impl Loader<'_> {
         for &id in &graph.input_ids {
             match graph.tensor(id) {
                 Some(t) => {
-                    recorded_for.push(RuntimeInput::Sizes(t.dims.clone()));
-                    inputs.push(InputSlot::Tensor(make_io(id)?));
+                    let io = make_io(id)?;
+                    // The build at init reads zeros from inputs read on the host.
+                    recorded_for.push(if io.read_on_host {
+                        RuntimeInput::Values(t.dims.clone(), vec![0; t.numel()])
+                    } else {
+                        RuntimeInput::Sizes(t.dims.clone())
+                    });
+                    inputs.push(InputSlot::Tensor(io));
                 }
                 None => {
                     recorded_for.push(RuntimeInput::Int(symint_value(graph, id)));

@@ -33,6 +33,24 @@ impl HostTensor {
         self.sizes.iter().product()
     }
 
+    /// The elements as i64: exact for integer dtypes, floats truncated toward zero.
+    pub fn to_i64_vec(&self) -> Vec<i64> {
+        let b = &self.data;
+        match self.dtype {
+            DType::Int32 => b
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect(),
+            DType::Int64 => b
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+            DType::Int8 => b.iter().map(|&v| v as i8 as i64).collect(),
+            DType::Uint8 | DType::Bool => b.iter().map(|&v| v as i64).collect(),
+            _ => self.to_f32_vec().into_iter().map(|v| v as i64).collect(),
+        }
+    }
+
     /// The elements as f32 (converting from any numeric dtype); for tests and comparisons.
     pub fn to_f32_vec(&self) -> Vec<f32> {
         let n = self.numel();
