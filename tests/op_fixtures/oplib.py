@@ -7,6 +7,11 @@ check that the ops under test were delegated, and save what the Rust test runs
   tolerance.txt ("atol rtol") and model.pte.
 
 Run the family scripts with the repo's venv: .venv/bin/python tests/op_fixtures/<family>/export.py
+
+fp16: with OPLIB_FP16=1 the same cases are exported with the `force_fp16` compile option (fp32
+constants serialized as fp16, FLOAT16 tensors inside the delegate) into
+tests/op_fixtures/fp16/<family>/<case>, still compared with fp32 PyTorch eager, at the case's
+tolerance or FP16_TOLERANCE, whichever is looser.
 """
 
 import io
@@ -27,6 +32,15 @@ from executorch.backends.vulkan.partitioner.vulkan_partitioner import VulkanPart
 from executorch.exir import to_edge_transform_and_lower  # noqa: E402
 
 
+# atol, rtol for force_fp16 programs: constants are rounded to fp16 (relative error 2^-11) by the
+# exporter; etvk computes in f32, so errors stay near the rounding of the weights.
+FP16_TOLERANCE = (1e-2, 1e-2)
+
+
+def fp16_mode() -> bool:
+    return os.environ.get("OPLIB_FP16") == "1"
+
+
 def export_case(
     out_root: str,
     name: str,
@@ -42,6 +56,10 @@ def export_case(
     """Exports one case; asserts every name in `expect_ops` (e.g. "aten.gelu.default") is in a
     Vulkan delegate. Delegate I/O is recorded on `inputs`, or on `record_inputs` when given
     (dynamic shapes: export at the bounds, record at other sizes). Returns the case directory."""
+    if fp16_mode():
+        partitioner_options = {**(partitioner_options or {}), "force_fp16": True}
+        out_root = os.path.join(HERE, "fp16", os.path.basename(os.path.normpath(out_root)))
+        tolerance = tuple(max(a, b) for a, b in zip(tolerance or (0, 0), FP16_TOLERANCE))
     model = model.eval()
     inputs = tuple(inputs)
     ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
