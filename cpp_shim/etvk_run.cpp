@@ -111,16 +111,20 @@ std::string fmt_double(double v) {
   return buf;
 }
 
-int64_t peak_rss_bytes() {
+// A "Field:   N kB" line of /proc/self/status, in bytes (-1 when absent).
+int64_t proc_status_bytes(const char* field) {
   std::ifstream f("/proc/self/status");
   std::string line;
+  size_t n = std::strlen(field);
   while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      return std::strtoll(line.c_str() + 6, nullptr, 10) * 1024;
+    if (line.compare(0, n, field) == 0 && line.size() > n && line[n] == ':') {
+      return std::strtoll(line.c_str() + n + 1, nullptr, 10) * 1024;
     }
   }
   return -1;
 }
+
+int64_t peak_rss_bytes() { return proc_status_bytes("VmHWM"); }
 
 // ---------------------------------------------------------------------------------------------
 // dtypes: the subset of ScalarType that .npy files and this runner handle
@@ -755,6 +759,9 @@ int main(int argc, char** argv) {
   }
 
   int64_t rss = peak_rss_bytes();
+  // Split of the resident set after the last execute: anonymous pages (heap, device memory
+  // on unified-memory drivers) and file-backed ones (shared-library code such as a JIT's).
+  int64_t rss_anon = proc_status_bytes("RssAnon"), rss_file = proc_status_bytes("RssFile");
   std::fprintf(info, "load %.3f ms, first execute %.3f ms, median execute %.3f ms over %d iters, "
                      "peak RSS %.1f MiB\n",
                load_ms, first_ms, median_ms, opt.iters, rss / 1048576.0);
@@ -763,7 +770,8 @@ int main(int argc, char** argv) {
     j << "{\"model\": \"" << json_escape(opt.model) << "\", \"load_ms\": " << load_ms
       << ", \"first_execute_ms\": " << first_ms << ", \"median_execute_ms\": " << median_ms
       << ", \"iters\": " << opt.iters << ", \"peak_rss_bytes\": " << rss
-      << ", \"load_peak_rss_bytes\": " << load_peak_rss << ", \"delegates\": " << mem.delegates
+      << ", \"load_peak_rss_bytes\": " << load_peak_rss << ", \"end_rss_anon_bytes\": " << rss_anon
+      << ", \"end_rss_file_bytes\": " << rss_file << ", \"delegates\": " << mem.delegates
       << ", \"weights_bytes\": " << mem.weights_bytes
       << ", \"activations_bytes\": " << mem.activations_bytes
       << ", \"arena_bytes\": " << mem.arena_bytes
