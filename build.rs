@@ -27,21 +27,28 @@ fn main() {
             continue;
         }
         let stem = src.file_stem().unwrap().to_str().unwrap().to_owned();
+        // Two builds: params in a storage buffer (binding 0), and in push constants.
         let spv = out_dir.join(format!("{stem}.spv"));
-        let status = Command::new(&glslc)
-            .args(["--target-env=vulkan1.1", "-O", "-I"])
-            .arg(shader_dir)
-            .arg(src)
-            .arg("-o")
-            .arg(&spv)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {glslc} (install Debian's glslc): {e}"));
-        assert!(status.success(), "glslc failed on {}", src.display());
+        let spv_push = out_dir.join(format!("{stem}.push.spv"));
+        for (out, defines) in [(&spv, &[][..]), (&spv_push, &["-DETVK_PUSH_PARAMS"][..])] {
+            let status = Command::new(&glslc)
+                .args(["--target-env=vulkan1.1", "-O", "-I"])
+                .arg(shader_dir)
+                .args(defines)
+                .arg(src)
+                .arg("-o")
+                .arg(out)
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run {glslc} (install Debian's glslc): {e}"));
+            assert!(status.success(), "glslc failed on {}", src.display());
+        }
         writeln!(
             table,
-            "pub static {}: Shader = Shader {{ name: {stem:?}, spirv: include_bytes!({:?}) }};",
+            "pub static {}: Shader = Shader {{ name: {stem:?}, spirv: include_bytes!({:?}), \
+             spirv_push: include_bytes!({:?}) }};",
             stem.to_uppercase(),
-            spv.display().to_string()
+            spv.display().to_string(),
+            spv_push.display().to_string()
         )
         .unwrap();
     }

@@ -8,7 +8,8 @@
 //    [4]=a is float [5]=b is float [6]=c is float [7]=output kind
 //    [8]=b is a tensor (else the scalar) [9]=scalar (f) [10]=scalar (i)
 //    [11]=alpha (f) [12]=alpha (i)
-//    [13..21)=out sizes [21..29)=a strides [29..37)=b strides [37..45)=c strides (0: broadcast)
+//    then, for rank r: [13, 13+r)=out sizes, [13+r, 13+2r)=a strides, [13+2r, 13+3r)=b strides,
+//    [13+3r, 13+4r)=c strides (where only) (stride 0: broadcast)
 // ops: 0 add (a + alpha*b) 1 sub (a - alpha*b) 2 mul 3 div 4 div trunc 5 div floor 6 pow
 //      7 minimum 8 maximum | 10 eq 11 ne 12 lt 13 le 14 gt 15 ge | 20 bitwise and 21 or
 //      22 xor | 30 logical and 31 or 32 xor | 40 where(c, a, b)
@@ -92,16 +93,17 @@ void main() {
     uint i = work_index();
     if (i >= uint(p[0])) return;
     int rank = p[2];
+    int op = p[1];
+    bool has_c = op == 40;
     uint rem = i, ia = 0u, ib = 0u, ic = 0u;
     for (int d = rank - 1; d >= 0; --d) {
         uint size = uint(p[13 + d]);
         uint k = rem % size;
         rem /= size;
-        ia += k * uint(p[21 + d]);
-        ib += k * uint(p[29 + d]);
-        ic += k * uint(p[37 + d]);
+        ia += k * uint(p[13 + rank + d]);
+        ib += k * uint(p[13 + 2 * rank + d]);
+        if (has_c) ic += k * uint(p[13 + 3 * rank + d]);
     }
-    int op = p[1];
     int kind = p[7];
     bool fa = p[4] != 0, fb = p[5] != 0;
     bool b_tensor = p[8] != 0;

@@ -11,8 +11,8 @@
 //   out[j] = convert(in[src])
 // p: [0]=numel [1]=rank [2]=base [3]=fill word (already in the output representation)
 //    [4]=input is float [5]=conversion: -1 none (word copy), else output kind (cast_common)
-//    [6..14) out sizes [14..22) strides [22..30) lo [30..38) bound (-1: none)
-//    [38..46) mod (0: none)
+//    then, for rank r = p[1]: [6, 6+r) out sizes [6+r, 6+2r) strides [6+2r, 6+3r) lo
+//    [6+3r, 6+4r) bound (-1: none) [6+4r, 6+5r) mod (0: none)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { uint o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { uint a[]; };
 void main() {
@@ -20,19 +20,20 @@ void main() {
     if (j >= uint(p[0])) return;
     int rem = int(j);
     int src = p[2];
-    for (int d = p[1] - 1; d >= 0; --d) {
+    int r = p[1];
+    for (int d = r - 1; d >= 0; --d) {
         int size = p[6 + d];
         int c = rem % size;
         rem /= size;
-        int i = c - p[22 + d];
-        int bound = p[30 + d];
+        int i = c - p[6 + 2 * r + d];
+        int bound = p[6 + 3 * r + d];
         if (i < 0 || (bound >= 0 && i >= bound)) {
             o[j] = uint(p[3]);
             return;
         }
-        int m = p[38 + d];
+        int m = p[6 + 4 * r + d];
         if (m > 0) i = i % m;
-        src += i * p[14 + d];
+        src += i * p[6 + r + d];
     }
     uint raw = a[src];
     o[j] = p[5] < 0 ? raw : cast_word(raw, p[4] != 0, p[5]);

@@ -79,9 +79,17 @@ impl CommandBuffer {
             .map_err(|r| vk_error("vkEndCommandBuffer", r))
     }
 
-    /// Binds `pipeline` with `set` and dispatches `groups` workgroups.
-    pub fn dispatch(&mut self, pipeline: &Pipeline, set: vk::DescriptorSet, groups: [u32; 3]) {
+    /// Binds `pipeline` with `set`, pushes `push_params` (for a push-constant pipeline; empty
+    /// otherwise) and dispatches `groups` workgroups.
+    pub fn dispatch(
+        &mut self,
+        pipeline: &Pipeline,
+        set: vk::DescriptorSet,
+        push_params: &[i32],
+        groups: [u32; 3],
+    ) {
         let d = self.ctx.device();
+        let push_bytes: Vec<u8> = push_params.iter().flat_map(|v| v.to_le_bytes()).collect();
         // SAFETY: recording state; pipeline, layout and set are alive for as long as this
         // command buffer can be submitted (owned by the same delegate / context).
         unsafe {
@@ -94,6 +102,16 @@ impl CommandBuffer {
                 &[set],
                 &[],
             );
+            if !push_bytes.is_empty() {
+                // Within the layout's range: the caller pushes at most PUSH_PARAM_INTS ints.
+                d.cmd_push_constants(
+                    self.cmd,
+                    pipeline.layout,
+                    vk::ShaderStageFlags::COMPUTE,
+                    0,
+                    &push_bytes,
+                );
+            }
             d.cmd_dispatch(self.cmd, groups[0], groups[1], groups[2]);
         }
     }

@@ -28,6 +28,9 @@ const VALIDATION_LAYER: &CStr = c"VK_LAYER_KHRONOS_validation";
 /// Validation messages of severity ERROR, collected by the debug messenger.
 type ValidationLog = Mutex<Vec<String>>;
 
+/// Shader name, tensor bindings, params in push constants.
+type PipelineKey = (&'static str, u32, bool);
+
 pub struct Context {
     _entry: ash::Entry,
     instance: ash::Instance,
@@ -38,7 +41,7 @@ pub struct Context {
     queue_family: u32,
     allocator: ManuallyDrop<vk_mem::Allocator>,
     caps: Caps,
-    pipelines: Mutex<HashMap<(&'static str, u32), Arc<Pipeline>>>,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<Pipeline>>>,
 }
 
 /// The process-wide context. Once created it stays for the life of the process: creating a
@@ -201,14 +204,21 @@ impl Context {
             .map_err(|r| vk_error("vkQueueSubmit", r))
     }
 
-    /// The cached pipeline for `shader` with `tensor_bindings` tensors (plus the params binding).
-    pub fn pipeline(&self, shader: &'static Shader, tensor_bindings: u32) -> Result<Arc<Pipeline>> {
+    /// The cached pipeline for `shader` with `tensor_bindings` tensors, its params in push
+    /// constants (`push`) or in a buffer at binding 0.
+    pub fn pipeline(
+        &self,
+        shader: &'static Shader,
+        tensor_bindings: u32,
+        push: bool,
+    ) -> Result<Arc<Pipeline>> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = cache.get(&(shader.name, tensor_bindings)) {
+        let key = (shader.name, tensor_bindings, push);
+        if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
-        let p = Arc::new(Pipeline::new(&self.device, shader, tensor_bindings)?);
-        cache.insert((shader.name, tensor_bindings), p.clone());
+        let p = Arc::new(Pipeline::new(&self.device, shader, tensor_bindings, push)?);
+        cache.insert(key, p.clone());
         Ok(p)
     }
 

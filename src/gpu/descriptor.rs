@@ -70,7 +70,7 @@ impl DescriptorPool {
             .map(|(i, info)| {
                 vk::WriteDescriptorSet::default()
                     .dst_set(set)
-                    .dst_binding(i as u32)
+                    .dst_binding(pipeline.first_binding + i as u32)
                     .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
                     .buffer_info(info)
             })

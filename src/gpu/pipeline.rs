@@ -1,9 +1,9 @@
-//! A compute pipeline for one shader: binding 0 is the params buffer, bindings 1..=n tensors,
-//! all storage buffers in set 0.
+//! A compute pipeline for one shader: bindings 1..=n are tensors, all storage buffers in set 0;
+//! params are either the storage buffer at binding 0 or 128 bytes of push constants.
 
 use ash::vk;
 
-use super::shaders::Shader;
+use super::shaders::{Shader, PUSH_PARAM_INTS};
 use super::vk_error;
 use crate::error::{Error, Result};
 
@@ -12,14 +12,36 @@ pub struct Pipeline {
     pub(crate) set_layout: vk::DescriptorSetLayout,
     pub(crate) layout: vk::PipelineLayout,
     pub(crate) pipeline: vk::Pipeline,
+    /// The first binding of the set: 0 (params buffer) or 1 (params in push constants).
+    pub(crate) first_binding: u32,
 }
 
 impl Pipeline {
-    pub(crate) fn new(device: &ash::Device, shader: &Shader, tensor_bindings: u32) -> Result<Self> {
-        let code = ash::util::read_spv(&mut std::io::Cursor::new(shader.spirv))
+    /// `push`: the push-constant build of `shader` (params in push constants, no binding 0).
+    pub(crate) fn new(
+        device: &ash::Device,
+        shader: &Shader,
+        tensor_bindings: u32,
+        push: bool,
+    ) -> Result<Self> {
+        let spirv = if push {
+            shader.spirv_push
+        } else {
+            shader.spirv
+        };
+        let code = ash::util::read_spv(&mut std::io::Cursor::new(spirv))
             .map_err(|e| Error::internal(format!("shader {} is not SPIR-V: {e}", shader.name)))?;
-        let bindings = tensor_bindings + 1;
-        let layout_bindings: Vec<_> = (0..bindings)
+        let first_binding = push as u32;
+        let push_ranges: &[vk::PushConstantRange] = if push {
+            &[vk::PushConstantRange {
+                stage_flags: vk::ShaderStageFlags::COMPUTE,
+                offset: 0,
+                size: (PUSH_PARAM_INTS * 4) as u32,
+            }]
+        } else {
+            &[]
+        };
+        let layout_bindings: Vec<_> = (first_binding..=tensor_bindings)
             .map(|b| {
                 vk::DescriptorSetLayoutBinding::default()
                     .binding(b)
@@ -30,7 +52,7 @@ impl Pipeline {
             .collect();
         let mut guard = PipelineGuard {
             device,
-            p: Pipeline::null(),
+            p: Pipeline::null(first_binding),
             module: vk::ShaderModule::null(),
         };
         // SAFETY: all create infos below refer to locals that outlive each call; on any error
@@ -48,7 +70,9 @@ impl Pipeline {
             let set_layouts = [guard.p.set_layout];
             guard.p.layout = device
                 .create_pipeline_layout(
-                    &vk::PipelineLayoutCreateInfo::default().set_layouts(&set_layouts),
+                    &vk::PipelineLayoutCreateInfo::default()
+                        .set_layouts(&set_layouts)
+                        .push_constant_ranges(push_ranges),
                     None,
                 )
                 .map_err(|r| vk_error("vkCreatePipelineLayout", r))?;
@@ -67,15 +91,16 @@ impl Pipeline {
             device.destroy_shader_module(guard.module, None);
             guard.module = vk::ShaderModule::null();
         }
-        let p = std::mem::replace(&mut guard.p, Pipeline::null());
+        let p = std::mem::replace(&mut guard.p, Pipeline::null(first_binding));
         Ok(p)
     }
 
-    fn null() -> Self {
+    fn null(first_binding: u32) -> Self {
         Pipeline {
             set_layout: vk::DescriptorSetLayout::null(),
             layout: vk::PipelineLayout::null(),
             pipeline: vk::Pipeline::null(),
+            first_binding,
         }
     }
 

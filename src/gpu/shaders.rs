@@ -1,11 +1,17 @@
 //! SPIR-V compiled at build time from `shaders/*.comp` (see `build.rs`).
 
-/// One compute shader: a stable name (pipeline cache key) and its SPIR-V bytes.
+/// One compute shader: a stable name (pipeline cache key) and its SPIR-V, built twice: params
+/// in a storage buffer at binding 0 (`spirv`), and params in push constants (`spirv_push`).
 #[derive(Debug)]
 pub struct Shader {
     pub name: &'static str,
     pub spirv: &'static [u8],
+    pub spirv_push: &'static [u8],
 }
+
+/// Params (ints) that fit the push-constant build: 128 bytes, which every Vulkan device offers
+/// (`maxPushConstantsSize` >= 128). Larger params go to a storage buffer.
+pub const PUSH_PARAM_INTS: usize = 32;
 
 /// Threads per workgroup along x in every shader (`shaders/common.glsl`).
 pub const WORKGROUP_SIZE: u32 = 64;

@@ -277,12 +277,16 @@ pub fn emit(
         (alpha as f32).to_bits() as i32,
         as_i32(alpha).unwrap_or(1),
     ];
+    // Rank-length arrays (no padding) so that rank <= 4 fits in push constants.
+    let ints = |v: &[usize]| v.iter().map(|&x| x as i32).collect::<Vec<i32>>();
     let strides =
-        |s: Option<&[usize]>| pad(&s.map_or(vec![0; rank], |s| broadcast_strides(s, rank)));
-    p.extend(pad(&out_sizes));
+        |s: Option<&[usize]>| ints(&s.map_or(vec![0; rank], |s| broadcast_strides(s, rank)));
+    p.extend(ints(&out_sizes));
     p.extend(strides(Some(&a.sizes)));
     p.extend(strides(other_t.map(|t| t.sizes.as_slice())));
-    p.extend(strides(cond.map(|t| t.sizes.as_slice())));
+    if let Some(c) = cond {
+        p.extend(strides(Some(&c.sizes)));
+    }
     // Missing operands still need a binding: bind `a` again (never read).
     let other_id = other_t.map_or(a.id, |t| t.id);
     let cond_id = cond.map_or(a.id, |t| t.id);

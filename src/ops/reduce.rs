@@ -166,13 +166,18 @@ fn reduce(
     }
     let group = r >= GROUP_MIN_LEN;
     let work = work_items(b, out.numel(), group)?;
-    let mut p = vec![work, mode as i32, r as i32, kept_sizes.len() as i32];
-    p.extend(pad(&kept_sizes));
-    p.extend(pad(&kept_strides));
-    p.push(red_sizes.len() as i32);
-    p.extend(pad(&red_sizes));
-    p.extend(pad(&red_strides));
-    p.push(group as i32);
+    // Unpadded: 6 + 2 * rank ints, within push constants for every rank.
+    let mut p = vec![
+        work,
+        mode as i32,
+        r as i32,
+        group as i32,
+        kept_sizes.len() as i32,
+        red_sizes.len() as i32,
+    ];
+    for v in [&kept_sizes, &kept_strides, &red_sizes, &red_strides] {
+        p.extend(v.iter().map(|&x| x as i32));
+    }
     b.dispatch(&shaders::REDUCE, p, &[out.id, x.id]);
     Ok(())
 }
@@ -305,11 +310,4 @@ fn arg_reduce(b: &mut OpBuilder, args: &[ValueId], min: bool) -> Result<()> {
     ];
     b.dispatch(&shaders::ARG_REDUCE, p, &[out.id, x.id]);
     Ok(())
-}
-
-/// `v` as i32, padded with zeros to MAX_RANK entries.
-fn pad(v: &[usize]) -> Vec<i32> {
-    let mut out: Vec<i32> = v.iter().map(|&x| x as i32).collect();
-    out.resize(MAX_RANK, 0);
-    out
 }

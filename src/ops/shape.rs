@@ -326,7 +326,7 @@ impl Gather {
                 .map(|&x| i32::try_from(x))
                 .collect::<std::result::Result<Vec<i32>, _>>()
                 .map_err(|_| b.unsupported("tensor too large for 32-bit indexing"))?;
-            w.resize(MAX_RANK, 0);
+            w.resize(rank, 0);
             Ok(w)
         };
         if numel > i32::MAX as usize || input.numel() > i32::MAX as usize {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{ConstantSource, DType, Graph, Value, ValueId};
 use crate::gpu::memory::Accountant;
-use crate::gpu::shaders::WORKGROUP_SIZE;
+use crate::gpu::shaders::{PUSH_PARAM_INTS, WORKGROUP_SIZE};
 use crate::gpu::{
     Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, Fence, MemTag,
     MemoryStats,
@@ -59,7 +59,7 @@ enum InputSlot {
 struct Recording {
     command: CommandBuffer,
     _descriptors: DescriptorPool,
-    _params: Buffer,
+    _params: Option<Buffer>,
 }
 
 /// What `init` measured and decided about memory.
@@ -929,7 +929,11 @@ fn record(
     outputs: &[Io],
 ) -> Result<Recording> {
     let (params, offsets) = pack_params(ctx, acct, dispatches)?;
-    let n_bindings: u32 = dispatches.iter().map(|d| d.tensors.len() as u32 + 1).sum();
+    let n_bindings: u32 = dispatches
+        .iter()
+        .map(|d| d.tensors.len() as u32 + !params_in_push_constants(d) as u32)
+        .sum::<u32>()
+        .max(1);
     let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
     let mut command = CommandBuffer::new(ctx)?;
     let range = |id: ValueId| -> Result<BufferRange> {
@@ -953,17 +957,24 @@ fn record(
     }
     command.full_barrier();
     let max_groups = ctx.caps().max_compute_work_group_count;
-    for (d, &off) in dispatches.iter().zip(&offsets) {
+    for (d, off) in dispatches.iter().zip(&offsets) {
         let work = d.params.first().copied().unwrap_or(0).max(0) as u64;
         if work == 0 {
             continue;
         }
-        let pipeline = ctx.pipeline(d.shader, d.tensors.len() as u32)?;
-        let mut ranges = vec![BufferRange {
-            buffer: params.handle(),
-            offset: off,
-            size: (d.params.len() * 4) as u64,
-        }];
+        let mut ranges = Vec::with_capacity(d.tensors.len() + 1);
+        let push_params: &[i32] = match (off, &params) {
+            (Some(off), Some(params)) => {
+                ranges.push(BufferRange {
+                    buffer: params.handle(),
+                    offset: *off,
+                    size: (d.params.len() * 4) as u64,
+                });
+                &[]
+            }
+            _ => &d.params,
+        };
+        let pipeline = ctx.pipeline(d.shader, d.tensors.len() as u32, !push_params.is_empty())?;
         for &t in &d.tensors {
             ranges.push(range(t)?);
         }
@@ -980,7 +991,7 @@ fn record(
                 ),
             ));
         }
-        command.dispatch(&pipeline, set, [gx as u32, gy as u32, 1]);
+        command.dispatch(&pipeline, set, push_params, [gx as u32, gy as u32, 1]);
         command.full_barrier();
     }
     for io in outputs {
@@ -1004,23 +1015,36 @@ fn pack_params(
     ctx: &Arc<Context>,
     acct: &Arc<Accountant>,
     dispatches: &[Dispatch],
-) -> Result<(Buffer, Vec<u64>)> {
+) -> Result<(Option<Buffer>, Vec<Option<u64>>)> {
     let align = ctx.caps().min_storage_buffer_offset_alignment.max(4);
     let mut offsets = Vec::with_capacity(dispatches.len());
     let mut total = 0u64;
     for d in dispatches {
-        offsets.push(total);
+        if params_in_push_constants(d) {
+            offsets.push(None);
+            continue;
+        }
+        offsets.push(Some(total));
         total = (total + (d.params.len() * 4) as u64).div_ceil(align) * align;
+    }
+    if total == 0 {
+        return Ok((None, offsets));
     }
     let mut params = Buffer::new(ctx, acct, total, BufferKind::Host, MemTag::Params)?;
     let bytes = params.bytes_mut()?;
-    for (d, &off) in dispatches.iter().zip(&offsets) {
+    for (d, off) in dispatches.iter().zip(&offsets) {
+        let Some(off) = off else { continue };
         for (k, v) in d.params.iter().enumerate() {
-            let at = off as usize + k * 4;
+            let at = *off as usize + k * 4;
             bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
         }
     }
-    Ok((params, offsets))
+    Ok((Some(params), offsets))
+}
+
+/// Params of up to 128 bytes travel as push constants (no memory); larger ones in a buffer.
+fn params_in_push_constants(d: &Dispatch) -> bool {
+    d.params.len() <= PUSH_PARAM_INTS
 }
 
 /// Fetches a constant's bytes: from the blob, or from the NamedDataMap.
