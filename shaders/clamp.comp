@@ -12,6 +12,11 @@ void main() {
     uint raw = a[i];
     if (p[2] != 0) {
         float x = p[1] != 0 ? uintBitsToFloat(raw) : float(int(raw));
+        // NaN by its bits: drivers may fold the selects below into min/max, which drop NaN.
+        if ((floatBitsToUint(x) & 0x7fffffffu) > 0x7f800000u) {
+            o[i] = floatBitsToUint(x);
+            return;
+        }
         float y = x < pf(3) ? pf(3) : x;
         y = y > pf(4) ? pf(4) : y;
         o[i] = floatBitsToUint(y);
