@@ -1,18 +1,25 @@
 #version 450
 #include "common.glsl"
 // Direct 2-D convolution (grouped, strided, padded, dilated), optional bias, then clamp.
-// One invocation per output element of out [N, Cout, Ho, Wo].
+// One invocation per output element of out [N, Cout, Ho, Wo], or (split layout, p[20] = 1) one
+// 64-wide workgroup per output element, each lane folding a strided slice of the Cin/g*kH*kW
+// products, merged in shared memory.
 // in [N, Cin, H, W], weight [Cout, Cin/groups, kH, kW], bias [Cout].
 // p: [0]=numel [1]=N [2]=Cin [3]=H [4]=W [5]=Cout [6]=Ho [7]=Wo [8]=kH [9]=kW
 //    [10]=sH [11]=sW [12]=pH [13]=pW [14]=dH [15]=dW [16]=groups [17]=has bias
-//    [18]=clamp min(f) [19]=clamp max(f)
+//    [18]=clamp min(f) [19]=clamp max(f) [20]=split layout
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { float x[]; };
 layout(std430, set = 0, binding = 3) readonly buffer W { float w[]; };
 layout(std430, set = 0, binding = 4) readonly buffer Bias { float bias[]; };
+shared float partial[64];
+
 void main() {
-    uint i = work_index();
-    if (i >= uint(p[0])) return;
+    uint wi = work_index();
+    bool split = p[20] != 0;
+    // Split layout: work items come in whole groups of 64, so this return is uniform per group.
+    if (wi >= uint(p[0])) return;
+    uint i = split ? wi / 64u : wi;
     int Cin = p[2], H = p[3], W = p[4], Cout = p[5], Ho = p[6], Wo = p[7];
     int kH = p[8], kW = p[9];
     int ow = int(i % uint(Wo));
@@ -21,9 +28,34 @@ void main() {
     int n = int(i / uint(Wo * Ho * Cout));
     int cin_g = Cin / p[16];
     int g = oc / (Cout / p[16]);
-    float acc = p[17] != 0 ? bias[oc] : 0.0;
     int ih0 = oh * p[10] - p[12];
     int iw0 = ow * p[11] - p[13];
+    if (split) {
+        uint l = gl_LocalInvocationID.x;
+        int khw = kH * kW;
+        float part = 0.0;
+        for (int r = int(l); r < cin_g * khw; r += 64) {
+            int c = r / khw;
+            int kh = (r % khw) / kW;
+            int kw = r % kW;
+            int ih = ih0 + kh * p[14];
+            int iw = iw0 + kw * p[15];
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            int ic = g * cin_g + c;
+            part += x[uint(((n * Cin + ic) * H + ih) * W + iw)] * w[uint(((oc * cin_g + c) * kH + kh) * kW + kw)];
+        }
+        partial[l] = part;
+        barrier();
+        for (uint s = 32u; s > 0u; s >>= 1) {
+            if (l < s) partial[l] += partial[l + s];
+            barrier();
+        }
+        if (l != 0u) return;
+        float acc = partial[0] + (p[17] != 0 ? bias[oc] : 0.0);
+        o[i] = clamp(acc, pf(18), pf(19));
+        return;
+    }
+    float acc = p[17] != 0 ? bias[oc] : 0.0;
     for (int c = 0; c < cin_g; ++c) {
         int ic = g * cin_g + c;
         uint xbase = uint((n * Cin + ic) * H);

@@ -203,8 +203,14 @@ fn build(
         return Err(b.unsupported("tensor too large for 32-bit indexing"));
     }
     let fbits = |v: f64| (v.clamp(-f32::MAX as f64, f32::MAX as f64) as f32).to_bits() as i32;
+    let split = !transposed && super::split::use_split(b, numel, (cin / g) * kh * kw);
+    let work = if split {
+        numel * super::split::SPLIT_LANES
+    } else {
+        numel
+    };
     let p = vec![
-        numel as i32,
+        work as i32,
         n as i32,
         cin as i32,
         h as i32,
@@ -224,6 +230,7 @@ fn build(
         bias.is_some() as i32,
         fbits(min.unwrap_or(f64::NEG_INFINITY)),
         fbits(max.unwrap_or(f64::INFINITY)),
+        split as i32,
     ];
     // No bias: bind the input again (never read).
     let bias_id = bias.map(|t| t.id).unwrap_or(x.id);

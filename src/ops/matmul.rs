@@ -59,8 +59,14 @@ fn record(
         // No bias: bind A again (never read).
         None => (a.id, 0, 0.0, 0, 0),
     };
+    let split = super::split::use_split(b, numel, plan.k);
+    let work = if split {
+        numel * super::split::SPLIT_LANES
+    } else {
+        numel
+    };
     let p = vec![
-        numel as i32,
+        work as i32,
         plan.m as i32,
         plan.k as i32,
         plan.n as i32,
@@ -72,6 +78,7 @@ fn record(
         (beta as f32).to_bits() as i32,
         sm as i32,
         sn as i32,
+        split as i32,
     ];
     b.dispatch(&shaders::MATMUL, p, &[out_id, a.id, mat.id, bias_id]);
     Ok(())

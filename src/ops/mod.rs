@@ -18,6 +18,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resample;
 pub mod shape;
+pub mod split;
 pub mod symint;
 pub mod unary;
 

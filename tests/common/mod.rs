@@ -2,6 +2,9 @@
 //! default Vulkan device, and compare with CPU references.
 #![allow(dead_code)]
 
+pub mod fixtures;
+pub mod npy;
+
 use std::collections::HashMap;
 
 use etvk::format::{Constant, ConstantSource, DType, Graph, OpCall, TensorDesc, Value, ValueId};

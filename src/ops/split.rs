@@ -1,0 +1,34 @@
+//! When a dot product is long and there are few of them, one invocation per output leaves a GPU
+//! mostly idle while each invocation walks its whole reduction serially. In the split layout
+//! a 64-wide workgroup computes one output: each lane folds a strided slice of the reduction
+//! and the lanes merge in shared memory (conv2d and matmul). Software drivers run workgroups
+//! on a few CPU threads, where the split only adds barriers, so they keep the plain layout.
+
+use crate::gpu::DeviceKind;
+use crate::runtime::builder::OpBuilder;
+
+/// Environment override: `always`, `never` or `auto` (the default heuristic).
+pub const SPLIT_ENV: &str = "ETVK_SPLIT_REDUCTION";
+
+/// Lanes per output in the split layout (the shaders' workgroup size).
+pub const SPLIT_LANES: usize = 64;
+
+/// Reductions shorter than this stay in one invocation.
+const MIN_LEN: usize = 128;
+/// Above this many outputs, one invocation per output already fills the GPU.
+const MAX_OUTPUTS: usize = 32 * 1024;
+
+/// Whether `outputs` dot products of length `len` use the split layout on this device.
+pub fn use_split(b: &OpBuilder, outputs: usize, len: usize) -> bool {
+    match std::env::var(SPLIT_ENV).as_deref() {
+        Ok("always") => return len > 1,
+        Ok("never") => return false,
+        _ => {}
+    }
+    b.caps().kind != DeviceKind::Cpu
+        && len >= MIN_LEN
+        && outputs <= MAX_OUTPUTS
+        && outputs
+            .checked_mul(SPLIT_LANES)
+            .is_some_and(|w| w <= i32::MAX as usize)
+}
