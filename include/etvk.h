@@ -191,6 +191,11 @@ typedef struct EtvkMemoryStats {
      */
     uint32_t direct_weights;
     /**
+     * Compute pipelines compiled by this process so far (shared by all delegates). Their
+     * driver memory is not in these figures.
+     */
+    uint32_t pipelines;
+    /**
      * W: packed weight bytes on the device.
      */
     uint64_t weights_bytes;

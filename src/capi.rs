@@ -671,6 +671,9 @@ pub struct EtvkMemoryStats {
     pub legacy_order: u32,
     /// Weights written directly into host-visible device memory (no staging).
     pub direct_weights: u32,
+    /// Compute pipelines compiled by this process so far (shared by all delegates). Their
+    /// driver memory is not in these figures.
+    pub pipelines: u32,
     /// W: packed weight bytes on the device.
     pub weights_bytes: u64,
     /// A: activation bytes with the planner used.
@@ -725,6 +728,7 @@ pub unsafe extern "C" fn etvk_memory_stats(
             used_arena: report.used_arena as u32,
             legacy_order: report.legacy_order as u32,
             direct_weights: report.direct_weights as u32,
+            pipelines: crate::gpu::pipelines_created().min(u32::MAX as usize) as u32,
             weights_bytes: report.weights_bytes,
             activations_bytes: report.activations_bytes,
             shared_objects_bytes: report.shared_objects_bytes,

@@ -28,6 +28,15 @@ const VALIDATION_LAYER: &CStr = c"VK_LAYER_KHRONOS_validation";
 /// Validation messages of severity ERROR, collected by the debug messenger.
 type ValidationLog = Mutex<Vec<String>>;
 
+/// Compute pipelines compiled in this process. Each holds driver memory that etvk's accounting
+/// cannot see (on lavapipe, JIT-compiled code: about half a MB each).
+static PIPELINES_CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many compute pipelines this process has compiled.
+pub fn pipelines_created() -> usize {
+    PIPELINES_CREATED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Shader name, tensor bindings, params in push constants.
 type PipelineKey = (&'static str, u32, bool);
 
@@ -218,6 +227,7 @@ impl Context {
             return Ok(p.clone());
         }
         let p = Arc::new(Pipeline::new(&self.device, shader, tensor_bindings, push)?);
+        PIPELINES_CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         cache.insert(key, p.clone());
         Ok(p)
     }
