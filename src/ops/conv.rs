@@ -203,7 +203,13 @@ fn build(
         return Err(b.unsupported("tensor too large for 32-bit indexing"));
     }
     let fbits = |v: f64| (v.clamp(-f32::MAX as f64, f32::MAX as f64) as f32).to_bits() as i32;
-    let split = !transposed && super::split::use_split(b, numel, (cin / g) * kh * kw);
+    let split = !transposed
+        && super::split::use_split(
+            b,
+            numel,
+            (cin / g) * kh * kw,
+            super::split::Reads::Scattered,
+        );
     let work = if split {
         numel * super::split::SPLIT_LANES
     } else {

@@ -59,7 +59,7 @@ fn record(
         // No bias: bind A again (never read).
         None => (a.id, 0, 0.0, 0, 0),
     };
-    let split = super::split::use_split(b, numel, plan.k);
+    let split = super::split::use_split(b, numel, plan.k, super::split::Reads::Contiguous);
     let work = if split {
         numel * super::split::SPLIT_LANES
     } else {

@@ -23,8 +23,18 @@ const FEW_OUTPUTS: usize = 32 * 1024;
 const MAX_OUTPUTS: usize = 256 * 1024;
 const LONG_LEN: usize = 384;
 
+/// Which ops may split reductions with many outputs: matmul reads A's rows and (transposed)
+/// weights contiguously, so 64 lanes coalesce; conv2d's lanes walk (channel, kh, kw) and read
+/// scattered input, which made resnet18 slower (H200: 4.8 -> 8.3 ms) once its 100K-200K
+/// output 3x3 convolutions split.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    Contiguous,
+    Scattered,
+}
+
 /// Whether `outputs` dot products of length `len` use the split layout on this device.
-pub fn use_split(b: &OpBuilder, outputs: usize, len: usize) -> bool {
+pub fn use_split(b: &OpBuilder, outputs: usize, len: usize, reads: Reads) -> bool {
     match std::env::var(SPLIT_ENV).as_deref() {
         Ok("always") => return len > 1,
         Ok("never") => return false,
@@ -32,7 +42,7 @@ pub fn use_split(b: &OpBuilder, outputs: usize, len: usize) -> bool {
     }
     b.caps().kind != DeviceKind::Cpu
         && ((len >= MIN_LEN && outputs <= FEW_OUTPUTS)
-            || (len >= LONG_LEN && outputs <= MAX_OUTPUTS))
+            || (reads == Reads::Contiguous && len >= LONG_LEN && outputs <= MAX_OUTPUTS))
         && outputs
             .checked_mul(SPLIT_LANES)
             .is_some_and(|w| w <= i32::MAX as usize)
