@@ -97,3 +97,10 @@ def export_case(
     if not keep_pte:
         os.remove(pte_path)
     return d
+
+
+def run_cases(cases: Dict[str, callable]) -> None:
+    """Exports the cases named on the command line, or all of them."""
+    for name in sys.argv[1:] or list(cases):
+        cases[name]()
+        print("exported", name)

@@ -83,12 +83,5 @@ def cases():
     }
 
 
-def main():
-    all_cases = cases()
-    for name in sys.argv[1:] or list(all_cases):
-        all_cases[name]()
-        print("exported", name)
-
-
 if __name__ == "__main__":
-    main()
+    oplib.run_cases(cases())
