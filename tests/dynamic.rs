@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 
-use etvk::format::Value;
+use etvk::format::{DType, Value};
 use etvk::runtime::{HostTensor, InputValue};
 
 fn input(sizes: &[usize], values: &[f32]) -> InputValue {
@@ -136,4 +136,56 @@ fn select_as_symint_follows_the_input_value() {
             &format!("pos {pos}"),
         );
     }
+}
+
+/// An output whose size depends on a value read from an input: `table[:pos + 1]` with
+/// `pos = select_as_symint(p, 0, 0)`. Init knows no value yet (it builds with 0); every execute
+/// reads `p` and resizes.
+#[test]
+fn select_as_symint_sizes_an_output() {
+    let mut g = GraphBuilder::new();
+    let table = g.input(&[8, 3]);
+    let p = common::input(&mut g, DType::Int32, &[1]);
+    let (zero, one) = (g.int(0), g.int(1));
+    let pos = g.graph.values.len();
+    g.graph.values.push(Value::SymInt(0));
+    g.op("et_vk.select_as_symint.default", &[p, zero, zero, pos]);
+    let end = g.graph.values.len();
+    g.graph.values.push(Value::SymInt(0));
+    g.op("add", &[pos, one, end]);
+    let out = g.f32(&[8, 3]);
+    g.op(
+        "aten.slice_copy.Tensor",
+        &[table, zero, zero, end, one, out],
+    );
+    g.output(out);
+    let mut d = g.build().unwrap();
+    let t: Vec<f32> = (0..24).map(|i| i as f32).collect();
+    for pos in [2i32, 7, 0, 4] {
+        let got = d
+            .run(&[
+                input(&[8, 3], &t),
+                InputValue::Tensor(i32_host(&[1], &[pos])),
+            ])
+            .unwrap();
+        let rows = pos as usize + 1;
+        assert_eq!(got[0].sizes, vec![rows, 3], "pos {pos}");
+        assert_eq!(got[0].to_f32_vec(), t[..rows * 3].to_vec(), "pos {pos}");
+    }
+}
+
+/// Malformed programs fail init with an error naming the problem, never a panic.
+#[test]
+fn select_as_symint_on_a_scalar_is_an_error() {
+    let mut g = GraphBuilder::new();
+    let p = common::input(&mut g, DType::Int32, &[]);
+    let zero = g.int(0);
+    let pos = g.graph.values.len();
+    g.graph.values.push(Value::SymInt(0));
+    g.op("et_vk.select_as_symint.default", &[p, zero, zero, pos]);
+    let out = g.f32(&[1]);
+    g.op("aten.relu.default", &[p, out]);
+    g.output(out);
+    let err = build_err(&g);
+    assert!(err.message.contains("out of range"), "{}", err.message);
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use ash::vk;
 
 use super::pipeline::Pipeline;
+use super::shaders::PUSH_PARAM_INTS;
 use super::vk_error;
 use super::Context;
 use crate::error::{Error, Result};
@@ -89,7 +90,12 @@ impl CommandBuffer {
         groups: [u32; 3],
     ) {
         let d = self.ctx.device();
-        let push_bytes: Vec<u8> = push_params.iter().flat_map(|v| v.to_le_bytes()).collect();
+        // The whole block is pushed (zero-padded): shaders index it dynamically, so every
+        // byte of the range counts as used.
+        let mut push_bytes: Vec<u8> = push_params.iter().flat_map(|v| v.to_le_bytes()).collect();
+        if !push_bytes.is_empty() {
+            push_bytes.resize(PUSH_PARAM_INTS * 4, 0);
+        }
         // SAFETY: recording state; pipeline, layout and set are alive for as long as this
         // command buffer can be submitted (owned by the same delegate / context).
         unsafe {
@@ -103,7 +109,7 @@ impl CommandBuffer {
                 &[],
             );
             if !push_bytes.is_empty() {
-                // Within the layout's range: the caller pushes at most PUSH_PARAM_INTS ints.
+                // Exactly the layout's range: callers pass at most PUSH_PARAM_INTS ints.
                 d.cmd_push_constants(
                     self.cmd,
                     pipeline.layout,

@@ -35,15 +35,17 @@ pub enum Reads {
 
 /// Whether `outputs` dot products of length `len` use the split layout on this device.
 pub fn use_split(b: &OpBuilder, outputs: usize, len: usize, reads: Reads) -> bool {
-    match std::env::var(SPLIT_ENV).as_deref() {
-        Ok("always") => return len > 1,
-        Ok("never") => return false,
-        _ => {}
-    }
-    b.caps().kind != DeviceKind::Cpu
-        && ((len >= MIN_LEN && outputs <= FEW_OUTPUTS)
-            || (reads == Reads::Contiguous && len >= LONG_LEN && outputs <= MAX_OUTPUTS))
-        && outputs
-            .checked_mul(SPLIT_LANES)
-            .is_some_and(|w| w <= i32::MAX as usize)
+    let fits = outputs
+        .checked_mul(SPLIT_LANES)
+        .is_some_and(|w| w <= i32::MAX as usize);
+    let wanted = match std::env::var(SPLIT_ENV).as_deref() {
+        Ok("always") => len > 1,
+        Ok("never") => false,
+        _ => {
+            b.caps().kind != DeviceKind::Cpu
+                && ((len >= MIN_LEN && outputs <= FEW_OUTPUTS)
+                    || (reads == Reads::Contiguous && len >= LONG_LEN && outputs <= MAX_OUTPUTS))
+        }
+    };
+    wanted && fits
 }

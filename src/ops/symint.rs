@@ -31,9 +31,10 @@ pub fn sym_size(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     b.expect_args(args, 3)?;
     let t = b.tensor(args[0])?;
     let dim = b.int(args[1])?;
-    let d = normalize_dim(dim, t.rank())
+    let size = normalize_dim(dim, t.rank())
+        .and_then(|d| t.sizes.get(d))
         .ok_or_else(|| b.err(format!("dim {dim} out of range for rank {}", t.rank())))?;
-    b.set_int(args[2], t.sizes[d] as i64)
+    b.set_int(args[2], *size as i64)
 }
 
 /// `et_vk.select_as_symint(x, dim, index) -> SymInt`: `x.select(dim, index).item()`. The value
@@ -53,9 +54,10 @@ pub fn select_as_symint(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         ));
     }
     let (dim, index) = (b.int(args[1])?, b.int(args[2])?);
-    let d = normalize_dim(dim, x.rank())
+    let n = normalize_dim(dim, x.rank())
+        .and_then(|d| x.sizes.get(d))
         .ok_or_else(|| b.err(format!("dim {dim} out of range for rank {}", x.rank())))?;
-    let n = x.sizes[d] as i64;
+    let n = *n as i64;
     let i = if index < 0 { index + n } else { index };
     if !(0..n).contains(&i) {
         return Err(b.err(format!(
@@ -70,7 +72,9 @@ pub fn select_as_symint(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     }
     // Every other dim has size 1, so the element sits at flat index `i`.
     let v = match b.host_values(x.id) {
-        Some(values) => values[i as usize],
+        Some(values) => *values
+            .get(i as usize)
+            .ok_or_else(|| b.err(format!("input {} has no element {i}", x.id)))?,
         None => 0,
     };
     b.set_int(args[3], v)

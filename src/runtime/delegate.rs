@@ -290,6 +290,13 @@ impl Delegate {
             ));
         }
         check_limits(&ctx, &self.graph, &built.dispatches)?;
+        // Sizes feed the recording (transfer lengths); put the old ones back if it fails.
+        let old_inputs: Vec<Option<Vec<usize>>> = self
+            .inputs
+            .iter()
+            .map(|s| s.io().map(|io| io.sizes.clone()))
+            .collect();
+        let old_outputs: Vec<Vec<usize>> = self.outputs.iter().map(|io| io.sizes.clone()).collect();
         for (slot, r) in self.inputs.iter_mut().zip(&runtime) {
             if let (InputSlot::Tensor(io), Some(s)) = (slot, r.sizes()) {
                 io.sizes = s.to_vec();
@@ -299,7 +306,7 @@ impl Delegate {
             io.sizes = sizes;
         }
         let tensor_inputs: Vec<&Io> = self.inputs.iter().filter_map(InputSlot::io).collect();
-        self.recording = record(
+        let recording = record(
             &ctx,
             &self.accountant,
             &built.dispatches,
@@ -307,7 +314,21 @@ impl Delegate {
             &self.buffers,
             &tensor_inputs,
             &self.outputs,
-        )?;
+        );
+        self.recording = match recording {
+            Ok(r) => r,
+            Err(e) => {
+                for (slot, old) in self.inputs.iter_mut().zip(old_inputs) {
+                    if let (InputSlot::Tensor(io), Some(old)) = (slot, old) {
+                        io.sizes = old;
+                    }
+                }
+                for (io, old) in self.outputs.iter_mut().zip(old_outputs) {
+                    io.sizes = old;
+                }
+                return Err(e);
+            }
+        };
         self.recorded_for = runtime;
         Ok(())
     }
@@ -394,7 +415,18 @@ impl Loader<'_> {
 
         // 1. Build.
         acct.begin_phase("build");
-        let built = run_ops(graph, OpBuilder::new(graph, ctx.caps()))?;
+        // Values read from inputs on the host (select_as_symint) are unknown until the first
+        // execute; the build at init uses 0 for them, so outputs may be smaller than the bounds.
+        let data_dependent = graph
+            .chain
+            .iter()
+            .any(|op| op.name.contains("select_as_symint"));
+        let builder = if data_dependent {
+            OpBuilder::resized(graph, ctx.caps(), &[])
+        } else {
+            OpBuilder::new(graph, ctx.caps())
+        };
+        let built = run_ops(graph, builder)?;
         let (dispatches, roots) = (&built.dispatches, &built.roots);
         check_limits(ctx, graph, dispatches)?;
 
@@ -574,11 +606,15 @@ impl Loader<'_> {
                 }
             }
         }
-        let outputs = graph
+        let mut outputs = graph
             .output_ids
             .iter()
             .map(|&id| make_io(id))
             .collect::<Result<Vec<_>>>()?;
+        // Equal to the bounds, except in data-dependent graphs built with zeros.
+        for (io, sizes) in outputs.iter_mut().zip(&built.output_sizes) {
+            io.sizes = sizes.clone();
+        }
         let tensor_inputs: Vec<&Io> = inputs.iter().filter_map(InputSlot::io).collect();
         let recording = record(
             ctx,
