@@ -91,6 +91,10 @@ def export_case(
             np.save(os.path.join(d, f"delegate{k}_input{i}.npy"), t.detach().numpy())
         for i, t in enumerate(d_out):
             np.save(os.path.join(d, f"delegate{k}_expected{i}.npy"), t.detach().numpy())
+    if dynamic_shapes is not None:
+        # Marks the case as a dynamic-shape program (docs/ops.md lists them per op).
+        with open(os.path.join(d, "dynamic_shapes.txt"), "w") as f:
+            f.write("exported with dynamic_shapes\n")
     if tolerance is not None:
         with open(os.path.join(d, "tolerance.txt"), "w") as f:
             f.write(f"{tolerance[0]} {tolerance[1]}\n")

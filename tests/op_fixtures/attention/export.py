@@ -142,6 +142,17 @@ def main():
         [torch.randn(1, s, h, d), torch.randn(1, s, hkv, d), torch.randn(1, s, hkv, d)],
         expect_ops=[KV_SDPA], tolerance=(1e-5, 1e-4),
     )
+    # Rope with a dynamic sequence length (exported at 6, run at 2). A prefill through
+    # llama.update_cache/custom_sdpa with a dynamic length fails torch.export's checks in the
+    # custom ops' meta functions, so decode (kv_decode, dynamic start_pos) is the dynamic case.
+    seq = torch.export.Dim("seq", min=1, max=6)
+    dyn = {"require_dynamic_shapes": True}
+    oplib.export_case(
+        OUT, "rope_dyn", Rope(), [torch.randn(1, 6, h, d), torch.randn(1, 6, hkv, d), torch.randn(6, d // 2), torch.randn(6, d // 2)],
+        expect_ops=["et_vk.apply_rotary_emb.default"], partitioner_options=dyn,
+        dynamic_shapes=({1: seq}, {1: seq}, {0: seq}, {0: seq}),
+        record_inputs=[torch.randn(1, 2, h, d), torch.randn(1, 2, hkv, d), torch.randn(2, d // 2), torch.randn(2, d // 2)],
+    )
     oplib.export_case(
         OUT, "update_cache", UpdateCache(), [torch.randn(2, 2, 3, 4), torch.randn(2, 6, 3, 4)],
         expect_ops=["update_cache.default"],
