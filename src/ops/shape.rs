@@ -59,6 +59,19 @@ fn check_same_repr(b: &OpBuilder, input: &TensorInfo, out: &TensorInfo) -> Resul
     Ok(())
 }
 
+/// The output of an op that reproduces `x`'s elements in order (a view, a clone): shares
+/// `x`'s memory when the builder allows it (`OpBuilder::may_alias`), else a copy.
+fn view_of(b: &mut OpBuilder, out_id: ValueId, x: &TensorInfo, sizes: Vec<usize>) -> Result<()> {
+    if b.may_alias(x) {
+        let out = b.alias(out_id, x.id, sizes)?;
+        return check_same_repr(b, x, &out);
+    }
+    let out = b.set_output(out_id, sizes)?;
+    check_same_repr(b, x, &out)?;
+    copy(b, &out, x);
+    Ok(())
+}
+
 /// Records a word copy of `input` into `out` (same element count).
 fn copy(b: &mut OpBuilder, out: &TensorInfo, input: &TensorInfo) {
     b.dispatch(
@@ -99,10 +112,7 @@ pub fn view_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
             numel, x.sizes
         )));
     }
-    let out = b.set_output(args[2], sizes)?;
-    check_same_repr(b, &x, &out)?;
-    copy(b, &out, &x);
-    Ok(())
+    view_of(b, args[2], &x, sizes)
 }
 
 /// `permute_copy(self, dims)`: `dims` is a permutation of the input's dims (negative ok).
@@ -145,10 +155,7 @@ pub fn clone(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         return Err(b.unsupported(format!("memory_format (value {}) must be None", args[1])));
     }
     let x = b.tensor(args[0])?;
-    let out = b.set_output(args[2], x.sizes.clone())?;
-    check_same_repr(b, &x, &out)?;
-    copy(b, &out, &x);
-    Ok(())
+    view_of(b, args[2], &x, x.sizes.clone())
 }
 
 /// `et_vk.prepack(x)`: copies a constant into a GPU tensor; here a plain copy.
@@ -412,10 +419,7 @@ pub fn squeeze_copy_dims(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         .filter(|&(i, &s)| !(drop[i] && s == 1))
         .map(|(_, &s)| s)
         .collect();
-    let out = b.set_output(args[2], sizes)?;
-    check_same_repr(b, &x, &out)?;
-    copy(b, &out, &x);
-    Ok(())
+    view_of(b, args[2], &x, sizes)
 }
 
 /// `unsqueeze_copy(self, dim)`: `dim` in `[-rank-1, rank]`.
@@ -426,20 +430,14 @@ pub fn unsqueeze_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let d = dim_arg(b, dim, x.rank() + 1)?;
     let mut sizes = x.sizes.clone();
     sizes.insert(d, 1);
-    let out = b.set_output(args[2], sizes)?;
-    check_same_repr(b, &x, &out)?;
-    copy(b, &out, &x);
-    Ok(())
+    view_of(b, args[2], &x, sizes)
 }
 
 /// `alias_copy(self)`.
 pub fn alias_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     b.expect_args(args, 2)?;
     let x = b.tensor(args[0])?;
-    let out = b.set_output(args[1], x.sizes.clone())?;
-    check_same_repr(b, &x, &out)?;
-    copy(b, &out, &x);
-    Ok(())
+    view_of(b, args[1], &x, x.sizes.clone())
 }
 
 /// `_clone_dim_order(self, *, non_blocking=False, dim_order=None)`: contiguous order only.
@@ -448,10 +446,7 @@ pub fn clone_dim_order(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let x = b.tensor(args[0])?;
     b.bool(args[1])?;
     check_contiguous_order(b, args[2], x.rank())?;
-    let out = b.set_output(args[3], x.sizes.clone())?;
-    check_same_repr(b, &x, &out)?;
-    copy(b, &out, &x);
-    Ok(())
+    view_of(b, args[3], &x, x.sizes.clone())
 }
 
 // ---------------------------------------------------------------- gathers

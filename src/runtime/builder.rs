@@ -71,6 +71,8 @@ pub struct OpBuilder<'g> {
     ints: Vec<Option<i64>>,
     /// Element values of input tensors read on the host (see `RuntimeInput::Values`).
     host_values: Vec<Option<Vec<i64>>>,
+    /// View-like ops may share their input's memory (see `may_alias`).
+    alias_activations: bool,
     /// Outputs must equal the serialized dims (the build at the bounds); otherwise they may
     /// be anything within them (a resize for smaller dynamic inputs).
     exact_outputs: bool,
@@ -97,6 +99,7 @@ impl<'g> OpBuilder<'g> {
             written: Default::default(),
             ints: vec![None; graph.values.len()],
             host_values: vec![None; graph.values.len()],
+            alias_activations: false,
             exact_outputs: true,
             op_index: 0,
             op_name: String::new(),
@@ -196,6 +199,25 @@ impl<'g> OpBuilder<'g> {
         }
         self.alias_root[out] = self.alias_root[src];
         Ok(info)
+    }
+
+    /// Lets view-like ops alias activations. Only valid with the lifetime arena: the
+    /// exporter's shared objects assume every output has memory of its own.
+    pub fn set_alias_activations(&mut self, on: bool) {
+        self.alias_activations = on;
+    }
+
+    /// Whether an op that reproduces `x` unchanged (a view, a clone) may share its memory
+    /// instead of copying: activations only, since a constant may be written in place later
+    /// (a KV cache), which would change a copy taken before.
+    pub fn may_alias(&self, x: &TensorInfo) -> bool {
+        let root = self.alias_root[x.id];
+        self.alias_activations
+            && self
+                .graph
+                .tensor(root)
+                .is_some_and(|t| t.constant.is_none())
+            && !self.written.contains(&root)
     }
 
     pub fn caps(&self) -> &Caps {

@@ -135,6 +135,8 @@ pub struct Delegate {
     buffers: Vec<Buffer>,
     graph: Graph,
     roots: Vec<ValueId>,
+    /// The builder setting init used; a resize must alias the same values.
+    alias_activations: bool,
     id: u64,
     report: MemoryReport,
     accountant: Arc<Accountant>,
@@ -282,7 +284,8 @@ impl Delegate {
             .copied()
             .zip(runtime.iter().cloned())
             .collect();
-        let builder = OpBuilder::resized(&self.graph, ctx.caps(), &pairs);
+        let mut builder = OpBuilder::resized(&self.graph, ctx.caps(), &pairs);
+        builder.set_alias_activations(self.alias_activations);
         let built = run_ops(&self.graph, builder)?;
         if built.roots != self.roots {
             return Err(Error::internal(
@@ -421,14 +424,20 @@ impl Loader<'_> {
             .chain
             .iter()
             .any(|op| op.name.contains("select_as_symint"));
-        let builder = if data_dependent {
+        let mut builder = if data_dependent {
             OpBuilder::resized(graph, ctx.caps(), &[])
         } else {
             OpBuilder::new(graph, ctx.caps())
         };
+        let alias_activations = self.aliases_activations();
+        builder.set_alias_activations(alias_activations);
         let built = run_ops(graph, builder)?;
         let (dispatches, roots) = (&built.dispatches, &built.roots);
         check_limits(ctx, graph, dispatches)?;
+        let views_aliased = roots
+            .iter()
+            .enumerate()
+            .any(|(v, &r)| r != v && graph.tensor(r).is_some_and(|t| t.constant.is_none()));
 
         // 2. Plan. Step 0 copies inputs in, steps 1..=n are dispatches, the last copies out.
         let mut input_tensors = Vec::new();
@@ -493,7 +502,11 @@ impl Loader<'_> {
         let use_arena = match self.options.planner {
             Planner::Arena => true,
             Planner::SharedObjects => false,
-            Planner::Auto => !self.options.legacy_order && arena.size <= shared_bytes,
+            // Views that alias activations are only valid in the arena (see
+            // aliases_activations), which they also make smaller.
+            Planner::Auto => {
+                !self.options.legacy_order && (views_aliased || arena.size <= shared_bytes)
+            }
         };
 
         let mut buffers: Vec<Buffer> = Vec::new();
@@ -646,11 +659,23 @@ impl Loader<'_> {
             buffers,
             graph: graph.clone(),
             roots,
+            alias_activations,
             id,
             report,
             accountant: acct.clone(),
             ctx: ctx.clone(),
         })
+    }
+
+    /// Whether view-like ops may share their input's memory: only when the lifetime arena plans
+    /// the activations (the exporter's shared objects give every output memory of its own, and
+    /// the legacy order always uses them).
+    fn aliases_activations(&self) -> bool {
+        match self.options.planner {
+            Planner::Arena => true,
+            Planner::SharedObjects => false,
+            Planner::Auto => !self.options.legacy_order,
+        }
     }
 
     /// Fetches a weight's source bytes, checks their size and accounts them while held.
