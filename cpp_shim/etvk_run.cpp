@@ -778,7 +778,7 @@ int main(int argc, char** argv) {
       << ", \"shared_objects_bytes\": " << mem.shared_objects_bytes
       << ", \"used_arena\": " << (mem.used_arena ? "true" : "false")
       << ", \"legacy_order\": " << (mem.legacy_order ? "true" : "false")
-      << ", \"pipelines\": " << mem.pipelines
+      << ", \"pipelines\": " << mem.pipelines << ", \"host_heap_peak_bytes\": " << mem.host_heap_peak
       << ", \"staging_ring_bytes\": " << mem.staging_ring_bytes
       << ", \"staging_peak_bytes\": " << mem.peak[ETVK_TAG_STAGING]
       << ", \"source_peak_bytes\": " << mem.peak[ETVK_TAG_SOURCE]

@@ -196,6 +196,12 @@ typedef struct EtvkMemoryStats {
      */
     uint32_t pipelines;
     /**
+     * Bytes etvk's own code holds on the host heap (graphs, plans, recordings), now and at
+     * the process's peak; not part of the tagged figures below. Process-wide in both cases.
+     */
+    uint64_t host_heap_current;
+    uint64_t host_heap_peak;
+    /**
      * W: packed weight bytes on the device.
      */
     uint64_t weights_bytes;

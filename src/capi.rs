@@ -674,6 +674,10 @@ pub struct EtvkMemoryStats {
     /// Compute pipelines compiled by this process so far (shared by all delegates). Their
     /// driver memory is not in these figures.
     pub pipelines: u32,
+    /// Bytes etvk's own code holds on the host heap (graphs, plans, recordings), now and at
+    /// the process's peak; not part of the tagged figures below. Process-wide in both cases.
+    pub host_heap_current: u64,
+    pub host_heap_peak: u64,
     /// W: packed weight bytes on the device.
     pub weights_bytes: u64,
     /// A: activation bytes with the planner used.
@@ -729,6 +733,8 @@ pub unsafe extern "C" fn etvk_memory_stats(
             legacy_order: report.legacy_order as u32,
             direct_weights: report.direct_weights as u32,
             pipelines: crate::gpu::pipelines_created().min(u32::MAX as usize) as u32,
+            host_heap_current: crate::host_heap::host_heap_bytes().0 as u64,
+            host_heap_peak: crate::host_heap::host_heap_bytes().1 as u64,
             weights_bytes: report.weights_bytes,
             activations_bytes: report.activations_bytes,
             shared_objects_bytes: report.shared_objects_bytes,

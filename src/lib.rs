@@ -12,4 +12,5 @@ pub mod runtime;
 
 pub use error::{Error, ErrorKind, Result};
 pub mod gpu;
+pub mod host_heap;
 pub mod ops;

@@ -267,3 +267,16 @@ fn views_alias_activations_only_in_the_arena() {
     // out never live together, so two 96-byte slots. Shared objects: x, r, v, out apart.
     assert_eq!(activation_bytes, vec![2 * 24 * F, 4 * 24 * F]);
 }
+
+/// etvk's own host heap is counted (process-wide): a loaded delegate holds some of it.
+#[test]
+fn host_heap_is_counted() {
+    let m = mlp();
+    let d = m.g.build().unwrap();
+    let (current, peak) = etvk::host_heap::host_heap_bytes();
+    assert!(
+        current > 0 && peak >= current,
+        "current {current}, peak {peak}"
+    );
+    drop(d);
+}
