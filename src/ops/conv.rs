@@ -199,9 +199,7 @@ fn build(
     if numel == 0 {
         return Ok(());
     }
-    if numel > i32::MAX as usize || x.numel() > i32::MAX as usize {
-        return Err(b.unsupported("tensor too large for 32-bit indexing"));
-    }
+    b.require_i32_indexing(&[&out, &x, &w])?;
     let fbits = |v: f64| (v.clamp(-f32::MAX as f64, f32::MAX as f64) as f32).to_bits() as i32;
     let split = !transposed
         && super::split::use_split(

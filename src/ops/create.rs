@@ -33,10 +33,8 @@ fn out_kind(dtype: DType) -> i32 {
 
 /// Records `out[i] = start + i * step`, computed in f32 (`float`) or i32.
 fn fill(b: &mut OpBuilder, out: &TensorInfo, float: bool, start: u32, step: u32) -> Result<()> {
+    b.require_i32_indexing(&[out])?;
     let n = out.numel();
-    if n > i32::MAX as usize {
-        return Err(b.unsupported("tensor too large for 32-bit indexing"));
-    }
     let p = vec![
         n as i32,
         float as i32,
@@ -54,10 +52,8 @@ fn fill_word(b: &mut OpBuilder, out: &TensorInfo, w: u32) -> Result<()> {
     // output's own representation so the word passes through unchanged.
     let float = out.is_float();
     let kind_noop = if float { 0 } else { 1 };
+    b.require_i32_indexing(&[out])?;
     let n = out.numel();
-    if n > i32::MAX as usize {
-        return Err(b.unsupported("tensor too large for 32-bit indexing"));
-    }
     let p = vec![n as i32, float as i32, w as i32, 0, kind_noop];
     b.dispatch(&shaders::CREATE_FILL, p, &[out.id]);
     Ok(())

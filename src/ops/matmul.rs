@@ -50,10 +50,7 @@ fn record(
     if numel == 0 {
         return Ok(());
     }
-    if numel > i32::MAX as usize || a.numel() > i32::MAX as usize || mat.numel() > i32::MAX as usize
-    {
-        return Err(b.unsupported("tensor too large for 32-bit indexing"));
-    }
+    b.require_i32_indexing(&[&out, a, mat])?;
     let (bias_id, has_bias, beta, sm, sn) = match &plan.bias {
         Some((t, beta, sm, sn)) => (t.id, 1, *beta, *sm, *sn),
         // No bias: bind A again (never read).

@@ -331,8 +331,6 @@ fn output_list(b: &OpBuilder, id: ValueId, n: usize) -> Result<Vec<ValueId>> {
 }
 
 fn check_size(b: &OpBuilder, x: &TensorInfo) -> Result<()> {
-    if x.numel() > i32::MAX as usize {
-        return Err(b.unsupported("input too large for 32-bit indexing"));
-    }
+    b.require_i32_indexing(&[x])?;
     Ok(())
 }

@@ -152,15 +152,8 @@ fn reduce(
         )));
     }
     let out = b.set_output(out_id, out_sizes)?;
-    if !x.is_float() || !out.is_float() {
-        return Err(b.unsupported(format!(
-            "only float tensors are supported (input {:?}, output {:?})",
-            x.dtype, out.dtype
-        )));
-    }
-    if x.numel() > i32::MAX as usize {
-        return Err(b.unsupported("input too large for 32-bit indexing"));
-    }
+    b.require_float(&[&x, &out])?;
+    b.require_i32_indexing(&[&x])?;
     if out.numel() == 0 {
         return Ok(());
     }
@@ -206,15 +199,8 @@ fn softmax_impl(b: &mut OpBuilder, args: &[ValueId], log: bool) -> Result<()> {
         ))
     })?;
     let out = b.set_output(args[3], x.sizes.clone())?;
-    if !x.is_float() || !out.is_float() {
-        return Err(b.unsupported(format!(
-            "only float tensors are supported (input {:?}, output {:?})",
-            x.dtype, out.dtype
-        )));
-    }
-    if x.numel() > i32::MAX as usize {
-        return Err(b.unsupported("input too large for 32-bit indexing"));
-    }
+    b.require_float(&[&x, &out])?;
+    b.require_i32_indexing(&[&x])?;
     if x.numel() == 0 {
         return Ok(());
     }
@@ -292,9 +278,7 @@ fn arg_reduce(b: &mut OpBuilder, args: &[ValueId], min: bool) -> Result<()> {
             out.dtype
         )));
     }
-    if x.numel() > i32::MAX as usize {
-        return Err(b.unsupported("input too large for 32-bit indexing"));
-    }
+    b.require_i32_indexing(&[&x])?;
     let outputs = out.numel();
     if outputs == 0 {
         return Ok(());

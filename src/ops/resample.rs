@@ -136,12 +136,7 @@ pub fn upsample_bilinear2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let align_corners = b.bool(args[2])?;
     let u = upsample_common(b, args[0], args[1], args[3], args[4])?;
     let (x, out) = (&u.x, &u.out);
-    if !x.is_float() || !out.is_float() {
-        return Err(b.unsupported(format!(
-            "{:?} input / {:?} output: only float tensors are supported",
-            x.dtype, out.dtype
-        )));
-    }
+    b.require_float(&[x, out])?;
     // PyTorch's area_pixel_compute_scale<float>.
     let ratio = |scale: Option<f64>, i: usize, o: usize| {
         if align_corners {
@@ -205,12 +200,7 @@ pub fn grid_sampler_2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let (n, c) = (x.sizes[0], x.sizes[1]);
     let (oh, ow) = (grid.sizes[1], grid.sizes[2]);
     let out = b.set_output(args[5], vec![n, c, oh, ow])?;
-    if !x.is_float() || !grid.is_float() || !out.is_float() {
-        return Err(b.unsupported(format!(
-            "{:?} input / {:?} grid / {:?} output: only float tensors are supported",
-            x.dtype, grid.dtype, out.dtype
-        )));
-    }
+    b.require_float(&[&x, &grid, &out])?;
     let params = vec![
         (n * oh * ow) as i32,
         c as i32,

@@ -193,12 +193,7 @@ pub fn hardtanh(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let lo = b.double(args[1])?;
     let hi = b.double(args[2])?;
     let (x, out) = same_shape(b, args[0], args[3])?;
-    if !x.is_float() || !out.is_float() {
-        return Err(b.unsupported(format!(
-            "{:?} input / {:?} output: only float tensors are supported",
-            x.dtype, out.dtype
-        )));
-    }
+    b.require_float(&[&x, &out])?;
     emit_clamp(b, &x, &out, Some(lo), Some(hi))
 }
 

@@ -253,6 +253,19 @@ impl<'g> OpBuilder<'g> {
         }
     }
 
+    /// Fails with NotSupported when any of `tensors` has more elements than the shaders' 32-bit
+    /// indices reach.
+    pub fn require_i32_indexing(&self, tensors: &[&TensorInfo]) -> Result<()> {
+        match tensors.iter().find(|t| t.numel() > i32::MAX as usize) {
+            Some(t) => Err(self.unsupported(format!(
+                "value {} has {} elements, too many for 32-bit indexing",
+                t.id,
+                t.numel()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Fails unless the op has exactly `n` arguments (inputs and outputs).
     pub fn expect_args(&self, args: &[ValueId], n: usize) -> Result<()> {
         if args.len() != n {
