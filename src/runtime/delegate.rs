@@ -420,11 +420,8 @@ impl Loader<'_> {
         acct.begin_phase("build");
         // Values read from inputs on the host (select_as_symint) are unknown until the first
         // execute; the build at init uses 0 for them, so outputs may be smaller than the bounds.
-        let data_dependent = graph
-            .chain
-            .iter()
-            .any(|op| op.name.contains("select_as_symint"));
-        let mut builder = if data_dependent {
+        let host_read = host_read_values(graph);
+        let mut builder = if !host_read.is_empty() {
             OpBuilder::resized(graph, ctx.caps(), &[])
         } else {
             OpBuilder::new(graph, ctx.caps())
@@ -585,10 +582,7 @@ impl Loader<'_> {
                     MemTag::Io,
                 )?)
             };
-            let read_on_host = graph
-                .chain
-                .iter()
-                .any(|op| op.name.contains("select_as_symint") && op.args.first() == Some(&id));
+            let read_on_host = host_read.contains(&id);
             Ok(Io {
                 value: roots[id],
                 read_on_host,
@@ -866,6 +860,17 @@ impl Drop for HeldSource {
             trim_heap();
         }
     }
+}
+
+/// Values whose elements ops read on the host while the graph is built: the tensor argument
+/// of every `et_vk.select_as_symint`.
+fn host_read_values(graph: &Graph) -> BTreeSet<ValueId> {
+    graph
+        .chain
+        .iter()
+        .filter(|op| op.name.contains("select_as_symint"))
+        .filter_map(|op| op.args.first().copied())
+        .collect()
 }
 
 /// Returns freed heap pages to the OS (glibc); elsewhere a no-op.
