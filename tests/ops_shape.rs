@@ -469,42 +469,34 @@ fn cat_integer_tensors_and_legacy_empty() {
     assert_eq!(got[0].data, i32_host(&[2, 7], &want).data);
 }
 
+/// The build error of `cat(inputs of sizes parts, dim) -> out`.
+fn cat_err(parts: &[&[usize]], dim: i64, out: &[usize]) -> etvk::Error {
+    let mut g = GraphBuilder::new();
+    let ins: Vec<_> = parts.iter().map(|p| g.input(p)).collect();
+    let list = g.value_list(&ins);
+    let dv = g.int(dim);
+    let out = g.f32(out);
+    g.op("aten.cat.default", &[list, dv, out]);
+    g.output(out);
+    build_err(&g)
+}
+
 #[test]
 fn cat_rejects_bad_inputs() {
     // Sizes differ outside the cat dim.
-    let mut g = GraphBuilder::new();
-    let a = g.input(&[2, 3]);
-    let b = g.input(&[3, 3]);
-    let list = g.value_list(&[a, b]);
-    let dv = g.int(1);
-    let out = g.f32(&[2, 6]);
-    g.op("aten.cat.default", &[list, dv, out]);
-    g.output(out);
-    let err = build_err(&g);
+    let err = cat_err(&[&[2, 3], &[3, 3]], 1, &[2, 6]);
     assert_eq!(err.kind, ErrorKind::InvalidProgram);
     assert!(err.message.contains("differ"), "{}", err.message);
-
     // dim out of range.
-    let mut g = GraphBuilder::new();
-    let a = g.input(&[2, 3]);
-    let b = g.input(&[2, 3]);
-    let list = g.value_list(&[a, b]);
-    let dv = g.int(2);
-    let out = g.f32(&[2, 6]);
-    g.op("aten.cat.default", &[list, dv, out]);
-    g.output(out);
-    assert_eq!(build_err(&g).kind, ErrorKind::InvalidProgram);
-
+    assert_eq!(
+        cat_err(&[&[2, 3], &[2, 3]], 2, &[2, 6]).kind,
+        ErrorKind::InvalidProgram
+    );
     // Wrong output sizes.
-    let mut g = GraphBuilder::new();
-    let a = g.input(&[2, 3]);
-    let b = g.input(&[2, 3]);
-    let list = g.value_list(&[a, b]);
-    let dv = g.int(0);
-    let out = g.f32(&[2, 6]);
-    g.op("aten.cat.default", &[list, dv, out]);
-    g.output(out);
-    assert_eq!(build_err(&g).kind, ErrorKind::InvalidProgram);
+    assert_eq!(
+        cat_err(&[&[2, 3], &[2, 3]], 0, &[2, 6]).kind,
+        ErrorKind::InvalidProgram
+    );
 
     // Not a tensor list.
     let mut g = GraphBuilder::new();
