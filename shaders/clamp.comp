@@ -12,8 +12,8 @@ void main() {
     uint raw = a[i];
     if (p[2] != 0) {
         float x = p[1] != 0 ? uintBitsToFloat(raw) : float(int(raw));
-        // NaN by its bits: drivers may fold the selects below into min/max, which drop NaN.
-        if ((floatBitsToUint(x) & 0x7fffffffu) > 0x7f800000u) {
+        // NaN first: drivers may fold the selects below into min/max, which drop NaN.
+        if (is_nan_f(x)) {
             o[i] = floatBitsToUint(x);
             return;
         }

@@ -21,3 +21,8 @@ uint work_index() {
 }
 
 float pf(int i) { return intBitsToFloat(p[i]); }
+
+// NaN / infinity by their bits: drivers may fold comparisons and selects into min/max or
+// assume no NaN, so the bit test is the one that holds everywhere.
+bool is_nan_f(float v) { return (floatBitsToUint(v) & 0x7fffffffu) > 0x7f800000u; }
+bool is_inf_f(float v) { return (floatBitsToUint(v) & 0x7fffffffu) == 0x7f800000u; }

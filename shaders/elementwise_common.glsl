@@ -10,9 +10,7 @@
 #define NAN_F uintBitsToFloat(0x7fc00000u)
 #define INF_F uintBitsToFloat(0x7f800000u)
 
-// NaN and infinity tests on the bits, immune to compilers that assume finite math.
-bool is_nan_f(float v) { return (floatBitsToUint(v) & 0x7fffffffu) > 0x7f800000u; }
-bool is_inf_f(float v) { return (floatBitsToUint(v) & 0x7fffffffu) == 0x7f800000u; }
+// is_nan_f / is_inf_f (bit tests) come from common.glsl.
 
 // A raw word of a float (is_f) or integer tensor, as f32 / i32 / truth value (torch's
 // nonzero test: NaN is true, -0.0 false).
