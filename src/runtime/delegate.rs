@@ -634,9 +634,6 @@ impl Loader<'_> {
         )?;
         let fence = Fence::new(ctx)?;
         drop(held_sources);
-        // Pipeline compilation (a JIT on software drivers) leaves freed heap behind; hand it
-        // back before the first execute touches the activations.
-        trim_heap();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         LIVE_REPORTS
             .lock()
