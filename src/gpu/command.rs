@@ -92,9 +92,13 @@ impl CommandBuffer {
         let d = self.ctx.device();
         // The whole block is pushed (zero-padded): shaders index it dynamically, so every
         // byte of the range counts as used.
-        let mut push_bytes: Vec<u8> = push_params.iter().flat_map(|v| v.to_le_bytes()).collect();
-        if !push_bytes.is_empty() {
-            push_bytes.resize(PUSH_PARAM_INTS * 4, 0);
+        debug_assert!(
+            push_params.len() <= PUSH_PARAM_INTS,
+            "params exceed the push block"
+        );
+        let mut block = [0u8; PUSH_PARAM_INTS * 4];
+        for (dst, v) in block.chunks_exact_mut(4).zip(push_params) {
+            dst.copy_from_slice(&v.to_le_bytes());
         }
         // SAFETY: recording state; pipeline, layout and set are alive for as long as this
         // command buffer can be submitted (owned by the same delegate / context).
@@ -108,14 +112,14 @@ impl CommandBuffer {
                 &[set],
                 &[],
             );
-            if !push_bytes.is_empty() {
+            if !push_params.is_empty() {
                 // Exactly the layout's range: callers pass at most PUSH_PARAM_INTS ints.
                 d.cmd_push_constants(
                     self.cmd,
                     pipeline.layout,
                     vk::ShaderStageFlags::COMPUTE,
                     0,
-                    &push_bytes,
+                    &block,
                 );
             }
             d.cmd_dispatch(self.cmd, groups[0], groups[1], groups[2]);
