@@ -4,7 +4,12 @@
 // Broadcasting elementwise ops on up to three inputs of any dtype mix, computed in f32 or i32
 // (PyTorch's promoted type, chosen by the op) and stored in the output's dtype:
 // out = a (op) b, or where(c, a, b). Tensors are raw 32-bit words (see elementwise_common).
-// p: [0]=numel [1]=op [2]=rank [3]=compute in f32 (1) or i32 (0)
+// OP selects the op. build.rs compiles one SPIR-V per op listed below (-DOP=n), so that each
+// op's pipeline carries only its own code: one build for all ops cost lavapipe 1-2 MB of host
+// memory per pipeline.
+// variants: OP 0 1 2 3 4 5 6 7 8 10 11 12 13 14 15 20 21 22 30 31 32 40
+// p: [0]=numel [1]=op (the same as OP, which the shader reads) [2]=rank
+//    [3]=compute in f32 (1) or i32 (0)
 //    [4]=a is float [5]=b is float [6]=c is float [7]=output kind
 //    [8]=b is a tensor (else the scalar) [9]=scalar (f) [10]=scalar (i)
 //    [11]=alpha (f) [12]=alpha (i)
@@ -93,7 +98,7 @@ void main() {
     uint i = work_index();
     if (i >= uint(p[0])) return;
     int rank = p[2];
-    int op = p[1];
+    int op = OP;
     bool has_c = op == 40;
     uint rem = i, ia = 0u, ib = 0u, ic = 0u;
     for (int d = rank - 1; d >= 0; --d) {

@@ -2,7 +2,12 @@
 #include "common.glsl"
 #include "elementwise_common.glsl"
 // Elementwise unary ops, computed in f32 or i32 and stored in the output's dtype.
-// p: [0]=numel [1]=op [2]=input kind (0 float, 1 int, 2 int8, 3 uint8, 4 bool)
+// OP selects the op. build.rs compiles one SPIR-V per op listed below (-DOP=n), so that each
+// op's pipeline carries only its own code: one build for all ops cost lavapipe 1-2 MB of host
+// memory per pipeline.
+// variants: OP 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18
+// p: [0]=numel [1]=op (the same as OP, which the shader reads)
+//    [2]=input kind (0 float, 1 int, 2 int8, 3 uint8, 4 bool)
 //    [3]=compute in f32 (1) or i32 (0) [4]=output kind [5]=parameter (f)
 // ops: 0 relu 1 sigmoid 2 tanh 3 abs 4 neg 5 exp 6 sqrt 7 rsqrt 8 sin 9 cos 10 log10
 //      11 round (half to even) 12 gelu (erf) 13 gelu (tanh) 14 hardswish
@@ -50,7 +55,7 @@ void main() {
     uint i = work_index();
     if (i >= uint(p[0])) return;
     uint raw = a[i];
-    int op = p[1];
+    int op = OP;
     int in_kind = p[2];
     int kind = p[4];
     if (op == 18) {

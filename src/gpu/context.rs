@@ -37,8 +37,8 @@ pub fn pipelines_created() -> usize {
     PIPELINES_CREATED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Shader name, tensor bindings, params in push constants.
-type PipelineKey = (&'static str, u32, bool);
+/// Shader name, variant (`OP`), tensor bindings, params in push constants.
+type PipelineKey = (&'static str, Option<i32>, u32, bool);
 
 pub struct Context {
     _entry: ash::Entry,
@@ -214,19 +214,27 @@ impl Context {
     }
 
     /// The cached pipeline for `shader` with `tensor_bindings` tensors, its params in push
-    /// constants (`push`) or in a buffer at binding 0.
+    /// constants (`push`) or in a buffer at binding 0, built for `variant` (the `OP` of a
+    /// shader with variants, `None` for the others).
     pub fn pipeline(
         &self,
         shader: &'static Shader,
+        variant: Option<i32>,
         tensor_bindings: u32,
         push: bool,
     ) -> Result<Arc<Pipeline>> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (shader.name, tensor_bindings, push);
+        let key = (shader.name, variant, tensor_bindings, push);
         if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
-        let p = Arc::new(Pipeline::new(&self.device, shader, tensor_bindings, push)?);
+        let p = Arc::new(Pipeline::new(
+            &self.device,
+            shader,
+            variant,
+            tensor_bindings,
+            push,
+        )?);
         PIPELINES_CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         cache.insert(key, p.clone());
         Ok(p)

@@ -71,7 +71,7 @@ mod tests {
         ctx.take_validation_errors();
         let acct = Arc::new(Accountant::default());
         let buf = Buffer::new(&ctx, &acct, 16, BufferKind::Device, MemTag::Activation).unwrap();
-        let pipeline = ctx.pipeline(&shaders::COPY, 2, false).unwrap();
+        let pipeline = ctx.pipeline(&shaders::COPY, None, 2, false).unwrap();
         let pool = DescriptorPool::new(&ctx, 1, 3).unwrap();
         let bad = BufferRange {
             buffer: buf.handle(),

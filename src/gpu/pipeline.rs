@@ -18,17 +18,21 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// `push`: the push-constant build of `shader` (params in push constants, no binding 0).
+    /// `variant`: which build of a shader with variants (its `OP`), `None` for the others.
     pub(crate) fn new(
         device: &ash::Device,
         shader: &Shader,
+        variant: Option<i32>,
         tensor_bindings: u32,
         push: bool,
     ) -> Result<Self> {
-        let spirv = if push {
-            shader.spirv_push
-        } else {
-            shader.spirv
-        };
+        let build = shader.build(variant).ok_or_else(|| {
+            Error::internal(format!(
+                "shader {} has no build for variant {variant:?}",
+                shader.name
+            ))
+        })?;
+        let spirv = if push { build.spirv_push } else { build.spirv };
         let code = ash::util::read_spv(&mut std::io::Cursor::new(spirv))
             .map_err(|e| Error::internal(format!("shader {} is not SPIR-V: {e}", shader.name)))?;
         let first_binding = push as u32;

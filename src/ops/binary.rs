@@ -290,7 +290,12 @@ pub fn emit(
     // Missing operands still need a binding: bind `a` again (never read).
     let other_id = other_t.map_or(a.id, |t| t.id);
     let cond_id = cond.map_or(a.id, |t| t.id);
-    b.dispatch(&shaders::BINARY, p, &[out_id, a.id, other_id, cond_id]);
+    b.dispatch_variant(
+        &shaders::BINARY,
+        op as i32,
+        p,
+        &[out_id, a.id, other_id, cond_id],
+    );
     Ok(())
 }
 
@@ -299,4 +304,23 @@ pub fn pad(v: &[usize]) -> Vec<i32> {
     let mut out: Vec<i32> = v.iter().map(|&x| x as i32).collect();
     out.resize(MAX_RANK, 0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Op::{self, *};
+    use crate::gpu::shaders;
+
+    #[test]
+    fn every_op_has_its_own_shader_build() {
+        let ops: [Op; 22] = [
+            Add, Sub, Mul, Div, DivTrunc, DivFloor, Pow, Minimum, Maximum, Eq, Ne, Lt, Le, Gt, Ge,
+            BitAnd, BitOr, BitXor, LogicalAnd, LogicalOr, LogicalXor, Where,
+        ];
+        for op in ops {
+            assert!(shaders::BINARY.build(Some(op as i32)).is_some(), "{op:?}");
+        }
+        assert_eq!(shaders::BINARY.builds.len(), ops.len());
+        assert!(shaders::BINARY.build(None).is_none());
+    }
 }

@@ -183,7 +183,7 @@ fn emit(b: &mut OpBuilder, input: ValueId, out: ValueId, kind: Kind, param: f64)
         dtype_kind(out.dtype),
         (param as f32).to_bits() as i32,
     ];
-    b.dispatch(&shaders::UNARY, params, &[out.id, x.id]);
+    b.dispatch_variant(&shaders::UNARY, kind as i32, params, &[out.id, x.id]);
     Ok(())
 }
 
@@ -236,4 +236,21 @@ fn emit_clamp(
     ];
     b.dispatch(&shaders::CLAMP, params, &[out.id, x.id]);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gpu::shaders;
+
+    #[test]
+    fn every_op_has_its_own_shader_build() {
+        // Kind's codes are 0..=LogicalNot, without gaps.
+        let last = super::Kind::LogicalNot as i32;
+        for code in 0..=last {
+            assert!(shaders::UNARY.build(Some(code)).is_some(), "op {code}");
+        }
+        assert_eq!(shaders::UNARY.builds.len(), last as usize + 1);
+        assert!(shaders::UNARY.build(None).is_none());
+        assert!(shaders::CLAMP.build(None).is_some());
+    }
 }

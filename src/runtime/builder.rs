@@ -50,6 +50,9 @@ impl RuntimeInput {
 #[derive(Debug, Clone)]
 pub struct Dispatch {
     pub shader: &'static Shader,
+    /// Which build of a shader that holds several ops (its `OP`, see `build.rs`): each op's
+    /// pipeline then carries only that op's code.
+    pub variant: Option<i32>,
     pub params: Vec<i32>,
     /// Tensors bound at bindings 1.. in this order.
     pub tensors: Vec<ValueId>,
@@ -421,8 +424,30 @@ impl<'g> OpBuilder<'g> {
 
     /// Records a dispatch of `shader` over `params[0]` work items with `tensors` bound at 1...
     pub fn dispatch(&mut self, shader: &'static Shader, params: Vec<i32>, tensors: &[ValueId]) {
+        self.record(shader, None, params, tensors);
+    }
+
+    /// As [`dispatch`](Self::dispatch), for a shader built once per op (`// variants: OP`).
+    pub fn dispatch_variant(
+        &mut self,
+        shader: &'static Shader,
+        variant: i32,
+        params: Vec<i32>,
+        tensors: &[ValueId],
+    ) {
+        self.record(shader, Some(variant), params, tensors);
+    }
+
+    fn record(
+        &mut self,
+        shader: &'static Shader,
+        variant: Option<i32>,
+        params: Vec<i32>,
+        tensors: &[ValueId],
+    ) {
         self.dispatches.push(Dispatch {
             shader,
+            variant,
             params,
             tensors: tensors.to_vec(),
             op_index: self.op_index,

@@ -1037,7 +1037,12 @@ fn record(
             }
             _ => &d.params,
         };
-        let pipeline = ctx.pipeline(d.shader, d.tensors.len() as u32, !push_params.is_empty())?;
+        let pipeline = ctx.pipeline(
+            d.shader,
+            d.variant,
+            d.tensors.len() as u32,
+            !push_params.is_empty(),
+        )?;
         for &t in &d.tensors {
             ranges.push(range(t)?);
         }
