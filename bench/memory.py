@@ -226,6 +226,12 @@ def evaluate(results):
         if lz.get("pipelines") is not None and base_pipes is not None:
             r["new_pipelines"] = lz["pipelines"] - base_pipes
             r["rest"] = lazy_rss - (W + A) - host_io
+        # The same target with `ring` read as the ring this model gets when it is staged (the
+        # lazy_staging run: min(16 MiB default, W)) rather than the bytes the direct-write
+        # default allocated (0 on unified memory).
+        if "lazy_staging" in runs:
+            r["staging_ring"] = runs["lazy_staging"]["staging_ring_bytes"]
+            r["lazy_rss_bound_staging_ring"] = 1.05 * (W + A) + r["staging_ring"]
         r["pass_acc"] = r["lazy_acc"] <= r["lazy_bound"]
         r["pass_rss"] = r["lazy_rss"] <= r["lazy_rss_bound"]
         r["legacy_ratio"] = r["legacy_acc"] / legacy_model
@@ -256,10 +262,12 @@ def tables(results, rows):
     out.append("")
     out.append("| model | lazy accounted peak ≤ W + A + ring | lazy peak RSS − baseline ≤ 1.05(W+A) + ring "
                "| legacy accounted peak ≈ 2W + A | legacy peak RSS − baseline ÷ (2W + A) "
-               "| lazy peak RSS − baseline − host I/O copies | output matches PyTorch |")
-    out.append("|---|---|---|---|---|---|---|")
+               "| lazy peak RSS − baseline − host I/O copies "
+               "| lazy peak RSS − baseline ≤ 1.05(W+A) + ring of the staged run "
+               "| output matches PyTorch |")
+    out.append("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        over = lambda d: f"{mb(d)} MB {'over' if d > 0 else 'under'}"
+        over = lambda d: f"{mb(abs(d))} MB {'over' if d > 0 else 'under'}"
         out.append(
             f"| {r['model']} | {verdict(r['pass_acc'])} ({over(r['lazy_acc'] - r['lazy_bound'])}) "
             f"| {verdict(r['pass_rss'])} ({over(r['lazy_rss'] - r['lazy_rss_bound'])}) "
@@ -267,7 +275,15 @@ def tables(results, rows):
             f"= 2W + A + w (w = {mb(r['w_max'])}) × {r['legacy_seed_ratio']:.3f} "
             f"| {r['legacy_rss_ratio']:.3f} "
             f"| {mb(r['lazy_rss'] - r['host_io'])} ({over(r['lazy_rss'] - r['host_io'] - r['lazy_rss_bound'])}; "
-            f"host I/O {mb(r['host_io'])}) | {r['match']} |"
+            f"host I/O {mb(r['host_io'])}) "
+            + (
+                f"| {verdict(r['lazy_rss'] <= r['lazy_rss_bound_staging_ring'])} "
+                f"(ring {mb(r['staging_ring'])}: "
+                f"{over(r['lazy_rss'] - r['lazy_rss_bound_staging_ring'])}) "
+                if "staging_ring" in r
+                else "| – "
+            )
+            + f"| {r['match']} |"
         )
     out.append("")
     if all("rest" in r for r in rows):
