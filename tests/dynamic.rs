@@ -174,6 +174,65 @@ fn select_as_symint_sizes_an_output() {
     }
 }
 
+/// An intermediate whose size depends on a value read on the host: `(table[:pos] @ w1) @ w2`.
+/// The build at init (pos = 0) records no dispatch for the empty matmuls, yet the plan must give
+/// the intermediate memory and a lifetime for every later value: lifetimes come from the chain.
+#[test]
+fn select_as_symint_sizes_an_intermediate() {
+    let mut g = GraphBuilder::new();
+    let table = g.input(&[8, 3]);
+    let p = common::input(&mut g, DType::Int32, &[1]);
+    let w1 = g.input(&[3, 4]);
+    let w2 = g.input(&[4, 2]);
+    let (zero, one) = (g.int(0), g.int(1));
+    let pos = g.graph.values.len();
+    g.graph.values.push(Value::SymInt(0));
+    g.op("et_vk.select_as_symint.default", &[p, zero, zero, pos]);
+    let rows = g.f32(&[8, 3]);
+    g.op(
+        "aten.slice_copy.Tensor",
+        &[table, zero, zero, pos, one, rows],
+    );
+    let mid = g.f32(&[8, 4]);
+    g.op("aten.mm.default", &[rows, w1, mid]);
+    let out = g.f32(&[8, 2]);
+    g.op("aten.mm.default", &[mid, w2, out]);
+    g.output(out);
+    let mut d = g.build().unwrap();
+    let mut rng = Rng::new(21);
+    let (t, a, b) = (rng.vec(24), rng.vec(12), rng.vec(8));
+    for pos in [5usize, 0, 8, 2] {
+        let got = d
+            .run(&[
+                input(&[8, 3], &t),
+                InputValue::Tensor(i32_host(&[1], &[pos as i32])),
+                input(&[3, 4], &a),
+                input(&[4, 2], &b),
+            ])
+            .unwrap_or_else(|e| panic!("pos {pos}: {e}"));
+        assert_eq!(got[0].sizes, vec![pos, 2], "pos {pos}");
+        let m = matmul_ref(&t[..pos * 3], &a, pos, 3, 4);
+        let want = matmul_ref(&m, &b, pos, 4, 2);
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            1e-5,
+            1e-5,
+            &format!("pos {pos}"),
+        );
+    }
+}
+
+fn matmul_ref(x: &[f32], y: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            out[i * n + j] = (0..k).map(|t| x[i * k + t] * y[t * n + j]).sum();
+        }
+    }
+    out
+}
+
 /// Malformed programs fail init with an error naming the problem, never a panic.
 #[test]
 fn select_as_symint_on_a_scalar_is_an_error() {

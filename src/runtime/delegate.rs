@@ -437,6 +437,9 @@ impl Loader<'_> {
             .any(|(v, &r)| r != v && graph.tensor(r).is_some_and(|t| t.constant.is_none()));
 
         // 2. Plan. Step 0 copies inputs in, steps 1..=n are dispatches, the last copies out.
+        // When values read on the host decide the sizes, the build above (with 0 for them) may
+        // skip dispatches a later value records; the steps are then the chain's ops with all
+        // their tensor arguments, which hold for every value.
         let mut input_tensors = Vec::new();
         for &id in &graph.input_ids {
             if check_io(graph, id, true)? {
@@ -449,7 +452,11 @@ impl Loader<'_> {
             output_tensors.push(roots[id]);
         }
         let mut steps: Vec<Vec<ValueId>> = vec![input_tensors];
-        steps.extend(dispatches.iter().map(|d| d.tensors.clone()));
+        if host_read.is_empty() {
+            steps.extend(dispatches.iter().map(|d| d.tensors.clone()));
+        } else {
+            steps.extend(chain_tensor_steps(graph, roots));
+        }
         steps.push(output_tensors);
         let used: BTreeSet<ValueId> = steps.iter().flatten().copied().collect();
         let tensor = |id: ValueId| graph.tensor(id).expect("used values are tensors");
@@ -672,16 +679,7 @@ impl Loader<'_> {
     /// Fetches a weight's source bytes, checks their size and accounts them while held.
     fn fetch(&self, w: &Weight) -> Result<HeldSource> {
         let data = fetch_constant(&w.source, self.blob, self.named)?;
-        let want = (w.bytes as usize / GPU_ELEM_SIZE) * w.dtype.size();
-        if data.len() != want {
-            return Err(Error::invalid_program(format!(
-                "constant {} has {} bytes, expected {want} ({:?}, value {})",
-                describe(&w.source),
-                data.len(),
-                w.dtype,
-                w.users[0]
-            )));
-        }
+        check_source_len(w, data.len())?;
         Ok(HeldSource::new(data, self.acct))
     }
 
@@ -695,11 +693,9 @@ impl Loader<'_> {
     ) -> Result<()> {
         let (ctx, acct) = (self.ctx, self.acct);
         let direct = self.options.direct_upload && ctx.caps().unified_memory();
-        let staged_bytes: u64 = if direct {
-            0
-        } else {
-            weights.iter().map(|w| w.bytes).sum()
-        };
+        // Bytes of the weights not packed yet: a ring created for them (staging, or a direct
+        // write that could not get unified memory) need not be larger.
+        let mut unpacked: u64 = weights.iter().map(|w| w.bytes).sum();
         let mut ring: Option<StagingRing> = None;
         // Sources can back several weights (the same key read as different dtypes): count
         // their uses so each is fetched once and released after its last use, never early.
@@ -717,6 +713,8 @@ impl Loader<'_> {
                 held.insert(&w.source, self.fetch(w)?);
             }
             let src = held.get(&w.source).expect("inserted above");
+            // A source shared by several weights was checked against the first one only.
+            check_source_len(w, src.bytes().len())?;
             let mut written = false;
             if direct {
                 if let Ok(mut buf) =
@@ -731,7 +729,7 @@ impl Loader<'_> {
             if !written {
                 let buf = Buffer::new(ctx, acct, w.bytes, BufferKind::Device, MemTag::Weight)?;
                 if ring.is_none() {
-                    let size = self.options.staging_ring_bytes.min(staged_bytes);
+                    let size = self.options.staging_ring_bytes.min(unpacked);
                     let r = StagingRing::new(ctx, acct, size)?;
                     report.staging_ring_bytes = r.size();
                     ring = Some(r);
@@ -742,6 +740,7 @@ impl Loader<'_> {
                 buffers.push(buf);
             }
             place_weight(w, buffers.len() - 1, placements);
+            unpacked -= w.bytes;
             let left = remaining.get_mut(&w.source).expect("counted above");
             *left -= 1;
             if *left == 0 {
@@ -911,6 +910,41 @@ struct Built {
 }
 
 /// Runs every op's builder in chain order.
+/// A constant's source must hold exactly the weight's elements in its dtype.
+fn check_source_len(w: &Weight, len: usize) -> Result<()> {
+    let want = (w.bytes as usize / GPU_ELEM_SIZE) * w.dtype.size();
+    if len != want {
+        return Err(Error::invalid_program(format!(
+            "constant {} has {len} bytes, expected {want} ({:?}, value {})",
+            describe(&w.source),
+            w.dtype,
+            w.users[0]
+        )));
+    }
+    Ok(())
+}
+
+/// Per chain op, the memory (alias roots) of every tensor among its arguments, lists included.
+fn chain_tensor_steps(graph: &Graph, roots: &[ValueId]) -> Vec<Vec<ValueId>> {
+    let tensor_root = |id: ValueId| graph.tensor(id).map(|_| roots[id]);
+    graph
+        .chain
+        .iter()
+        .map(|call| {
+            let mut step = Vec::new();
+            for &arg in &call.args {
+                match &graph.values[arg] {
+                    Value::ValueList(ids) => {
+                        step.extend(ids.iter().filter_map(|&i| tensor_root(i)))
+                    }
+                    _ => step.extend(tensor_root(arg)),
+                }
+            }
+            step
+        })
+        .collect()
+}
+
 fn run_ops(graph: &Graph, mut builder: OpBuilder) -> Result<Built> {
     for (index, call) in graph.chain.iter().enumerate() {
         builder.begin_op(index, &call.name);
