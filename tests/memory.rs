@@ -216,6 +216,96 @@ fn tied_weights_are_stored_once_and_survive() {
     }
 }
 
+/// Counts `get` calls, to see how often a source is fetched.
+struct CountingData {
+    map: std::collections::HashMap<String, Vec<u8>>,
+    gets: std::cell::Cell<usize>,
+}
+
+impl etvk::runtime::NamedData for CountingData {
+    fn get(&self, key: &str) -> etvk::Result<etvk::runtime::DataBuffer> {
+        self.gets.set(self.gets.get() + 1);
+        etvk::runtime::NamedData::get(&self.map, key)
+    }
+}
+
+/// One named key read as two dtypes (two weights, one source): `x + k` in float32 and `n + k`
+/// in int32, where the int weight is the float weight's bits.
+fn one_key_two_dtypes(int_dtype: etvk::format::DType) -> (GraphBuilder, Vec<f32>) {
+    let w = vec![1.5f32, -2.0, 0.25, 8.0];
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[4]);
+    let n = input(&mut g, etvk::format::DType::Int32, &[4]);
+    let cf = g.constant_with_key("k", &[4], &w);
+    let ci = g.constant_with_key("k", &[4], &w);
+    if let etvk::format::Value::Tensor(t) = &mut g.graph.values[ci] {
+        t.dtype = int_dtype;
+    }
+    let alpha = g.int(1);
+    let (yf, yi) = (g.f32(&[4]), g.tensor(etvk::format::DType::Int32, &[4]));
+    g.op("aten.add.Tensor", &[x, cf, alpha, yf]);
+    g.op("aten.add.Tensor", &[n, ci, alpha, yi]);
+    g.output(yf);
+    g.output(yi);
+    (g, w)
+}
+
+#[test]
+fn a_source_shared_by_two_dtypes_is_fetched_once_and_kept_until_its_last_use() {
+    let (g, w) = one_key_two_dtypes(etvk::format::DType::Int32);
+    let (x, n) = ([1.0f32, 2.0, 3.0, 4.0], [5i32, -6, 7, 0]);
+    for direct in [false, true] {
+        let data = CountingData {
+            map: g.named.clone(),
+            gets: std::cell::Cell::new(0),
+        };
+        let mut d = Delegate::from_graph(
+            g.graph.clone(),
+            &[],
+            Some(&data),
+            &specs(direct, None, false),
+        )
+        .unwrap();
+        assert_eq!(data.gets.get(), 1, "fetched once (direct {direct})");
+        let s = d.memory_stats();
+        assert_eq!(s.peak_of(MemTag::Source), 16, "one source held at a time");
+        assert_eq!(
+            s.current_of(MemTag::Source),
+            0,
+            "released by the end of init"
+        );
+        let got = d
+            .run(&[
+                etvk::runtime::InputValue::Tensor(f32_host(&[4], &x)),
+                etvk::runtime::InputValue::Tensor(i32_host(&[4], &n)),
+            ])
+            .unwrap();
+        let want_f: Vec<f32> = x.iter().zip(&w).map(|(a, b)| a + b).collect();
+        let want_i: Vec<i64> = n
+            .iter()
+            .zip(&w)
+            .map(|(a, b)| a.wrapping_add(b.to_bits() as i32) as i64)
+            .collect();
+        assert_eq!(got[0].to_f32_vec(), want_f, "direct {direct}");
+        assert_eq!(got[1].to_i64_vec(), want_i, "direct {direct}");
+    }
+}
+
+/// The same source read as a dtype it is too short for is an invalid program, also when another
+/// weight of the right size fetched it first (the copy would run past the weight's buffer).
+#[test]
+fn a_shared_source_too_short_for_a_second_dtype_is_invalid() {
+    let (g, _) = one_key_two_dtypes(etvk::format::DType::Int64);
+    for direct in [false, true] {
+        let err = g
+            .build_with(&specs(direct, None, false))
+            .err()
+            .expect("must fail");
+        assert_eq!(err.kind, etvk::ErrorKind::InvalidProgram, "{err}");
+        assert!(err.to_string().contains("expected 32"), "{err}");
+    }
+}
+
 #[test]
 fn planner_choice_is_respected_and_both_are_correct() {
     let m = mlp();

@@ -66,6 +66,9 @@ impl StagingRing {
         let elems_per_slot = (self.slot_bytes as usize) / GPU_ELEM_SIZE;
         let src_elem = dtype.size();
         let n = src.len() / src_elem;
+        if (n * GPU_ELEM_SIZE) as u64 > dst.size() {
+            return Err(Error::internal("weight buffer smaller than its constant"));
+        }
         let mut start = 0usize;
         while start < n {
             let count = elems_per_slot.min(n - start);
