@@ -384,6 +384,10 @@ void print_memory_report(FILE* f, const EtvkMemoryStats& m) {
     std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "\n", tags[t], m.current[t], m.peak[t]);
   std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "\n", "device", m.device_current, m.device_peak);
   std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "  (device + source)\n", "accounted", m.total_current, m.total_peak);
+  static const char* phases[ETVK_NUM_PHASES] = {"build", "prepack", "activations", "ready"};
+  std::fprintf(f, "  accounted peak by init phase:");
+  for (int p = 0; p < ETVK_NUM_PHASES; ++p) std::fprintf(f, " %s %" PRIu64, phases[p], m.phase_peak[p]);
+  std::fprintf(f, "\n");
   std::fprintf(f, "  W + A = %" PRIu64 " B; accounted peak - (W + A) = %" PRId64 " B\n",
                m.weights_bytes + m.activations_bytes,
                static_cast<int64_t>(m.total_peak) - static_cast<int64_t>(m.weights_bytes + m.activations_bytes));

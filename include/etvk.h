@@ -75,7 +75,7 @@
 #define ETVK_STATUS_DELEGATE_INVALID_HANDLE 50
 
 /**
- * Memory tags, the index into `EtvkMemoryStats::current` / `peak` / phase `by_tag`.
+ * Memory tags, the index into `EtvkMemoryStats::current` / `peak`.
  */
 #define ETVK_TAG_WEIGHT 0
 
@@ -237,8 +237,9 @@ typedef struct EtvkMemoryStats {
     uint64_t total_current;
     uint64_t total_peak;
     /**
-     * Peak of everything accounted during each init phase (`ETVK_PHASE_*`); zero for the
-     * process-wide figures.
+     * Peak of everything accounted during each init phase (`ETVK_PHASE_*`). Process-wide
+     * (NULL handle): the highest over every delegate's phase of that name, of all the process
+     * held then.
      */
     uint64_t phase_peak[ETVK_NUM_PHASES];
 } EtvkMemoryStats;

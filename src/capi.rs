@@ -641,7 +641,7 @@ pub unsafe extern "C" fn etvk_read_output(
     })
 }
 
-/// Memory tags, the index into `EtvkMemoryStats::current` / `peak` / phase `by_tag`.
+/// Memory tags, the index into `EtvkMemoryStats::current` / `peak`.
 pub const ETVK_TAG_WEIGHT: usize = 0;
 pub const ETVK_TAG_STAGING: usize = 1;
 pub const ETVK_TAG_ACTIVATION: usize = 2;
@@ -697,8 +697,9 @@ pub struct EtvkMemoryStats {
     /// Everything accounted (device + source) now / at the peak.
     pub total_current: u64,
     pub total_peak: u64,
-    /// Peak of everything accounted during each init phase (`ETVK_PHASE_*`); zero for the
-    /// process-wide figures.
+    /// Peak of everything accounted during each init phase (`ETVK_PHASE_*`). Process-wide
+    /// (NULL handle): the highest over every delegate's phase of that name, of all the process
+    /// held then.
     pub phase_peak: [u64; ETVK_NUM_PHASES],
 }
 

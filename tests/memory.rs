@@ -307,6 +307,28 @@ fn a_shared_source_too_short_for_a_second_dtype_is_invalid() {
 }
 
 #[test]
+fn process_wide_phase_peaks_cover_each_delegate() {
+    let m = mlp();
+    let mut d = m.g.build_with(&specs(false, None, false)).unwrap();
+    run(&mut d, &m);
+    let own = d.memory_stats();
+    // Other tests of this binary may hold memory too: the process figure is at least ours.
+    let process = etvk::gpu::Accountant::process();
+    for name in ["build", "prepack", "activations", "ready"] {
+        let mine = own.phase(name).unwrap().total;
+        let all = process
+            .phase(name)
+            .unwrap_or_else(|| panic!("no process {name}"));
+        assert!(
+            all.total >= mine,
+            "{name}: process {} < delegate {mine}",
+            all.total
+        );
+    }
+    assert!(process.phase("prepack").unwrap().total >= W);
+}
+
+#[test]
 fn planner_choice_is_respected_and_both_are_correct() {
     let m = mlp();
     for planner in [1u32, 2] {

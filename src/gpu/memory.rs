@@ -140,15 +140,31 @@ impl Accountant {
         }
     }
 
-    /// Starts a named phase; its peaks start at what is held now.
+    /// Starts a named phase; its peaks start at what is held now. The process-wide accountant
+    /// keeps one entry per name: the highest over every delegate's phase of that name (of all
+    /// the process holds, so earlier delegates' memory counts too).
     pub fn begin_phase(&self, name: &'static str) {
-        let mut s = self.lock();
-        let phase = PhasePeak {
-            name,
-            total: s.total_current,
-            by_tag: s.current,
-        };
-        s.phase_peaks.push(phase);
+        {
+            let mut s = self.lock();
+            let mut phase = PhasePeak {
+                name,
+                total: s.total_current,
+                by_tag: s.current,
+            };
+            if self.parent.is_none() {
+                if let Some(i) = s.phase_peaks.iter().position(|p| p.name == name) {
+                    let earlier = s.phase_peaks.remove(i);
+                    phase.total = phase.total.max(earlier.total);
+                    for (now, was) in phase.by_tag.iter_mut().zip(earlier.by_tag) {
+                        *now = (*now).max(was);
+                    }
+                }
+            }
+            s.phase_peaks.push(phase);
+        }
+        if let Some(p) = &self.parent {
+            p.begin_phase(name);
+        }
     }
 
     pub fn snapshot(&self) -> MemoryStats {
