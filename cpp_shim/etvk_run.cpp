@@ -384,6 +384,8 @@ void print_memory_report(FILE* f, const EtvkMemoryStats& m) {
     std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "\n", tags[t], m.current[t], m.peak[t]);
   std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "\n", "device", m.device_current, m.device_peak);
   std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "  (device + source)\n", "accounted", m.total_current, m.total_peak);
+  std::fprintf(f, "  %-12s %14" PRIu64 " %14" PRIu64 "  (Vulkan memory blocks the allocator holds)\n", "reserved",
+               m.reserved_current, m.reserved_peak);
   static const char* phases[ETVK_NUM_PHASES] = {"build", "prepack", "activations", "ready"};
   std::fprintf(f, "  accounted peak by init phase:");
   for (int p = 0; p < ETVK_NUM_PHASES; ++p) std::fprintf(f, " %s %" PRIu64, phases[p], m.phase_peak[p]);
@@ -787,6 +789,7 @@ int main(int argc, char** argv) {
       << ", \"staging_peak_bytes\": " << mem.peak[ETVK_TAG_STAGING]
       << ", \"source_peak_bytes\": " << mem.peak[ETVK_TAG_SOURCE]
       << ", \"device_peak_bytes\": " << mem.device_peak
+      << ", \"reserved_peak_bytes\": " << mem.reserved_peak
       << ", \"accounted_peak_bytes\": " << mem.total_peak << ", \"outputs\": [";
     for (size_t i = 0; i < results.size(); ++i) {
       j << (i ? ", " : "") << "{\"shape\": [";

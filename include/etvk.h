@@ -242,6 +242,13 @@ typedef struct EtvkMemoryStats {
      * held then.
      */
     uint64_t phase_peak[ETVK_NUM_PHASES];
+    /**
+     * Vulkan memory the process's allocator holds now / held at its peak: the blocks buffers
+     * are sub-allocated from and dedicated allocations (always for every delegate together).
+     * It exceeds `device_*` by what the blocks have free.
+     */
+    uint64_t reserved_current;
+    uint64_t reserved_peak;
 } EtvkMemoryStats;
 
 #ifdef __cplusplus

@@ -701,6 +701,11 @@ pub struct EtvkMemoryStats {
     /// (NULL handle): the highest over every delegate's phase of that name, of all the process
     /// held then.
     pub phase_peak: [u64; ETVK_NUM_PHASES],
+    /// Vulkan memory the process's allocator holds now / held at its peak: the blocks buffers
+    /// are sub-allocated from and dedicated allocations (always for every delegate together).
+    /// It exceeds `device_*` by what the blocks have free.
+    pub reserved_current: u64,
+    pub reserved_peak: u64,
 }
 
 /// Fills `out` with the memory figures of `handle`, or, when `handle` is NULL, of every live
@@ -748,6 +753,8 @@ pub unsafe extern "C" fn etvk_memory_stats(
             total_current: stats.total_current,
             total_peak: stats.total_peak,
             phase_peak: [0; ETVK_NUM_PHASES],
+            reserved_current: crate::gpu::reserved().0,
+            reserved_peak: crate::gpu::reserved().1,
         };
         for (i, name) in ["build", "prepack", "activations", "ready"]
             .iter()

@@ -328,6 +328,21 @@ fn process_wide_phase_peaks_cover_each_delegate() {
     assert!(process.phase("prepack").unwrap().total >= W);
 }
 
+/// The allocator's blocks stay near what the buffers need: a model of a few KB does not reserve
+/// one of VMA's default 32 MiB blocks. (Process-wide: the other small tests of this binary
+/// may hold memory at the same time, all of it far below the bound.)
+#[test]
+fn reserved_vulkan_memory_stays_near_the_accounted_bytes() {
+    let m = mlp();
+    let mut d = m.g.build_with(&specs(false, None, false)).unwrap();
+    run(&mut d, &m);
+    let ctx = etvk::gpu::Context::shared().unwrap();
+    let reserved = ctx.reserved_bytes();
+    assert!(reserved >= d.memory_stats().device_current, "blocks hold the buffers");
+    assert!(reserved < 8 << 20, "{reserved} bytes reserved for a {W}-byte model");
+    assert!(etvk::gpu::reserved().1 >= d.memory_stats().device_current, "peak recorded");
+}
+
 #[test]
 fn planner_choice_is_respected_and_both_are_correct() {
     let m = mlp();

@@ -88,6 +88,7 @@ impl Buffer {
             BufferKind::Device => std::ptr::null_mut(),
         };
         accountant.add(tag, size);
+        ctx.note_reserved();
         let buf = Buffer {
             ctx: ctx.clone(),
             accountant: accountant.clone(),
@@ -150,5 +151,6 @@ impl Drop for Buffer {
                 .destroy_buffer(self.buffer, &mut self.allocation)
         };
         self.accountant.sub(self.tag, self.size);
+        self.ctx.note_reserved();
     }
 }

@@ -32,6 +32,24 @@ type ValidationLog = Mutex<Vec<String>>;
 /// cannot see (on lavapipe, JIT-compiled code: about half a MB each).
 static PIPELINES_CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// VMA's block size (see `Context::new`).
+const RESERVE_BLOCK_BYTES: u64 = 1 << 20;
+
+/// Vulkan memory (every `VkDeviceMemory` block VMA holds) this process holds now.
+static RESERVED_NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Peak of the Vulkan memory (every `VkDeviceMemory` block VMA holds) this process reserved.
+static RESERVED_PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// [`Context::reserved_bytes`] after the last allocation or release, and its highest value,
+/// in this process (0 before the first buffer).
+pub fn reserved() -> (u64, u64) {
+    (
+        RESERVED_NOW.load(std::sync::atomic::Ordering::Relaxed),
+        RESERVED_PEAK.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
 /// How many compute pipelines this process has compiled.
 pub fn pipelines_created() -> usize {
     PIPELINES_CREATED.load(std::sync::atomic::Ordering::Relaxed)
@@ -160,6 +178,11 @@ impl Context {
         let mut alloc_info =
             vk_mem::AllocatorCreateInfo::new(partial.instance(), &device, physical_device);
         alloc_info.vulkan_api_version = vk::API_VERSION_1_1;
+        // VMA's default blocks (256 MiB, the first ones 32 MiB) would reserve 32 MiB for a model
+        // of a few KB, and keep an empty one. 1 MiB blocks bound what is reserved beyond the
+        // accounted buffers to about two blocks per memory type; buffers over half a block get
+        // memory of their own.
+        alloc_info.preferred_large_heap_block_size = RESERVE_BLOCK_BYTES;
         // SAFETY: instance, device and physical device are valid and outlive the allocator
         // (it is dropped first in Drop).
         let allocator = match unsafe { vk_mem::Allocator::new(alloc_info) } {
@@ -200,6 +223,24 @@ impl Context {
 
     pub(crate) fn queue_family(&self) -> u32 {
         self.queue_family
+    }
+
+    /// Bytes of Vulkan memory VMA holds now, over every heap: the blocks buffers are
+    /// sub-allocated from (kept while they have a buffer, and one empty block for reuse) and
+    /// dedicated allocations. The accounting counts buffers; this is what they cost the driver.
+    pub fn reserved_bytes(&self) -> u64 {
+        self.allocator
+            .get_heap_budgets()
+            .map(|heaps| heaps.iter().map(|h| h.statistics.blockBytes).sum())
+            .unwrap_or(0)
+    }
+
+    /// Records the current reservation and the process's peak (after each allocation and
+    /// release of a buffer).
+    pub(crate) fn note_reserved(&self) {
+        let now = self.reserved_bytes();
+        RESERVED_NOW.store(now, std::sync::atomic::Ordering::Relaxed);
+        RESERVED_PEAK.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Submits one command buffer to the compute queue, signalling `fence` when done.

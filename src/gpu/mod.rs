@@ -19,7 +19,7 @@ pub mod shaders;
 pub use buffer::{Buffer, BufferKind};
 pub use caps::{Caps, DeviceKind};
 pub use command::{CommandBuffer, Fence};
-pub use context::{pipelines_created, Context};
+pub use context::{pipelines_created, reserved, Context};
 pub use descriptor::{BufferRange, DescriptorPool};
 pub use memory::{Accountant, MemTag, MemoryStats, PhasePeak};
 pub use pipeline::Pipeline;
