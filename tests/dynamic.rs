@@ -211,6 +211,8 @@ fn select_as_symint_sizes_an_intermediate() {
             ])
             .unwrap_or_else(|e| panic!("pos {pos}: {e}"));
         assert_eq!(got[0].sizes, vec![pos, 2], "pos {pos}");
+        let clashes = d.overlapping_live_activations().unwrap();
+        assert!(clashes.is_empty(), "pos {pos}: {clashes:?}");
         let m = matmul_ref(&t[..pos * 3], &a, pos, 3, 4);
         let want = matmul_ref(&m, &b, pos, 4, 2);
         assert_close(

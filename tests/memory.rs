@@ -338,9 +338,18 @@ fn reserved_vulkan_memory_stays_near_the_accounted_bytes() {
     run(&mut d, &m);
     let ctx = etvk::gpu::Context::shared().unwrap();
     let reserved = ctx.reserved_bytes();
-    assert!(reserved >= d.memory_stats().device_current, "blocks hold the buffers");
-    assert!(reserved < 8 << 20, "{reserved} bytes reserved for a {W}-byte model");
-    assert!(etvk::gpu::reserved().1 >= d.memory_stats().device_current, "peak recorded");
+    assert!(
+        reserved >= d.memory_stats().device_current,
+        "blocks hold the buffers"
+    );
+    assert!(
+        reserved < 8 << 20,
+        "{reserved} bytes reserved for a {W}-byte model"
+    );
+    assert!(
+        etvk::gpu::reserved().1 >= d.memory_stats().device_current,
+        "peak recorded"
+    );
 }
 
 #[test]

@@ -336,6 +336,65 @@ impl Delegate {
         Ok(())
     }
 
+    /// Test support: replays what the current recording runs (input copies, every dispatch
+    /// with work, output copies) and names each pair of activations that share bytes of one
+    /// buffer while both are live in that order. Empty when the memory plan holds for it.
+    #[doc(hidden)]
+    pub fn overlapping_live_activations(&self) -> Result<Vec<String>> {
+        let pairs: Vec<(ValueId, RuntimeInput)> = self
+            .graph
+            .input_ids
+            .iter()
+            .copied()
+            .zip(self.recorded_for.iter().cloned())
+            .collect();
+        let mut builder = OpBuilder::resized(&self.graph, self.ctx.caps(), &pairs);
+        builder.set_alias_activations(self.alias_activations);
+        let built = run_ops(&self.graph, builder)?;
+        let mut steps: Vec<Vec<ValueId>> = vec![self
+            .inputs
+            .iter()
+            .filter_map(|s| s.io().map(|io| io.value))
+            .collect()];
+        steps.extend(
+            built
+                .dispatches
+                .iter()
+                .filter(|d| d.params.first().is_some_and(|&w| w > 0))
+                .map(|d| d.tensors.clone()),
+        );
+        steps.push(self.outputs.iter().map(|io| io.value).collect());
+        let live: Vec<_> = crate::runtime::plan::lifetimes(&steps, |_| 0)
+            .into_iter()
+            .filter(|l| {
+                self.graph
+                    .tensor(l.value)
+                    .is_some_and(|t| t.constant.is_none())
+            })
+            .collect();
+        let mut found = Vec::new();
+        for (i, a) in live.iter().enumerate() {
+            for b in &live[i + 1..] {
+                let (Some(pa), Some(pb)) =
+                    (self.placements.get(&a.value), self.placements.get(&b.value))
+                else {
+                    found.push(format!("value {} or {} has no memory", a.value, b.value));
+                    continue;
+                };
+                let share = pa.buffer == pb.buffer
+                    && pa.offset < pb.offset + pb.size
+                    && pb.offset < pa.offset + pa.size;
+                if share && a.overlaps_in_time(b) {
+                    found.push(format!(
+                        "values {} (steps {}..={}) and {} (steps {}..={}) share bytes",
+                        a.value, a.first, a.last, b.value, b.first, b.last
+                    ));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     fn output(&self, index: usize) -> Result<&Io> {
         self.outputs.get(index).ok_or_else(|| {
             Error::invalid_argument(format!(

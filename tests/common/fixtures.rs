@@ -65,6 +65,12 @@ fn named_data(dir: &Path) -> HashMap<String, Vec<u8>> {
 
 /// Runs every delegate blob of every fixture directory; returns the names that ran.
 pub fn run_all(dirs: Vec<PathBuf>) -> Vec<String> {
+    run_all_with(dirs, &CompileSpecs::default())
+}
+
+/// As [`run_all`], with `specs`. After each run it also replays the recording's dispatches
+/// against the memory plan: no two live activations may share bytes.
+pub fn run_all_with(dirs: Vec<PathBuf>, specs: &CompileSpecs) -> Vec<String> {
     let mut ran = Vec::new();
     for dir in dirs {
         let (atol, rtol) = tolerance(&dir);
@@ -76,7 +82,7 @@ pub fn run_all(dirs: Vec<PathBuf>) -> Vec<String> {
             }
             let what = format!("{} delegate {k}", dir.display());
             let blob = std::fs::read(&blob_path).unwrap();
-            let mut delegate = Delegate::init(&blob, Some(&named), &CompileSpecs::default())
+            let mut delegate = Delegate::init(&blob, Some(&named), specs)
                 .unwrap_or_else(|e| panic!("{what}: init failed: {e}"));
             let inputs: Vec<InputValue> = numbered(&dir, &format!("delegate{k}_input"))
                 .iter()
@@ -92,6 +98,10 @@ pub fn run_all(dirs: Vec<PathBuf>) -> Vec<String> {
             let outputs = delegate
                 .run(&inputs)
                 .unwrap_or_else(|e| panic!("{what}: execute failed: {e}"));
+            let clashes = delegate
+                .overlapping_live_activations()
+                .unwrap_or_else(|e| panic!("{what}: replay failed: {e}"));
+            assert!(clashes.is_empty(), "{what}: {clashes:?}");
             let mut max_err = 0f32;
             for (i, (got, want)) in outputs.iter().zip(&expected).enumerate() {
                 let want = npy::read_npy(want);
