@@ -404,6 +404,52 @@ fn views_alias_activations_only_in_the_arena() {
     assert_eq!(activation_bytes, vec![2 * 24 * F, 4 * 24 * F]);
 }
 
+/// `auto` compares the arena with what the exporter's shared objects would need, views
+/// included (under shared objects a view is a copy with an object of its own), and builds
+/// again without aliased views when the objects are smaller: here 5-float tensors, whose arena
+/// slots are padded to the device's offset alignment while objects are not.
+#[test]
+fn auto_compares_the_arena_with_the_shared_objects_views_included() {
+    let align = etvk::gpu::Context::shared()
+        .unwrap()
+        .caps()
+        .min_storage_buffer_offset_alignment;
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[5]);
+    let r = g.f32(&[5]);
+    g.op("aten.relu.default", &[x, r]);
+    let shape = g.int_list(&[1, 5]);
+    let v = g.f32(&[1, 5]);
+    g.op("aten.view_copy.default", &[r, shape, v]);
+    let out = g.f32(&[1, 5]);
+    g.op("aten.neg.default", &[v, out]);
+    g.output(out);
+    // The exporter's objects: x and v never live together, nor r and out.
+    for (id, obj) in [(x, 0), (r, 1), (v, 0), (out, 1)] {
+        if let etvk::format::Value::Tensor(t) = &mut g.graph.values[id] {
+            t.mem_obj_id = Some(obj);
+        }
+    }
+    let xs = [-1.0f32, 2.0, -3.0, 4.0, 0.5];
+    let want: Vec<f32> = xs.iter().map(|v| -v.max(0.0)).collect();
+    let mut d = g.build().unwrap();
+    let got = d
+        .run(&[etvk::runtime::InputValue::Tensor(f32_host(&[5], &xs))])
+        .unwrap();
+    assert_eq!(got[0].to_f32_vec(), want);
+    let r = d.memory_report().clone();
+    // Shared objects: two objects of 20 bytes; the view counts although the arena aliases it.
+    assert_eq!(r.shared_objects_bytes, 2 * 5 * F);
+    // Arena: x (in .. relu) and r = v (relu .. neg), then out: two slots, the second aligned.
+    let arena = (5 * F).div_ceil(align) * align + 5 * F;
+    assert_eq!(r.arena_bytes, arena);
+    assert_eq!(r.used_arena, arena <= 2 * 5 * F, "arena {arena}");
+    assert_eq!(
+        d.memory_stats().peak_of(MemTag::Activation),
+        arena.min(2 * 5 * F)
+    );
+}
+
 /// etvk's own host heap is counted (process-wide): a loaded delegate holds some of it.
 #[test]
 fn host_heap_is_counted() {

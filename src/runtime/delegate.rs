@@ -561,16 +561,29 @@ impl Loader<'_> {
             .iter()
             .map(|&v| (v, tensor(v).mem_obj_id, gpu_bytes(v)))
             .collect();
-        let shared_bytes = plan_shared_objects(&shared);
+        // What the exporter's shared objects need. Views that alias an activation have no
+        // memory of their own in this build, but under shared objects they are copies with
+        // objects of their own, so they count there.
+        let mut shared_all = shared.clone();
+        if views_aliased {
+            shared_all.extend(
+                (0..roots.len())
+                    .filter(|&v| roots[v] != v && active.contains(&roots[v]))
+                    .filter_map(|v| graph.tensor(v).map(|t| (v, t.mem_obj_id, gpu_bytes(v)))),
+            );
+        }
+        let shared_bytes = plan_shared_objects(&shared_all);
         let use_arena = match self.options.planner {
             Planner::Arena => true,
             Planner::SharedObjects => false,
-            // Views that alias activations are only valid in the arena (see
-            // aliases_activations), which they also make smaller.
-            Planner::Auto => {
-                !self.options.legacy_order && (views_aliased || arena.size <= shared_bytes)
-            }
+            Planner::Auto => !self.options.legacy_order && arena.size <= shared_bytes,
         };
+        if views_aliased && !use_arena {
+            // Aliased views are only valid in the arena (see aliases_activations): build
+            // again without them for the shared objects. Nothing is allocated yet.
+            self.options.planner = Planner::SharedObjects;
+            return self.load();
+        }
 
         let mut buffers: Vec<Buffer> = Vec::new();
         let mut placements: BTreeMap<ValueId, Placement> = BTreeMap::new();
