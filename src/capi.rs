@@ -733,14 +733,16 @@ pub unsafe extern "C" fn etvk_memory_stats(
                 (n, r, crate::gpu::memory::Accountant::process())
             }
         };
+        let (reserved_current, reserved_peak) = crate::gpu::reserved();
+        let (host_heap_current, host_heap_peak) = crate::host_heap::host_heap_bytes();
         let mut s = EtvkMemoryStats {
             delegates: count as u32,
             used_arena: report.used_arena as u32,
             legacy_order: report.legacy_order as u32,
             direct_weights: report.direct_weights as u32,
             pipelines: crate::gpu::pipelines_created().min(u32::MAX as usize) as u32,
-            host_heap_current: crate::host_heap::host_heap_bytes().0 as u64,
-            host_heap_peak: crate::host_heap::host_heap_bytes().1 as u64,
+            host_heap_current: host_heap_current as u64,
+            host_heap_peak: host_heap_peak as u64,
             weights_bytes: report.weights_bytes,
             activations_bytes: report.activations_bytes,
             shared_objects_bytes: report.shared_objects_bytes,
@@ -753,8 +755,8 @@ pub unsafe extern "C" fn etvk_memory_stats(
             total_current: stats.total_current,
             total_peak: stats.total_peak,
             phase_peak: [0; ETVK_NUM_PHASES],
-            reserved_current: crate::gpu::reserved().0,
-            reserved_peak: crate::gpu::reserved().1,
+            reserved_current,
+            reserved_peak,
         };
         for (i, name) in ["build", "prepack", "activations", "ready"]
             .iter()

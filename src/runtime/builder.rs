@@ -60,6 +60,13 @@ pub struct Dispatch {
     pub op_index: usize,
 }
 
+impl Dispatch {
+    /// Work items (threads) it covers: `params[0]`; a dispatch with none is not recorded.
+    pub fn work_items(&self) -> u64 {
+        self.params.first().copied().unwrap_or(0).max(0) as u64
+    }
+}
+
 pub struct OpBuilder<'g> {
     graph: &'g Graph,
     caps: &'g Caps,

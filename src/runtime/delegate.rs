@@ -169,6 +169,7 @@ impl Delegate {
             named,
             options,
         };
+        acct.begin_phase("build");
         let delegate = loader.load();
         ctx.check_validation("init")?;
         delegate
@@ -274,9 +275,8 @@ impl Delegate {
         self.ctx.check_validation("execute")
     }
 
-    /// Re-runs every op's builder for new input sizes and records the graph again.
-    fn resize(&mut self, runtime: Vec<RuntimeInput>) -> Result<()> {
-        let ctx = self.ctx.clone();
+    /// Runs every op's builder for `runtime` (one entry per graph input).
+    fn rebuild(&self, runtime: &[RuntimeInput]) -> Result<Built> {
         let pairs: Vec<(ValueId, RuntimeInput)> = self
             .graph
             .input_ids
@@ -284,9 +284,15 @@ impl Delegate {
             .copied()
             .zip(runtime.iter().cloned())
             .collect();
-        let mut builder = OpBuilder::resized(&self.graph, ctx.caps(), &pairs);
+        let mut builder = OpBuilder::resized(&self.graph, self.ctx.caps(), &pairs);
         builder.set_alias_activations(self.alias_activations);
-        let built = run_ops(&self.graph, builder)?;
+        run_ops(&self.graph, builder)
+    }
+
+    /// Re-runs every op's builder for new input sizes and records the graph again.
+    fn resize(&mut self, runtime: Vec<RuntimeInput>) -> Result<()> {
+        let ctx = self.ctx.clone();
+        let built = self.rebuild(&runtime)?;
         if built.roots != self.roots {
             return Err(Error::internal(
                 "a resize changed which values share memory",
@@ -341,16 +347,7 @@ impl Delegate {
     /// buffer while both are live in that order. Empty when the memory plan holds for it.
     #[doc(hidden)]
     pub fn overlapping_live_activations(&self) -> Result<Vec<String>> {
-        let pairs: Vec<(ValueId, RuntimeInput)> = self
-            .graph
-            .input_ids
-            .iter()
-            .copied()
-            .zip(self.recorded_for.iter().cloned())
-            .collect();
-        let mut builder = OpBuilder::resized(&self.graph, self.ctx.caps(), &pairs);
-        builder.set_alias_activations(self.alias_activations);
-        let built = run_ops(&self.graph, builder)?;
+        let built = self.rebuild(&self.recorded_for)?;
         let mut steps: Vec<Vec<ValueId>> = vec![self
             .inputs
             .iter()
@@ -360,7 +357,7 @@ impl Delegate {
             built
                 .dispatches
                 .iter()
-                .filter(|d| d.params.first().is_some_and(|&w| w > 0))
+                .filter(|d| d.work_items() > 0)
                 .map(|d| d.tensors.clone()),
         );
         steps.push(self.outputs.iter().map(|io| io.value).collect());
@@ -475,8 +472,7 @@ impl Loader<'_> {
     fn load(&mut self) -> Result<Delegate> {
         let (ctx, acct, graph) = (self.ctx, self.acct, self.graph);
 
-        // 1. Build.
-        acct.begin_phase("build");
+        // 1. Build (the "build" phase began in `from_graph`: a rebuild stays in it).
         // Values read from inputs on the host (select_as_symint) are unknown until the first
         // execute; the build at init uses 0 for them, so outputs may be smaller than the bounds.
         let host_read = host_read_values(graph);
@@ -1127,7 +1123,7 @@ fn record(
     command.full_barrier();
     let max_groups = ctx.caps().max_compute_work_group_count;
     for (d, off) in dispatches.iter().zip(&offsets) {
-        let work = d.params.first().copied().unwrap_or(0).max(0) as u64;
+        let work = d.work_items();
         if work == 0 {
             continue;
         }
