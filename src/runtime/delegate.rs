@@ -486,10 +486,13 @@ impl Loader<'_> {
         let built = run_ops(graph, builder)?;
         let (dispatches, roots) = (&built.dispatches, &built.roots);
         check_limits(ctx, graph, dispatches)?;
-        let views_aliased = roots
-            .iter()
-            .enumerate()
-            .any(|(v, &r)| r != v && graph.tensor(r).is_some_and(|t| t.constant.is_none()));
+        // Views that share an activation's memory (only when the builder may alias).
+        let aliased_views: Vec<ValueId> = (0..roots.len())
+            .filter(|&v| {
+                roots[v] != v && graph.tensor(roots[v]).is_some_and(|t| t.constant.is_none())
+            })
+            .collect();
+        let views_aliased = !aliased_views.is_empty();
 
         // 2. Plan. Step 0 copies inputs in, steps 1..=n are dispatches, the last copies out.
         // When values read on the host decide the sizes, the build above (with 0 for them) may
@@ -561,13 +564,12 @@ impl Loader<'_> {
         // memory of their own in this build, but under shared objects they are copies with
         // objects of their own, so they count there.
         let mut shared_all = shared.clone();
-        if views_aliased {
-            shared_all.extend(
-                (0..roots.len())
-                    .filter(|&v| roots[v] != v && active.contains(&roots[v]))
-                    .filter_map(|v| graph.tensor(v).map(|t| (v, t.mem_obj_id, gpu_bytes(v)))),
-            );
-        }
+        shared_all.extend(
+            aliased_views
+                .iter()
+                .filter(|&&v| active.contains(&roots[v]))
+                .filter_map(|&v| graph.tensor(v).map(|t| (v, t.mem_obj_id, gpu_bytes(v)))),
+        );
         let shared_bytes = plan_shared_objects(&shared_all);
         let use_arena = match self.options.planner {
             Planner::Arena => true,
