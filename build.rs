@@ -49,18 +49,17 @@ fn main() {
             };
             let spv = out_dir.join(format!("{stem}{suffix}.spv"));
             let spv_push = out_dir.join(format!("{stem}{suffix}.push.spv"));
-            let mut push_defines = op_define.clone();
-            push_defines.push("-DETVK_PUSH_PARAMS".into());
-            jobs.push(Job {
-                src: src.clone(),
-                out: spv.clone(),
-                defines: op_define,
-            });
-            jobs.push(Job {
-                src: src.clone(),
-                out: spv_push.clone(),
-                defines: push_defines,
-            });
+            for (out, push) in [(&spv, false), (&spv_push, true)] {
+                let mut defines = op_define.clone();
+                if push {
+                    defines.push("-DETVK_PUSH_PARAMS".into());
+                }
+                jobs.push(Job {
+                    src: src.clone(),
+                    out: out.clone(),
+                    defines,
+                });
+            }
             write!(
                 builds,
                 "ShaderBuild {{ variant: {variant:?}, spirv: include_bytes!({:?}), \
