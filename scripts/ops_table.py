@@ -29,7 +29,7 @@ def etvk_ops():
     ops = set()
     for path in glob.glob(os.path.join(ROOT, "src/ops/*.rs")):
         text = open(path).read()
-        m = re.search(r"pub const OPS: &\[\(&str, super::BuildFn\)\] = &\[(.*?)\];", text, re.S)
+        m = re.search(r"pub const OPS: &\[OpDef\] = &\[(.*?)\n\];", text, re.S)
         if m:
             ops.update(re.findall(r'"([^"]+)"', m.group(1)))
     return ops

@@ -8,6 +8,7 @@
 pub mod capi;
 pub mod error;
 pub mod format;
+pub mod graph;
 pub mod runtime;
 
 pub use error::{Error, ErrorKind, Result};

@@ -11,20 +11,21 @@
 use crate::error::Result;
 use crate::format::ValueId;
 use crate::gpu::shaders;
-use crate::runtime::builder::{broadcast_shapes, contiguous_strides, OpBuilder, TensorInfo};
+use crate::graph::OpDef;
+use crate::graph::{broadcast_shapes, contiguous_strides, OpBuilder, TensorInfo};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
+pub const OPS: &[OpDef] = &[
     // The exporter serializes the llama ops without their namespace.
-    ("sdpa_with_kv_cache.default", sdpa_with_kv_cache),
-    ("llama.sdpa_with_kv_cache.default", sdpa_with_kv_cache),
-    ("update_cache.default", update_cache),
-    ("llama.update_cache.default", update_cache),
-    ("custom_sdpa.default", custom_sdpa),
-    ("llama.custom_sdpa.default", custom_sdpa),
-    ("et_vk.sdpa.default", etvk_sdpa),
-    ("et_vk.apply_rotary_emb.default", apply_rotary_emb),
-    ("et_vk.apply_rotary_emb_hf.default", apply_rotary_emb_hf),
-    (
+    OpDef::new("sdpa_with_kv_cache.default", sdpa_with_kv_cache),
+    OpDef::new("llama.sdpa_with_kv_cache.default", sdpa_with_kv_cache),
+    OpDef::new("update_cache.default", update_cache),
+    OpDef::new("llama.update_cache.default", update_cache),
+    OpDef::new("custom_sdpa.default", custom_sdpa),
+    OpDef::new("llama.custom_sdpa.default", custom_sdpa),
+    OpDef::new("et_vk.sdpa.default", etvk_sdpa),
+    OpDef::new("et_vk.apply_rotary_emb.default", apply_rotary_emb),
+    OpDef::new("et_vk.apply_rotary_emb_hf.default", apply_rotary_emb_hf),
+    OpDef::new(
         "et_vk.apply_rotary_emb_interleaved.default",
         apply_rotary_emb_interleaved,
     ),

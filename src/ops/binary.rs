@@ -11,7 +11,8 @@
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{broadcast_shapes, contiguous_strides, OpBuilder, TensorInfo};
+use crate::graph::OpDef;
+use crate::graph::{broadcast_shapes, contiguous_strides, OpBuilder, TensorInfo};
 
 /// Op codes understood by `shaders/binary.comp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,16 +53,16 @@ impl Op {
     }
 }
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.add.Tensor", add),
-    ("aten.sub.Tensor", sub),
-    ("aten.mul.Tensor", mul),
-    ("aten.div.Tensor", div),
-    ("aten.div.Tensor_mode", div_mode),
-    ("aten.pow.Tensor_Tensor", pow),
-    ("aten.pow.Tensor_Scalar", pow),
-    ("aten.minimum.default", minimum),
-    ("aten.maximum.default", maximum),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.add.Tensor", add),
+    OpDef::new("aten.sub.Tensor", sub),
+    OpDef::new("aten.mul.Tensor", mul),
+    OpDef::new("aten.div.Tensor", div),
+    OpDef::new("aten.div.Tensor_mode", div_mode),
+    OpDef::new("aten.pow.Tensor_Tensor", pow),
+    OpDef::new("aten.pow.Tensor_Scalar", pow),
+    OpDef::new("aten.minimum.default", minimum),
+    OpDef::new("aten.maximum.default", maximum),
 ];
 
 /// Max rank the shader's index arithmetic handles.

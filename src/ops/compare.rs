@@ -7,28 +7,29 @@
 use super::binary::{emit, Op, Operand};
 use crate::error::Result;
 use crate::format::ValueId;
-use crate::runtime::builder::OpBuilder;
+use crate::graph::OpBuilder;
+use crate::graph::OpDef;
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.eq.Tensor", eq),
-    ("aten.ne.Tensor", ne),
-    ("aten.lt.Tensor", lt),
-    ("aten.le.Tensor", le),
-    ("aten.gt.Tensor", gt),
-    ("aten.ge.Tensor", ge),
-    ("aten.eq.Scalar", eq),
-    ("aten.ne.Scalar", ne),
-    ("aten.lt.Scalar", lt),
-    ("aten.le.Scalar", le),
-    ("aten.gt.Scalar", gt),
-    ("aten.ge.Scalar", ge),
-    ("aten.bitwise_and.Tensor", bitwise_and),
-    ("aten.bitwise_or.Tensor", bitwise_or),
-    ("aten.bitwise_xor.Tensor", bitwise_xor),
-    ("aten.logical_and.default", logical_and),
-    ("aten.logical_or.default", logical_or),
-    ("aten.logical_xor.default", logical_xor),
-    ("aten.where.self", where_self),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.eq.Tensor", eq),
+    OpDef::new("aten.ne.Tensor", ne),
+    OpDef::new("aten.lt.Tensor", lt),
+    OpDef::new("aten.le.Tensor", le),
+    OpDef::new("aten.gt.Tensor", gt),
+    OpDef::new("aten.ge.Tensor", ge),
+    OpDef::new("aten.eq.Scalar", eq),
+    OpDef::new("aten.ne.Scalar", ne),
+    OpDef::new("aten.lt.Scalar", lt),
+    OpDef::new("aten.le.Scalar", le),
+    OpDef::new("aten.gt.Scalar", gt),
+    OpDef::new("aten.ge.Scalar", ge),
+    OpDef::new("aten.bitwise_and.Tensor", bitwise_and),
+    OpDef::new("aten.bitwise_or.Tensor", bitwise_or),
+    OpDef::new("aten.bitwise_xor.Tensor", bitwise_xor),
+    OpDef::new("aten.logical_and.default", logical_and),
+    OpDef::new("aten.logical_or.default", logical_or),
+    OpDef::new("aten.logical_xor.default", logical_xor),
+    OpDef::new("aten.where.self", where_self),
 ];
 
 pub fn eq(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {

@@ -6,11 +6,12 @@
 use crate::error::Result;
 use crate::format::ValueId;
 use crate::gpu::shaders;
-use crate::runtime::builder::OpBuilder;
+use crate::graph::OpBuilder;
+use crate::graph::OpDef;
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.convolution.default", convolution),
-    ("et_vk.conv_with_clamp.default", conv_with_clamp),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.convolution.default", convolution),
+    OpDef::new("et_vk.conv_with_clamp.default", conv_with_clamp),
 ];
 
 /// `convolution(input, weight, bias?, stride, padding, dilation, transposed, output_padding,

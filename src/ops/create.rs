@@ -7,17 +7,18 @@ use super::shape::scalar_word;
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{OpBuilder, TensorInfo};
+use crate::graph::OpDef;
+use crate::graph::{OpBuilder, TensorInfo};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.full.default", full),
-    ("aten.full_like.default", full_like),
-    ("aten.zeros.default", zeros),
-    ("aten.zeros_like.default", zeros_like),
-    ("aten.ones.default", ones),
-    ("aten.ones_like.default", ones_like),
-    ("aten.scalar_tensor.default", scalar_tensor),
-    ("aten.arange.start_step", arange),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.full.default", full),
+    OpDef::new("aten.full_like.default", full_like),
+    OpDef::new("aten.zeros.default", zeros),
+    OpDef::new("aten.zeros_like.default", zeros_like),
+    OpDef::new("aten.ones.default", ones),
+    OpDef::new("aten.ones_like.default", ones_like),
+    OpDef::new("aten.scalar_tensor.default", scalar_tensor),
+    OpDef::new("aten.arange.start_step", arange),
 ];
 
 /// Output kind of `shaders/cast_common.glsl`.

@@ -7,15 +7,14 @@
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{
-    broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo,
-};
+use crate::graph::OpDef;
+use crate::graph::{broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.embedding.default", embedding),
-    ("aten.index_select.default", index_select),
-    ("aten.gather.default", gather),
-    ("aten.index.Tensor", index_tensor),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.embedding.default", embedding),
+    OpDef::new("aten.index_select.default", index_select),
+    OpDef::new("aten.gather.default", gather),
+    OpDef::new("aten.index.Tensor", index_tensor),
 ];
 
 /// Max output rank of the shader.

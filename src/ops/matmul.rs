@@ -6,15 +6,16 @@
 use crate::error::Result;
 use crate::format::ValueId;
 use crate::gpu::shaders;
-use crate::runtime::builder::{OpBuilder, TensorInfo};
+use crate::graph::OpDef;
+use crate::graph::{OpBuilder, TensorInfo};
 
 use super::binary::broadcast_strides;
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.mm.default", mm),
-    ("aten.bmm.default", bmm),
-    ("aten.addmm.default", addmm),
-    ("aten.linear.default", linear),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.mm.default", mm),
+    OpDef::new("aten.bmm.default", bmm),
+    OpDef::new("aten.addmm.default", addmm),
+    OpDef::new("aten.linear.default", linear),
 ];
 
 /// One matmul dispatch, in the shader's terms.

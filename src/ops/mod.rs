@@ -1,10 +1,9 @@
-//! Operators: one module per family. Each op is a [`BuildFn`]: it reads its arguments through
-//! the [`OpBuilder`], checks them, declares its outputs' sizes and records shader dispatches.
-//! Argument order is the exporter's: every schema argument (defaults filled in), outputs last.
+//! Operators: one module per family. Each op is an [`OpDef`]: its builder reads its arguments
+//! through the [`OpBuilder`](crate::graph::OpBuilder), checks them, declares its outputs' sizes
+//! and records shader dispatches. Argument order is the exporter's: every schema argument
+//! (defaults filled in), outputs last.
 
-use crate::error::Result;
-use crate::format::ValueId;
-use crate::runtime::builder::OpBuilder;
+use crate::graph::OpDef;
 
 pub mod attention;
 pub mod binary;
@@ -22,11 +21,8 @@ pub mod split;
 pub mod symint;
 pub mod unary;
 
-/// Builds one operator call.
-pub type BuildFn = fn(&mut OpBuilder, &[ValueId]) -> Result<()>;
-
-/// Each family's table of (op name as serialized in `OperatorCall.name`, builder).
-const FAMILIES: &[&[(&str, BuildFn)]] = &[
+/// Every family's table.
+pub const FAMILIES: &[&[OpDef]] = &[
     attention::OPS,
     binary::OPS,
     compare::OPS,
@@ -43,24 +39,13 @@ const FAMILIES: &[&[(&str, BuildFn)]] = &[
     symint::OPS,
 ];
 
-/// The builder for `name`, accepting names with or without the `aten.` namespace and with or
-/// without the `.default` overload suffix.
-pub fn lookup(name: &str) -> Option<BuildFn> {
-    let find = |n: &str| registry().find(|(k, _)| *k == n).map(|(_, f)| f);
-    find(name)
-        .or_else(|| find(&format!("aten.{name}")))
-        .or_else(|| name.strip_suffix(".default").and_then(find))
-        .or_else(|| {
-            name.strip_suffix(".default")
-                .and_then(|n| find(&format!("aten.{n}")))
-        })
-}
-
-fn registry() -> impl Iterator<Item = (&'static str, BuildFn)> {
-    FAMILIES.iter().flat_map(|f| f.iter().copied())
+/// The op registered as `name` (with or without the `aten.` namespace and the `.default`
+/// overload suffix).
+pub fn lookup(name: &str) -> Option<OpDef> {
+    crate::graph::registry::find(FAMILIES, name)
 }
 
 /// Every registered op name.
 pub fn supported_ops() -> impl Iterator<Item = &'static str> {
-    registry().map(|(k, _)| k)
+    FAMILIES.iter().flat_map(|f| f.iter().map(|d| d.name))
 }

@@ -7,16 +7,17 @@
 use crate::error::Result;
 use crate::format::{Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{OpBuilder, TensorInfo};
+use crate::graph::OpDef;
+use crate::graph::{OpBuilder, TensorInfo};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.native_layer_norm.default", native_layer_norm),
-    ("aten.native_group_norm.default", native_group_norm),
-    (
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.native_layer_norm.default", native_layer_norm),
+    OpDef::new("aten.native_group_norm.default", native_group_norm),
+    OpDef::new(
         "aten._native_batch_norm_legit_no_training.default",
         native_batch_norm_legit_no_training,
     ),
-    ("et_vk.rms_norm.default", rms_norm),
+    OpDef::new("et_vk.rms_norm.default", rms_norm),
 ];
 
 /// Invocations per row in `norm_rows.comp` (its workgroup size).

@@ -6,15 +6,16 @@
 use crate::error::Result;
 use crate::format::{Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{OpBuilder, TensorInfo};
+use crate::graph::OpDef;
+use crate::graph::{OpBuilder, TensorInfo};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    (
+pub const OPS: &[OpDef] = &[
+    OpDef::new(
         "aten.max_pool2d_with_indices.default",
         max_pool2d_with_indices,
     ),
-    ("aten.max_pool2d.default", max_pool2d),
-    ("aten.avg_pool2d.default", avg_pool2d),
+    OpDef::new("aten.max_pool2d.default", max_pool2d),
+    OpDef::new("aten.avg_pool2d.default", avg_pool2d),
 ];
 
 /// `max_pool2d_with_indices(self, kernel_size, stride=[], padding=0, dilation=1,

@@ -10,17 +10,18 @@
 use crate::error::Result;
 use crate::format::{Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{contiguous_strides, normalize_dim, OpBuilder};
+use crate::graph::OpDef;
+use crate::graph::{contiguous_strides, normalize_dim, OpBuilder};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.mean.dim", mean_dim),
-    ("aten.sum.dim_IntList", sum_dim),
-    ("aten.amax.default", amax),
-    ("aten.amin.default", amin),
-    ("aten._softmax.default", softmax),
-    ("aten._log_softmax.default", log_softmax),
-    ("aten.argmax.default", argmax),
-    ("aten.argmin.default", argmin),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.mean.dim", mean_dim),
+    OpDef::new("aten.sum.dim_IntList", sum_dim),
+    OpDef::new("aten.amax.default", amax),
+    OpDef::new("aten.amin.default", amin),
+    OpDef::new("aten._softmax.default", softmax),
+    OpDef::new("aten._log_softmax.default", log_softmax),
+    OpDef::new("aten.argmax.default", argmax),
+    OpDef::new("aten.argmin.default", argmin),
 ];
 
 /// Max rank the reduce shader's index arithmetic handles.

@@ -8,14 +8,15 @@
 use crate::error::Result;
 use crate::format::{Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{OpBuilder, TensorInfo};
+use crate::graph::OpDef;
+use crate::graph::{OpBuilder, TensorInfo};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.upsample_nearest2d.vec", upsample_nearest2d),
-    ("aten.upsample_bilinear2d.vec", upsample_bilinear2d),
-    ("aten.grid_sampler_2d.default", grid_sampler_2d),
-    ("aten.pixel_shuffle.default", pixel_shuffle),
-    ("et_vk.grid_priors.default", grid_priors),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.upsample_nearest2d.vec", upsample_nearest2d),
+    OpDef::new("aten.upsample_bilinear2d.vec", upsample_bilinear2d),
+    OpDef::new("aten.grid_sampler_2d.default", grid_sampler_2d),
+    OpDef::new("aten.pixel_shuffle.default", pixel_shuffle),
+    OpDef::new("et_vk.grid_priors.default", grid_priors),
 ];
 
 /// f32 bits as a shader parameter.

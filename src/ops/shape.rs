@@ -13,36 +13,35 @@
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{
-    broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo,
-};
+use crate::graph::OpDef;
+use crate::graph::{broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.view_copy.default", view_copy),
-    ("aten.permute_copy.default", permute_copy),
-    ("aten.permute.default", permute_copy),
-    ("aten.t_copy.default", t_copy),
-    ("aten.squeeze_copy.dims", squeeze_copy_dims),
-    ("aten.unsqueeze_copy.default", unsqueeze_copy),
-    ("aten.alias_copy.default", alias_copy),
-    ("aten.clone.default", clone),
-    ("dim_order_ops._clone_dim_order.default", clone_dim_order),
-    ("aten.copy.default", copy_op),
-    ("aten.expand_copy.default", expand_copy),
-    ("aten.repeat.default", repeat),
-    ("aten.select_copy.int", select_copy),
-    ("aten.slice_copy.Tensor", slice_copy),
-    ("aten.split_with_sizes_copy.default", split_with_sizes_copy),
-    ("aten.flip.default", flip),
-    ("aten.constant_pad_nd.default", constant_pad_nd),
-    ("aten.unfold_copy.default", unfold_copy),
-    ("aten._to_copy.default", to_copy),
-    (
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.view_copy.default", view_copy),
+    OpDef::new("aten.permute_copy.default", permute_copy),
+    OpDef::new("aten.permute.default", permute_copy),
+    OpDef::new("aten.t_copy.default", t_copy),
+    OpDef::new("aten.squeeze_copy.dims", squeeze_copy_dims),
+    OpDef::new("aten.unsqueeze_copy.default", unsqueeze_copy),
+    OpDef::new("aten.alias_copy.default", alias_copy),
+    OpDef::new("aten.clone.default", clone),
+    OpDef::new("dim_order_ops._clone_dim_order.default", clone_dim_order),
+    OpDef::new("aten.copy.default", copy_op),
+    OpDef::new("aten.expand_copy.default", expand_copy),
+    OpDef::new("aten.repeat.default", repeat),
+    OpDef::new("aten.select_copy.int", select_copy),
+    OpDef::new("aten.slice_copy.Tensor", slice_copy),
+    OpDef::new("aten.split_with_sizes_copy.default", split_with_sizes_copy),
+    OpDef::new("aten.flip.default", flip),
+    OpDef::new("aten.constant_pad_nd.default", constant_pad_nd),
+    OpDef::new("aten.unfold_copy.default", unfold_copy),
+    OpDef::new("aten._to_copy.default", to_copy),
+    OpDef::new(
         "dim_order_ops._to_dim_order_copy.default",
         to_dim_order_copy,
     ),
-    ("aten.cat.default", cat),
-    ("et_vk.prepack.default", prepack),
+    OpDef::new("aten.cat.default", cat),
+    OpDef::new("et_vk.prepack.default", prepack),
 ];
 
 /// Max rank `shaders/shape_gather.comp` handles.

@@ -5,7 +5,7 @@
 //! on a few CPU threads, where the split only adds barriers, so they keep the plain layout.
 
 use crate::gpu::DeviceKind;
-use crate::runtime::builder::OpBuilder;
+use crate::graph::OpBuilder;
 
 /// Environment override: `always`, `never` or `auto` (the default heuristic).
 pub const SPLIT_ENV: &str = "ETVK_SPLIT_REDUCTION";

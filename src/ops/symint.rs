@@ -6,24 +6,25 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::ValueId;
-use crate::runtime::builder::{normalize_dim, OpBuilder};
+use crate::graph::OpDef;
+use crate::graph::{normalize_dim, OpBuilder};
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("sym_size.int", sym_size),
-    ("et_vk.select_as_symint.default", select_as_symint),
-    ("add", add),
-    ("sub", sub),
-    ("mul", mul),
-    ("floordiv", floordiv),
-    ("mod", modulo),
-    ("eq", eq),
-    ("ne", ne),
-    ("lt", lt),
-    ("le", le),
-    ("gt", gt),
-    ("ge", ge),
-    ("aten._assert_scalar.default", assert_scalar),
-    ("aten.sym_constrain_range_for_size.default", no_op),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("sym_size.int", sym_size),
+    OpDef::new("et_vk.select_as_symint.default", select_as_symint).reads_host_values(),
+    OpDef::new("add", add),
+    OpDef::new("sub", sub),
+    OpDef::new("mul", mul),
+    OpDef::new("floordiv", floordiv),
+    OpDef::new("mod", modulo),
+    OpDef::new("eq", eq),
+    OpDef::new("ne", ne),
+    OpDef::new("lt", lt),
+    OpDef::new("le", le),
+    OpDef::new("gt", gt),
+    OpDef::new("ge", ge),
+    OpDef::new("aten._assert_scalar.default", assert_scalar),
+    OpDef::new("aten.sym_constrain_range_for_size.default", no_op),
 ];
 
 /// `sym_size.int(self, dim) -> SymInt`

@@ -11,7 +11,8 @@ use super::binary::dtype_kind;
 use crate::error::Result;
 use crate::format::{Value, ValueId};
 use crate::gpu::shaders;
-use crate::runtime::builder::{OpBuilder, TensorInfo};
+use crate::graph::OpDef;
+use crate::graph::{OpBuilder, TensorInfo};
 
 /// Op codes understood by `shaders/unary.comp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,27 +38,27 @@ enum Kind {
     LogicalNot = 18,
 }
 
-pub const OPS: &[(&str, super::BuildFn)] = &[
-    ("aten.relu.default", relu),
-    ("aten.sigmoid.default", sigmoid),
-    ("aten.tanh.default", tanh),
-    ("aten.abs.default", abs),
-    ("aten.neg.default", neg),
-    ("aten.exp.default", exp),
-    ("aten.sqrt.default", sqrt),
-    ("aten.rsqrt.default", rsqrt),
-    ("aten.sin.default", sin),
-    ("aten.cos.default", cos),
-    ("aten.log10.default", log10),
-    ("aten.round.default", round),
-    ("aten.gelu.default", gelu),
-    ("aten.hardswish.default", hardswish),
-    ("aten.hardshrink.default", hardshrink),
-    ("aten.leaky_relu.default", leaky_relu),
-    ("aten.bitwise_not.default", bitwise_not),
-    ("aten.logical_not.default", logical_not),
-    ("aten.hardtanh.default", hardtanh),
-    ("aten.clamp.default", clamp),
+pub const OPS: &[OpDef] = &[
+    OpDef::new("aten.relu.default", relu),
+    OpDef::new("aten.sigmoid.default", sigmoid),
+    OpDef::new("aten.tanh.default", tanh),
+    OpDef::new("aten.abs.default", abs),
+    OpDef::new("aten.neg.default", neg),
+    OpDef::new("aten.exp.default", exp),
+    OpDef::new("aten.sqrt.default", sqrt),
+    OpDef::new("aten.rsqrt.default", rsqrt),
+    OpDef::new("aten.sin.default", sin),
+    OpDef::new("aten.cos.default", cos),
+    OpDef::new("aten.log10.default", log10),
+    OpDef::new("aten.round.default", round),
+    OpDef::new("aten.gelu.default", gelu),
+    OpDef::new("aten.hardswish.default", hardswish),
+    OpDef::new("aten.hardshrink.default", hardshrink),
+    OpDef::new("aten.leaky_relu.default", leaky_relu),
+    OpDef::new("aten.bitwise_not.default", bitwise_not),
+    OpDef::new("aten.logical_not.default", logical_not),
+    OpDef::new("aten.hardtanh.default", hardtanh),
+    OpDef::new("aten.clamp.default", clamp),
 ];
 
 pub fn relu(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {

@@ -23,7 +23,7 @@ use crate::gpu::{
     Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, Fence, MemTag,
     MemoryStats,
 };
-use crate::runtime::builder::{Dispatch, OpBuilder, RuntimeInput};
+use crate::graph::{self, BuiltGraph, Dispatch, RuntimeInput};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
@@ -276,7 +276,7 @@ impl Delegate {
     }
 
     /// Runs every op's builder for `runtime` (one entry per graph input).
-    fn rebuild(&self, runtime: &[RuntimeInput]) -> Result<Built> {
+    fn rebuild(&self, runtime: &[RuntimeInput]) -> Result<BuiltGraph> {
         let pairs: Vec<(ValueId, RuntimeInput)> = self
             .graph
             .input_ids
@@ -284,9 +284,12 @@ impl Delegate {
             .copied()
             .zip(runtime.iter().cloned())
             .collect();
-        let mut builder = OpBuilder::resized(&self.graph, self.ctx.caps(), &pairs);
-        builder.set_alias_activations(self.alias_activations);
-        run_ops(&self.graph, builder)
+        graph::build(
+            &self.graph,
+            self.ctx.caps(),
+            Some(&pairs),
+            self.alias_activations,
+        )
     }
 
     /// Re-runs every op's builder for new input sizes and records the graph again.
@@ -475,15 +478,14 @@ impl Loader<'_> {
         // 1. Build (the "build" phase began in `from_graph`: a rebuild stays in it).
         // Values read from inputs on the host (select_as_symint) are unknown until the first
         // execute; the build at init uses 0 for them, so outputs may be smaller than the bounds.
-        let host_read = host_read_values(graph);
-        let mut builder = if !host_read.is_empty() {
-            OpBuilder::resized(graph, ctx.caps(), &[])
-        } else {
-            OpBuilder::new(graph, ctx.caps())
-        };
+        let host_read = graph::host_read_values(graph);
         let alias_activations = self.aliases_activations();
-        builder.set_alias_activations(alias_activations);
-        let built = run_ops(graph, builder)?;
+        let at_bounds: Option<&[(ValueId, RuntimeInput)]> = if host_read.is_empty() {
+            None
+        } else {
+            Some(&[])
+        };
+        let built = graph::build(graph, ctx.caps(), at_bounds, alias_activations)?;
         let (dispatches, roots) = (&built.dispatches, &built.roots);
         check_limits(ctx, graph, dispatches)?;
         // Views that share an activation's memory (only when the builder may alias).
@@ -928,17 +930,6 @@ impl Drop for HeldSource {
     }
 }
 
-/// Values whose elements ops read on the host while the graph is built: the tensor argument
-/// of every `et_vk.select_as_symint`.
-fn host_read_values(graph: &Graph) -> BTreeSet<ValueId> {
-    graph
-        .chain
-        .iter()
-        .filter(|op| op.name.contains("select_as_symint"))
-        .filter_map(|op| op.args.first().copied())
-        .collect()
-}
-
 /// Returns freed heap pages to the OS (glibc); elsewhere a no-op.
 fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -968,18 +959,6 @@ fn describe(source: &ConstantSource) -> String {
     }
 }
 
-/// What running every op's builder produced.
-struct Built {
-    dispatches: Vec<Dispatch>,
-    /// Per value, the value whose memory it uses.
-    roots: Vec<ValueId>,
-    /// Sizes of each graph output.
-    output_sizes: Vec<Vec<usize>>,
-    /// Roots written in place by a dispatch (never shared with another constant).
-    written: BTreeSet<ValueId>,
-}
-
-/// Runs every op's builder in chain order.
 /// A constant's source must hold exactly the weight's elements in its dtype.
 fn check_source_len(w: &Weight, len: usize) -> Result<()> {
     let want = (w.bytes as usize / GPU_ELEM_SIZE) * w.dtype.size();
@@ -1013,40 +992,6 @@ fn chain_tensor_steps(graph: &Graph, roots: &[ValueId]) -> Vec<Vec<ValueId>> {
             step
         })
         .collect()
-}
-
-fn run_ops(graph: &Graph, mut builder: OpBuilder) -> Result<Built> {
-    for (index, call) in graph.chain.iter().enumerate() {
-        builder.begin_op(index, &call.name);
-        let build = crate::ops::lookup(&call.name).ok_or_else(|| {
-            Error::new(
-                ErrorKind::OperatorMissing,
-                format!(
-                    "op #{index}: operator '{}' is not supported by etvk",
-                    call.name
-                ),
-            )
-        })?;
-        build(&mut builder, &call.args)?;
-    }
-    let written = builder.written().clone();
-    let output_sizes = graph
-        .output_ids
-        .iter()
-        .map(|&id| {
-            builder
-                .sizes_of(id)
-                .map(<[usize]>::to_vec)
-                .unwrap_or_default()
-        })
-        .collect();
-    let (dispatches, roots) = builder.into_parts();
-    Ok(Built {
-        dispatches,
-        roots,
-        output_sizes,
-        written,
-    })
 }
 
 /// Checks a graph input/output value; returns whether it is a tensor (inputs may also be

@@ -1,0 +1,80 @@
+//! Running every op's builder over a graph: the dispatches, memory roots and output sizes that
+//! the runtime plans, packs and records from.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{Graph, ValueId};
+use crate::gpu::Caps;
+
+use super::{Dispatch, OpBuilder, RuntimeInput};
+
+/// What running every op's builder produced.
+pub struct BuiltGraph {
+    pub dispatches: Vec<Dispatch>,
+    /// Per value, the value whose memory it uses.
+    pub roots: Vec<ValueId>,
+    /// Sizes of each graph output.
+    pub output_sizes: Vec<Vec<usize>>,
+    /// Roots written in place by a dispatch (never shared with another constant).
+    pub written: BTreeSet<ValueId>,
+}
+
+/// Values whose elements some op reads on the host while the graph is built (see
+/// [`OpDef::reads_host_values`](super::OpDef::reads_host_values)).
+pub fn host_read_values(graph: &Graph) -> BTreeSet<ValueId> {
+    graph
+        .chain
+        .iter()
+        .filter(|call| crate::ops::lookup(&call.name).is_some_and(|d| d.reads_host_values))
+        .filter_map(|call| call.args.first().copied())
+        .collect()
+}
+
+/// Runs every op's builder in chain order. `inputs`: the run-time sizes or values of the
+/// graph's inputs for a build below the serialized bounds (`None`: the build at the bounds,
+/// whose outputs must equal the serialized dims). `alias_activations`: view-like ops may share
+/// their input's memory (see [`OpBuilder::set_alias_activations`]).
+pub fn build(
+    graph: &Graph,
+    caps: &Caps,
+    inputs: Option<&[(ValueId, RuntimeInput)]>,
+    alias_activations: bool,
+) -> Result<BuiltGraph> {
+    let mut builder = match inputs {
+        Some(inputs) => OpBuilder::resized(graph, caps, inputs),
+        None => OpBuilder::new(graph, caps),
+    };
+    builder.set_alias_activations(alias_activations);
+    for (index, call) in graph.chain.iter().enumerate() {
+        builder.begin_op(index, &call.name);
+        let def = crate::ops::lookup(&call.name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::OperatorMissing,
+                format!(
+                    "op #{index}: operator '{}' is not supported by etvk",
+                    call.name
+                ),
+            )
+        })?;
+        (def.build)(&mut builder, &call.args)?;
+    }
+    let written = builder.written().clone();
+    let output_sizes = graph
+        .output_ids
+        .iter()
+        .map(|&id| {
+            builder
+                .sizes_of(id)
+                .map(<[usize]>::to_vec)
+                .unwrap_or_default()
+        })
+        .collect();
+    let (dispatches, roots) = builder.into_parts();
+    Ok(BuiltGraph {
+        dispatches,
+        roots,
+        output_sizes,
+        written,
+    })
+}

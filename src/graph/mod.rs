@@ -1,0 +1,14 @@
+//! The graph layer between the parsed program ([`crate::format`]) and the runtime: what every
+//! op sees while the graph is built ([`OpBuilder`]), the dispatches it records, shape helpers,
+//! and the op registry with its per-op facts. `ops/` builds on this layer; `runtime/` consumes
+//! what [`build`] returns and never looks at op names.
+
+mod build;
+mod builder;
+pub mod registry;
+mod shape;
+
+pub use build::{build, host_read_values, BuiltGraph};
+pub use builder::{Dispatch, OpBuilder, RuntimeInput, TensorInfo};
+pub use registry::{BuildFn, OpDef};
+pub use shape::{broadcast_shapes, contiguous_strides, normalize_dim};
