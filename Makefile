@@ -20,8 +20,10 @@ ET_ROOT = $(shell ls -d $(CURDIR)/$(VENV)/lib/python3*/site-packages/executorch 
 APT_PACKAGES := libvulkan1 libvulkan-dev mesa-vulkan-drivers glslc vulkan-validationlayers \
                 vulkan-tools cmake g++ make pkg-config binutils ca-certificates python3 python3-venv
 
-# Khronos validation on, and etvk fails init/execute on any validation error it records.
-VALIDATION_ENV := VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation ETVK_VALIDATION=1
+# Khronos validation on, synchronization validation included (it checks the barriers etvk
+# derives from hazards), and etvk fails init/execute on any validation error it records.
+VALIDATION_ENV := VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation ETVK_VALIDATION=1 \
+  VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT
 
 EXAMPLE := tests/fixtures/example
 PLUGIN := $(BUILD_DIR)/libetvk_executorch.so

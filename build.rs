@@ -77,6 +77,18 @@ fn main() {
         .unwrap();
     }
     compile_all(&jobs, shader_dir);
+    let all: Vec<String> = sources
+        .iter()
+        .filter(|s| s.extension().and_then(|e| e.to_str()) == Some("comp"))
+        .map(|s| {
+            format!(
+                "&{}",
+                s.file_stem().unwrap().to_str().unwrap().to_uppercase()
+            )
+        })
+        .collect();
+    writeln!(table, "/// Every shader, in file-name order.").unwrap();
+    writeln!(table, "pub static ALL: &[&Shader] = &[{}];", all.join(", ")).unwrap();
     fs::write(out_dir.join("shaders.rs"), table).expect("write shaders.rs");
 }
 

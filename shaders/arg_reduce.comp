@@ -3,12 +3,19 @@
 // argmax / argmin along one dim of an input viewed as [outer, L, inner]; output element
 // w = (o, i) gets the index k in [0, L) of the max / min of x[o * L * inner + k * inner + i].
 // Ties give the first index; for floats a NaN counts as the extreme (the first NaN wins), like
-// PyTorch. The input is read as int bits and compared as float or int per p[4].
-// Two layouts, picked per dispatch (uniform): p[5] = 0: one invocation per output element;
-// p[5] = 1: one 64-wide workgroup per output element (long rows), each invocation scanning a
+// PyTorch. The input is read as int bits and compared as float or int per p.is_float.
+// Two layouts, picked per dispatch (uniform): p.group = 0: one invocation per output element;
+// p.group = 1: one 64-wide workgroup per output element (long rows), each invocation scanning a
 // strided slice, then a tree merge in shared memory.
-// p: [0]=work items (outputs, or outputs*64) [1]=L [2]=inner [3]=min (0 argmax, 1 argmin)
-//    [4]=is_float [5]=group layout
+struct Params {
+    uint count;
+    int l;
+    int inner;
+    int is_min;
+    int is_float;
+    int group;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { int o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { int x[]; };
 
@@ -32,13 +39,13 @@ bool better(int a, int ka, int b, int kb) {
 }
 
 void main() {
-    is_min = p[3] != 0;
-    is_float = p[4] != 0;
-    bool group = p[5] != 0;
+    is_min = p.is_min != 0;
+    is_float = p.is_float != 0;
+    bool group = p.group != 0;
     uint wi = work_index();
     // Group layout: work items come in whole groups of 64, so this return is uniform per group.
-    if (wi >= uint(p[0])) return;
-    uint L = uint(p[1]), inner = uint(p[2]);
+    if (wi >= p.count) return;
+    uint L = uint(p.l), inner = uint(p.inner);
     uint w = group ? wi / 64u : wi;
     uint base = (w / inner) * L * inner + w % inner;
     uint first = group ? gl_LocalInvocationID.x : 0u;

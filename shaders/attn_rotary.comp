@@ -10,23 +10,34 @@
 //         x1 = x[:R/2], x2 = x[R/2:R]; dims d >= R pass through.
 //  kind 2 (et_vk.apply_rotary_emb_interleaved): like kind 0 with c = f[base + 2k], s = f[base + 2k + 1]
 //         (cos and sin bound to the same interleaved table).
-// p: [0]=n [1]=kind [2]=D [3]=H [4]=S [5]=fs [6]=fh [7]=start [8]=R
+struct Params {
+    uint count;
+    int kind;
+    int head_dim;
+    int heads;
+    int seq;
+    int freq_s;
+    int freq_h;
+    int start;
+    int rot_dims;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Cos { float fc[]; };
 layout(std430, set = 0, binding = 4) readonly buffer Sin { float fsn[]; };
 void main() {
     uint w = work_index();
-    if (w >= uint(p[0])) return;
-    int kind = p[1];
-    uint D = uint(p[2]), H = uint(p[3]), S = uint(p[4]);
+    if (w >= p.count) return;
+    int kind = p.kind;
+    uint D = uint(p.head_dim), H = uint(p.heads), S = uint(p.seq);
     uint d = w % D;
     uint h = (w / D) % H;
     uint s = (w / (D * H)) % S;
-    uint base = uint(p[7]) + s * uint(p[5]) + h * uint(p[6]);
+    uint base = uint(p.start) + s * uint(p.freq_s) + h * uint(p.freq_h);
     uint row = w - d;
     if (kind == 1) {
-        uint R = uint(p[8]);
+        uint R = uint(p.rot_dims);
         if (d >= R) {
             o[w] = x[w];
             return;

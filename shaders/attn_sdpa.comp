@@ -7,9 +7,31 @@
 // tensor addresses them through its own strides (0 where broadcast), so one shader covers the
 // llama [B, S, H, D] layouts with grouped KV heads and the [..., L, D] layout of et_vk.sdpa.
 // The head dim (D for q/k, Dv for v/out) is contiguous in every tensor.
-// p: [0]=n [1]=outer rank [2]=Lq [3]=Lk [4]=D [5]=Dv [6]=scale (float bits) [7]=has_mask
-//    [8]=causal [9]=causal offset [10]=q_i [11]=k_j [12]=v_j [13]=o_i [14]=m_i [15]=m_j
-//    [16..22) outer sizes, strides: [22..28) q, [28..34) k, [34..40) v, [40..46) out, [46..52) mask
+struct Params {
+    uint count;
+    int outer_rank;
+    int lq;
+    int lk;
+    int d;
+    int dv;
+    float scale;
+    int has_mask;
+    int causal;
+    int causal_offset;
+    int q_i;
+    int k_j;
+    int v_j;
+    int o_i;
+    int m_i;
+    int m_j;
+    int outer_sizes[6];
+    int q_strides[6];
+    int k_strides[6];
+    int v_strides[6];
+    int o_strides[6];
+    int m_strides[6];
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer Q { float q[]; };
 layout(std430, set = 0, binding = 3) readonly buffer K { float k[]; };
@@ -18,32 +40,32 @@ layout(std430, set = 0, binding = 5) readonly buffer M { float m[]; };
 
 void main() {
     uint w = work_index();
-    if (w >= uint(p[0])) return;
-    uint Lq = uint(p[2]), Lk = uint(p[3]), D = uint(p[4]), Dv = uint(p[5]);
-    float scale = pf(6);
+    if (w >= p.count) return;
+    uint Lq = uint(p.lq), Lk = uint(p.lk), D = uint(p.d), Dv = uint(p.dv);
+    float scale = p.scale;
     uint d = w % Dv;
     uint t = w / Dv;
     uint i = t % Lq;
     t /= Lq;
     uint qo = 0u, ko = 0u, vo = 0u, oo = 0u, mo = 0u;
-    for (int a = p[1] - 1; a >= 0; --a) {
-        uint sz = uint(p[16 + a]);
+    for (int a = p.outer_rank - 1; a >= 0; --a) {
+        uint sz = uint(p.outer_sizes[a]);
         uint c = t % sz;
         t /= sz;
-        qo += c * uint(p[22 + a]);
-        ko += c * uint(p[28 + a]);
-        vo += c * uint(p[34 + a]);
-        oo += c * uint(p[40 + a]);
-        mo += c * uint(p[46 + a]);
+        qo += c * uint(p.q_strides[a]);
+        ko += c * uint(p.k_strides[a]);
+        vo += c * uint(p.v_strides[a]);
+        oo += c * uint(p.o_strides[a]);
+        mo += c * uint(p.m_strides[a]);
     }
-    qo += i * uint(p[10]);
-    oo += i * uint(p[13]) + d;
-    mo += i * uint(p[14]);
+    qo += i * uint(p.q_i);
+    oo += i * uint(p.o_i) + d;
+    mo += i * uint(p.m_i);
     vo += d;
-    uint kj = uint(p[11]), vj = uint(p[12]), mj = uint(p[15]);
-    bool has_mask = p[7] != 0;
+    uint kj = uint(p.k_j), vj = uint(p.v_j), mj = uint(p.m_j);
+    bool has_mask = p.has_mask != 0;
     uint nk = Lk;
-    if (p[8] != 0) nk = min(Lk, uint(p[9]) + i + 1u);
+    if (p.causal != 0) nk = min(Lk, uint(p.causal_offset) + i + 1u);
     float neg_inf = uintBitsToFloat(0xff800000u);
     float mx = neg_inf;
     float l = 0.0;

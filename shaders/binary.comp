@@ -8,16 +8,28 @@
 // op's pipeline carries only its own code: one build for all ops cost lavapipe 1-2 MB of host
 // memory per pipeline.
 // variants: OP 0 1 2 3 4 5 6 7 8 10 11 12 13 14 15 20 21 22 30 31 32 40
-// p: [0]=numel [1]=op (the same as OP, which the shader reads) [2]=rank
-//    [3]=compute in f32 (1) or i32 (0)
-//    [4]=a is float [5]=b is float [6]=c is float [7]=output kind
-//    [8]=b is a tensor (else the scalar) [9]=scalar (f) [10]=scalar (i)
-//    [11]=alpha (f) [12]=alpha (i)
-//    then, for rank r: [13, 13+r)=out sizes, [13+r, 13+2r)=a strides, [13+2r, 13+3r)=b strides,
-//    [13+3r, 13+4r)=c strides (where only) (stride 0: broadcast)
 // ops: 0 add (a + alpha*b) 1 sub (a - alpha*b) 2 mul 3 div 4 div trunc 5 div floor 6 pow
 //      7 minimum 8 maximum | 10 eq 11 ne 12 lt 13 le 14 gt 15 ge | 20 bitwise and 21 or
 //      22 xor | 30 logical and 31 or 32 xor | 40 where(c, a, b)
+struct Params {
+    uint count;
+    int rank;
+    int compute_float;
+    int a_float;
+    int b_float;
+    int c_float;
+    int out_kind;
+    int b_tensor;
+    float scalar_f;
+    int scalar_i;
+    float alpha_f;
+    int alpha_i;
+    int sizes[8];
+    int a_strides[8];
+    int b_strides[8];
+    int c_strides[8];
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { uint o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer A { uint a[]; };
 layout(std430, set = 0, binding = 3) readonly buffer B { uint b[]; };
@@ -96,43 +108,43 @@ float pow_f(float x, float y) {
 
 void main() {
     uint i = work_index();
-    if (i >= uint(p[0])) return;
-    int rank = p[2];
+    if (i >= p.count) return;
+    int rank = p.rank;
     int op = OP;
     bool has_c = op == 40;
     uint rem = i, ia = 0u, ib = 0u, ic = 0u;
     for (int d = rank - 1; d >= 0; --d) {
-        uint size = uint(p[13 + d]);
+        uint size = uint(p.sizes[d]);
         uint k = rem % size;
         rem /= size;
-        ia += k * uint(p[13 + rank + d]);
-        ib += k * uint(p[13 + 2 * rank + d]);
-        if (has_c) ic += k * uint(p[13 + 3 * rank + d]);
+        ia += k * uint(p.a_strides[d]);
+        ib += k * uint(p.b_strides[d]);
+        if (has_c) ic += k * uint(p.c_strides[d]);
     }
-    int kind = p[7];
-    bool fa = p[4] != 0, fb = p[5] != 0;
-    bool b_tensor = p[8] != 0;
+    int kind = p.out_kind;
+    bool fa = p.a_float != 0, fb = p.b_float != 0;
+    bool b_tensor = p.b_tensor != 0;
     uint ra = a[ia];
     uint rb = b_tensor ? b[ib] : 0u;
 
     if (op >= 30 && op < 40) {
         bool x = truthy(ra, fa);
-        bool y = b_tensor ? truthy(rb, fb) : pf(9) != 0.0;
+        bool y = b_tensor ? truthy(rb, fb) : p.scalar_f != 0.0;
         bool r = op == 30 ? (x && y) : (op == 31 ? (x || y) : (x != y));
         o[i] = store_int(r ? 1 : 0, kind);
         return;
     }
     if (op == 40) {
-        bool cond = truthy(c[ic], p[6] != 0);
+        bool cond = truthy(c[ic], p.c_float != 0);
         uint rv = cond ? ra : rb;
         bool fv = cond ? fa : fb;
-        o[i] = p[3] != 0 ? store_float(as_f(rv, fv), kind) : store_int(as_i(rv, fv), kind);
+        o[i] = p.compute_float != 0 ? store_float(as_f(rv, fv), kind) : store_int(as_i(rv, fv), kind);
         return;
     }
 
-    if (p[3] != 0) {
+    if (p.compute_float != 0) {
         float x = as_f(ra, fa);
-        float y = b_tensor ? as_f(rb, fb) : pf(9);
+        float y = b_tensor ? as_f(rb, fb) : p.scalar_f;
         if (op >= 10) {
             bool r;
             if (op == 10) r = x == y;
@@ -145,8 +157,8 @@ void main() {
             return;
         }
         float r;
-        if (op == 0) r = x + pf(11) * y;
-        else if (op == 1) r = x - pf(11) * y;
+        if (op == 0) r = x + p.alpha_f * y;
+        else if (op == 1) r = x - p.alpha_f * y;
         else if (op == 2) r = x * y;
         else if (op == 3) r = x / y;
         else if (op == 4) r = trunc(x / y);
@@ -158,10 +170,10 @@ void main() {
         o[i] = store_float(r, kind);
     } else {
         int x = int(ra);
-        int y = b_tensor ? int(rb) : p[10];
+        int y = b_tensor ? int(rb) : p.scalar_i;
         int r;
-        if (op == 0) r = x + p[12] * y;
-        else if (op == 1) r = x - p[12] * y;
+        if (op == 0) r = x + p.alpha_i * y;
+        else if (op == 1) r = x - p.alpha_i * y;
         else if (op == 2) r = x * y;
         else if (op == 3 || op == 4) r = div_trunc_i(x, y);
         else if (op == 5) r = div_floor_i(x, y);

@@ -1,28 +1,36 @@
 #version 450
 #include "common.glsl"
 // out = min(max(x, lo), hi) on raw 32-bit words (NaN passes through, lo > hi gives hi).
-// p: [0]=numel [1]=input is float [2]=output is float
-//    [3]=lo(f) [4]=hi(f) (used for float outputs) [5]=lo(i) [6]=hi(i) (int outputs)
 // Int input with float output converts first; float input with int output is not allowed.
+struct Params {
+    uint count;
+    int input_float;
+    int output_float;
+    float lo;
+    float hi;
+    int lo_i;
+    int hi_i;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { uint o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { uint a[]; };
 void main() {
     uint i = work_index();
-    if (i >= uint(p[0])) return;
+    if (i >= p.count) return;
     uint raw = a[i];
-    if (p[2] != 0) {
-        float x = p[1] != 0 ? uintBitsToFloat(raw) : float(int(raw));
+    if (p.output_float != 0) {
+        float x = p.input_float != 0 ? uintBitsToFloat(raw) : float(int(raw));
         // NaN first: drivers may fold the selects below into min/max, which drop NaN.
         if (is_nan_f(x)) {
             o[i] = floatBitsToUint(x);
             return;
         }
-        float y = x < pf(3) ? pf(3) : x;
-        y = y > pf(4) ? pf(4) : y;
+        float y = x < p.lo ? p.lo : x;
+        y = y > p.hi ? p.hi : y;
         o[i] = floatBitsToUint(y);
     } else {
-        int y = max(int(raw), p[5]);
-        y = min(y, p[6]);
+        int y = max(int(raw), p.lo_i);
+        y = min(y, p.hi_i);
         o[i] = uint(y);
     }
 }

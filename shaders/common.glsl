@@ -1,26 +1,26 @@
-// Conventions shared by every etvk compute shader.
-//   p: Params, a read-only int array (floats passed as bits: use intBitsToFloat);
-//      p[0] is always the number of work items (threads) the dispatch covers. Every shader is
-//      built twice: with ETVK_PUSH_PARAMS, p is a push constant block of PUSH_PARAM_INTS ints
-//      (128 bytes, the minimum every Vulkan device offers) used when a dispatch's params fit;
-//      otherwise p is the storage buffer at binding 0.
-//   binding 1..: tensors, in the order the op passed them (outputs are written, inputs read).
-// Work is 1-D: the runtime splits large counts over a 2-D grid of 64-wide groups.
-layout(local_size_x = 64) in;
+// Conventions shared by every etvk compute shader (the contract is src/kernels/mod.rs).
+//   Params: a shader declares `struct Params { ... }`, mirrored field by field by a
+//      #[repr(C)] struct in src/kernels/ (4-byte scalars and arrays of them only), then
+//      PARAMS_BLOCK(Params) makes it `p`. The ETVK_PUSH_PARAMS build reads it from push
+//      constants (structs up to 128 bytes), the other from the storage buffer at binding 0.
+//   binding 1..: tensors, in the kernel's binding order, `readonly` / `writeonly` as the
+//      kernel's access says (barriers are derived from these).
+//   Workgroup size: specialization constants 0, 1, 2, set per dispatch; a kernel's own
+//      constants start at id 3.
+layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
 #ifdef ETVK_PUSH_PARAMS
-#define PUSH_PARAM_INTS 32
-layout(push_constant, std430) uniform Params { int p[PUSH_PARAM_INTS]; };
+#define PARAMS_BLOCK(T) layout(push_constant, std430) uniform ParamsBlock { T p; };
 #else
-layout(std430, set = 0, binding = 0) readonly buffer Params { int p[]; };
+#define PARAMS_BLOCK(T) layout(std430, set = 0, binding = 0) readonly buffer ParamsBlock { T p; };
 #endif
 
-// Linear work-item index, or a value >= p[0] for padding invocations (callers return early).
+// Linear work-item index of a 1-D dispatch (folded over a 2-D grid of groups when large), or a
+// value >= the item count for padding invocations (callers return early).
 uint work_index() {
-    return gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 64u + gl_GlobalInvocationID.x;
+    return gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x
+        + gl_GlobalInvocationID.x;
 }
-
-float pf(int i) { return intBitsToFloat(p[i]); }
 
 // NaN / infinity by their bits: drivers may fold comparisons and selects into min/max or
 // assume no NaN, so the bit test is the one that holds everywhere.

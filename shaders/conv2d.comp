@@ -1,13 +1,34 @@
 #version 450
 #include "common.glsl"
 // Direct 2-D convolution (grouped, strided, padded, dilated), optional bias, then clamp.
-// One invocation per output element of out [N, Cout, Ho, Wo], or (split layout, p[20] = 1) one
+// One invocation per output element of out [N, Cout, Ho, Wo], or (split layout, p.split = 1) one
 // 64-wide workgroup per output element, each lane folding a strided slice of the Cin/g*kH*kW
 // products, merged in shared memory.
 // in [N, Cin, H, W], weight [Cout, Cin/groups, kH, kW], bias [Cout].
-// p: [0]=numel [1]=N [2]=Cin [3]=H [4]=W [5]=Cout [6]=Ho [7]=Wo [8]=kH [9]=kW
-//    [10]=sH [11]=sW [12]=pH [13]=pW [14]=dH [15]=dW [16]=groups [17]=has bias
-//    [18]=clamp min(f) [19]=clamp max(f) [20]=split layout
+struct Params {
+    uint count;
+    int n;
+    int cin;
+    int h;
+    int w;
+    int cout;
+    int ho;
+    int wo;
+    int kh;
+    int kw;
+    int sh;
+    int sw;
+    int ph;
+    int pw;
+    int dh;
+    int dw;
+    int groups;
+    int has_bias;
+    float clamp_min;
+    float clamp_max;
+    int split;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { float x[]; };
 layout(std430, set = 0, binding = 3) readonly buffer W { float w[]; };
@@ -16,20 +37,20 @@ shared float partial[64];
 
 void main() {
     uint wi = work_index();
-    bool split = p[20] != 0;
+    bool split = p.split != 0;
     // Split layout: work items come in whole groups of 64, so this return is uniform per group.
-    if (wi >= uint(p[0])) return;
+    if (wi >= p.count) return;
     uint i = split ? wi / 64u : wi;
-    int Cin = p[2], H = p[3], W = p[4], Cout = p[5], Ho = p[6], Wo = p[7];
-    int kH = p[8], kW = p[9];
+    int Cin = p.cin, H = p.h, W = p.w, Cout = p.cout, Ho = p.ho, Wo = p.wo;
+    int kH = p.kh, kW = p.kw;
     int ow = int(i % uint(Wo));
     int oh = int((i / uint(Wo)) % uint(Ho));
     int oc = int((i / uint(Wo * Ho)) % uint(Cout));
     int n = int(i / uint(Wo * Ho * Cout));
-    int cin_g = Cin / p[16];
-    int g = oc / (Cout / p[16]);
-    int ih0 = oh * p[10] - p[12];
-    int iw0 = ow * p[11] - p[13];
+    int cin_g = Cin / p.groups;
+    int g = oc / (Cout / p.groups);
+    int ih0 = oh * p.sh - p.ph;
+    int iw0 = ow * p.sw - p.pw;
     if (split) {
         uint l = gl_LocalInvocationID.x;
         int khw = kH * kW;
@@ -38,8 +59,8 @@ void main() {
             int c = r / khw;
             int kh = (r % khw) / kW;
             int kw = r % kW;
-            int ih = ih0 + kh * p[14];
-            int iw = iw0 + kw * p[15];
+            int ih = ih0 + kh * p.dh;
+            int iw = iw0 + kw * p.dw;
             if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
             int ic = g * cin_g + c;
             part += x[uint(((n * Cin + ic) * H + ih) * W + iw)] * w[uint(((oc * cin_g + c) * kH + kh) * kW + kw)];
@@ -51,26 +72,26 @@ void main() {
             barrier();
         }
         if (l != 0u) return;
-        float acc = partial[0] + (p[17] != 0 ? bias[oc] : 0.0);
-        o[i] = clamp(acc, pf(18), pf(19));
+        float acc = partial[0] + (p.has_bias != 0 ? bias[oc] : 0.0);
+        o[i] = clamp(acc, p.clamp_min, p.clamp_max);
         return;
     }
-    float acc = p[17] != 0 ? bias[oc] : 0.0;
+    float acc = p.has_bias != 0 ? bias[oc] : 0.0;
     for (int c = 0; c < cin_g; ++c) {
         int ic = g * cin_g + c;
         uint xbase = uint((n * Cin + ic) * H);
         uint wbase = uint((oc * cin_g + c) * kH);
         for (int kh = 0; kh < kH; ++kh) {
-            int ih = ih0 + kh * p[14];
+            int ih = ih0 + kh * p.dh;
             if (ih < 0 || ih >= H) continue;
             uint xrow = (xbase + uint(ih)) * uint(W);
             uint wrow = (wbase + uint(kh)) * uint(kW);
             for (int kw = 0; kw < kW; ++kw) {
-                int iw = iw0 + kw * p[15];
+                int iw = iw0 + kw * p.dw;
                 if (iw < 0 || iw >= W) continue;
                 acc += x[xrow + uint(iw)] * w[wrow + uint(kw)];
             }
         }
     }
-    o[i] = clamp(acc, pf(18), pf(19));
+    o[i] = clamp(acc, p.clamp_min, p.clamp_max);
 }

@@ -2,15 +2,16 @@
 #include "common.glsl"
 // Gather through up to four integer index tensors (embedding, index_select, gather,
 // index.Tensor). For output element j with row-major coordinates c_d over the output sizes:
-//   src = sum_d c_d * stride_d
-//       + sum_k wrap_k(idx_k[sum_d c_d * istride_kd]) * dim_stride_k
-// where wrap_k maps a negative index v to v + dim_size_k. An index outside
-// [0, dim_size_k) after wrapping writes 0 (torch raises an error there).
-// p: [0]=numel [1]=rank [2]=number of index tensors K (1..4)
-//    [3..11) out sizes [11..19) input strides per output dim (0 where an index decides)
-//    for k < 4, at 19 + 10k: [0..8) index strides per output dim (0: broadcast)
-//                            [8] dim_stride_k (input stride of the indexed dim) [9] dim_size_k
+//   src = sum_d c_d * strides_d
+//       + sum_k wrap_k(idx_k[sum_d c_d * index_strides[8k + d]]) * dim_stride[k]
+// where wrap_k maps a negative index v to v + dim_size[k]. An index outside
+// [0, dim_size[k]) after wrapping writes 0 (torch raises an error there).
 // Bindings: out, input, idx0..idx3 (unused index bindings repeat idx0).
+struct Params {
+    uint count; int rank; int indices;
+    int sizes[8]; int strides[8]; int index_strides[32]; int dim_stride[4]; int dim_size[4];
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { uint o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { uint a[]; };
 layout(std430, set = 0, binding = 3) readonly buffer I0 { int i0[]; };
@@ -27,30 +28,28 @@ int read_index(int k, int at) {
 
 void main() {
     uint j = work_index();
-    if (j >= uint(p[0])) return;
-    int rank = p[1];
-    int nidx = p[2];
+    if (j >= p.count) return;
+    int rank = p.rank;
     int coord[8];
     int rem = int(j);
     int src = 0;
     for (int d = rank - 1; d >= 0; --d) {
-        int size = p[3 + d];
+        int size = p.sizes[d];
         coord[d] = rem % size;
         rem /= size;
-        src += coord[d] * p[11 + d];
+        src += coord[d] * p.strides[d];
     }
-    for (int k = 0; k < nidx; ++k) {
-        int base = 19 + 10 * k;
+    for (int k = 0; k < p.indices; ++k) {
         int at = 0;
-        for (int d = 0; d < rank; ++d) at += coord[d] * p[base + d];
+        for (int d = 0; d < rank; ++d) at += coord[d] * p.index_strides[8 * k + d];
         int v = read_index(k, at);
-        int n = p[base + 9];
+        int n = p.dim_size[k];
         if (v < 0) v += n;
         if (v < 0 || v >= n) {
             o[j] = 0u;
             return;
         }
-        src += v * p[base + 8];
+        src += v * p.dim_stride[k];
     }
     o[j] = a[src];
 }

@@ -10,8 +10,17 @@
 //          (bindings 2 and 3 may be any buffer).
 // Then y = y * w[c] + b[c] (when present), c = ((row % wrap) * D + k) / div: layer / RMS norm
 // use wrap = div = 1 (c = k), group norm uses wrap = groups, div = HxW (c = channel).
-// p: [0]=rows*64 [1]=D [2]=eps (float bits) [3]=has weight [4]=has bias [5]=wrap [6]=div
-//    [7]=mode
+struct Params {
+    uint count;
+    int d;
+    float eps;
+    int has_weight;
+    int has_bias;
+    int wrap;
+    int div;
+    int mode;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Mean { float mean_out[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Rstd { float rstd_out[]; };
@@ -36,14 +45,14 @@ float group_sum(float v) {
 }
 
 void main() {
-    // Work items come in whole groups of 64 (p[0] is a multiple of 64), so `row` is uniform
+    // Work items come in whole groups of 64 (p.count is a multiple of 64), so `row` is uniform
     // over the workgroup and the early return keeps barriers in uniform control flow.
     uint row = work_index() / 64u;
-    if (work_index() >= uint(p[0])) return;
+    if (work_index() >= p.count) return;
     uint l = gl_LocalInvocationID.x;
-    uint D = uint(p[1]);
+    uint D = uint(p.d);
     uint base = row * D;
-    int mode = p[7];
+    int mode = p.mode;
 
     float mean = 0.0;
     if (mode == 0) {
@@ -57,13 +66,13 @@ void main() {
         s2 += d * d;
     }
     float var = group_sum(s2) / float(D);
-    float rstd = 1.0 / sqrt(var + pf(2));
+    float rstd = 1.0 / sqrt(var + p.eps);
     if (mode == 0 && l == 0u) {
         mean_out[row] = mean;
         rstd_out[row] = rstd;
     }
-    bool has_w = p[3] != 0, has_b = p[4] != 0;
-    uint wrap = uint(p[5]), div = uint(p[6]);
+    bool has_w = p.has_weight != 0, has_b = p.has_bias != 0;
+    uint wrap = uint(p.wrap), div = uint(p.div);
     uint cbase = (row % wrap) * D;
     for (uint k = l; k < D; k += 64u) {
         float y = (x[base + k] - mean) * rstd;

@@ -3,13 +3,22 @@
 // Reduction over any set of dims. The output element's coordinates over the kept dims give a
 // base offset into the input; the reduced elements are enumerated by decomposing r in [0, R)
 // over the reduced dims.
-// Two layouts, picked per dispatch (uniform): p[3] = 0: one invocation per output element;
-// p[3] = 1: one 64-wide workgroup per output element (long reductions), each invocation
+// Two layouts, picked per dispatch (uniform): p.group = 0: one invocation per output element;
+// p.group = 1: one 64-wide workgroup per output element (long reductions), each invocation
 // folding a strided slice of [0, R), then a tree merge in shared memory.
-// p: [0]=work items (outputs, or outputs*64) [1]=mode (0 sum, 1 mean, 2 amax, 3 amin)
-//    [2]=R (reduced element count) [3]=group layout [4]=K kept dims [5]=N reduced dims
-//    [6, 6+K)=kept sizes [6+K, 6+2K)=kept input strides [6+2K, 6+2K+N)=reduced sizes
-//    [6+2K+N, 6+2K+2N)=reduced input strides
+struct Params {
+    uint count;
+    int mode;
+    int reduced_count;
+    int group;
+    int kept;
+    int reduced;
+    int kept_sizes[8];
+    int kept_strides[8];
+    int reduced_sizes[8];
+    int reduced_strides[8];
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { float x[]; };
 
@@ -26,18 +35,18 @@ float fold(float acc, float v) {
 }
 
 void main() {
-    mode = p[1];
-    bool group = p[3] != 0;
-    int K = p[4], N = p[5];
+    mode = p.mode;
+    bool group = p.group != 0;
+    int K = p.kept, N = p.reduced;
     uint wi = work_index();
     // Group layout: work items come in whole groups of 64, so this return is uniform per group.
-    if (wi >= uint(p[0])) return;
+    if (wi >= p.count) return;
     uint i = group ? wi / 64u : wi;
-    uint R = uint(p[2]);
+    uint R = uint(p.reduced_count);
     uint rem = i, base = 0u;
     for (int d = K - 1; d >= 0; --d) {
-        uint size = uint(p[6 + d]);
-        base += (rem % size) * uint(p[6 + K + d]);
+        uint size = uint(p.kept_sizes[d]);
+        base += (rem % size) * uint(p.kept_strides[d]);
         rem /= size;
     }
     int nred = N;
@@ -48,8 +57,8 @@ void main() {
     for (uint r = first; r < R; r += step) {
         uint rr = r, off = base;
         for (int d = nred - 1; d >= 0; --d) {
-            uint size = uint(p[6 + 2 * K + d]);
-            off += (rr % size) * uint(p[6 + 2 * K + N + d]);
+            uint size = uint(p.reduced_sizes[d]);
+            off += (rr % size) * uint(p.reduced_strides[d]);
             rr /= size;
         }
         acc = fold(acc, x[off]);

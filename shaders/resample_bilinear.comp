@@ -5,7 +5,17 @@
 // index is s * dst (align_corners) or max(s * (dst + 0.5) - 0.5, 0), with s the f32 ratio
 // computed on the host ((in - 1) / (out - 1) or 0 with align_corners, else float(1.0 / scale)
 // or float(in) / out).
-// p: [0]=numel out [1]=IH [2]=IW [3]=OH [4]=OW [5]=align_corners [6]=s_h bits [7]=s_w bits
+struct Params {
+    uint count;
+    int ih;
+    int iw;
+    int oh;
+    int ow;
+    int align_corners;
+    float scale_h;
+    float scale_w;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { float x[]; };
 
@@ -18,7 +28,7 @@ void source(int dst, int in_size, int out_size, float s, out int i0, out int i1,
         return;
     }
     precise float src;
-    if (p[5] != 0) {
+    if (p.align_corners != 0) {
         src = s * float(dst);
     } else {
         src = s * (float(dst) + 0.5) - 0.5;
@@ -31,15 +41,15 @@ void source(int dst, int in_size, int out_size, float s, out int i0, out int i1,
 
 void main() {
     uint i = work_index();
-    if (i >= uint(p[0])) return;
-    int IH = p[1], IW = p[2], OH = p[3], OW = p[4];
+    if (i >= p.count) return;
+    int IH = p.ih, IW = p.iw, OH = p.oh, OW = p.ow;
     int ow = int(i % uint(OW));
     int oh = int((i / uint(OW)) % uint(OH));
     uint base = (i / uint(OW * OH)) * uint(IH * IW);
     int h0, h1, w0, w1;
     float lh, lw;
-    source(oh, IH, OH, pf(6), h0, h1, lh);
-    source(ow, IW, OW, pf(7), w0, w1, lw);
+    source(oh, IH, OH, p.scale_h, h0, h1, lh);
+    source(ow, IW, OW, p.scale_w, w0, w1, lw);
     float top = (1.0 - lw) * x[base + uint(h0 * IW + w0)] + lw * x[base + uint(h0 * IW + w1)];
     float bot = (1.0 - lw) * x[base + uint(h1 * IW + w0)] + lw * x[base + uint(h1 * IW + w1)];
     o[i] = (1.0 - lh) * top + lh * bot;

@@ -5,14 +5,24 @@
 // vectorized CPU kernel (GridSamplerKernel.cpp): unnormalize, then padding (border: clip;
 // reflection: reflect then clip), then bilinear / nearest (round half to even) / bicubic
 // (A = -0.75, padding applied to each of the 16 taps); out-of-bounds taps read 0.
-// p: [0]=N*OH*OW [1]=C [2]=H [3]=W [4]=OH [5]=OW [6]=interpolation (0 bilinear, 1 nearest,
-//    2 bicubic) [7]=padding (0 zeros, 1 border, 2 reflection) [8]=align_corners
+struct Params {
+    uint count;
+    int channels;
+    int h;
+    int w;
+    int oh;
+    int ow;
+    int interpolation;
+    int padding;
+    int align_corners;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { float x[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Grid { float g[]; };
 
 float unnormalize(float c, int size) {
-    if (p[8] != 0) return (c + 1.0) * (float(size - 1) / 2.0);
+    if (p.align_corners != 0) return (c + 1.0) * (float(size - 1) / 2.0);
     return (c + 1.0) * (float(size) / 2.0) - 0.5;
 }
 
@@ -21,7 +31,7 @@ float clip(float c, int size) {
 }
 
 float reflect_coord(float c, int size) {
-    if (p[8] != 0) {
+    if (p.align_corners != 0) {
         if (size <= 1) return 0.0;
         float span2 = float(size - 1) * 2.0;
         float a = abs(c);
@@ -35,8 +45,8 @@ float reflect_coord(float c, int size) {
 }
 
 float pad_coord(float c, int size) {
-    if (p[7] == 1) return clip(c, size);
-    if (p[7] == 2) return clip(reflect_coord(c, size), size);
+    if (p.padding == 1) return clip(c, size);
+    if (p.padding == 2) return clip(reflect_coord(c, size), size);
     return c;
 }
 
@@ -52,8 +62,8 @@ float cubic2(float t) {
 
 void main() {
     uint i = work_index();
-    if (i >= uint(p[0])) return;
-    int C = p[1], H = p[2], W = p[3], OH = p[4], OW = p[5];
+    if (i >= p.count) return;
+    int C = p.channels, H = p.h, W = p.w, OH = p.oh, OW = p.ow;
     uint hw = i % uint(OH * OW);
     uint n = i / uint(OH * OW);
     float ix = unnormalize(g[2u * i], W);
@@ -63,7 +73,7 @@ void main() {
     uint out_base = n * uint(C) * uint(OH * OW) + hw;
     uint out_step = uint(OH * OW);
 
-    if (p[6] == 2) {
+    if (p.interpolation == 2) {
         float x0 = floor(ix), y0 = floor(iy);
         float tx = ix - x0, ty = iy - y0;
         float cx[4] = float[4](cubic2(tx + 1.0), cubic1(tx), cubic1(1.0 - tx), cubic2(2.0 - tx));
@@ -96,7 +106,7 @@ void main() {
 
     ix = pad_coord(ix, W);
     iy = pad_coord(iy, H);
-    if (p[6] == 1) {
+    if (p.interpolation == 1) {
         float xr = roundEven(ix), yr = roundEven(iy);
         bool inb = xr >= 0.0 && xr < float(W) && yr >= 0.0 && yr < float(H);
         int xi = inb ? int(xr) : 0, yi = inb ? int(yr) : 0;

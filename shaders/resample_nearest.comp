@@ -4,7 +4,16 @@
 // PyTorch's nearest_idx per dim: identity when out == in, dst >> 1 when out == 2 * in, else
 // min(floor(float(dst) * s), in - 1) where s is the f32 ratio computed on the host
 // (float(1.0 / scale) when a scale factor was given, else float(in) / out).
-// p: [0]=numel out [1]=IH [2]=IW [3]=OH [4]=OW [5]=s_h bits [6]=s_w bits
+struct Params {
+    uint count;
+    int ih;
+    int iw;
+    int oh;
+    int ow;
+    float scale_h;
+    float scale_w;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { uint o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { uint x[]; };
 
@@ -16,12 +25,12 @@ int nearest_idx(int dst, int in_size, int out_size, float s) {
 
 void main() {
     uint i = work_index();
-    if (i >= uint(p[0])) return;
-    int IH = p[1], IW = p[2], OH = p[3], OW = p[4];
+    if (i >= p.count) return;
+    int IH = p.ih, IW = p.iw, OH = p.oh, OW = p.ow;
     int ow = int(i % uint(OW));
     int oh = int((i / uint(OW)) % uint(OH));
     uint plane = i / uint(OW * OH);
-    int ih = nearest_idx(oh, IH, OH, pf(5));
-    int iw = nearest_idx(ow, IW, OW, pf(6));
+    int ih = nearest_idx(oh, IH, OH, p.scale_h);
+    int iw = nearest_idx(ow, IW, OW, p.scale_w);
     o[i] = x[plane * uint(IH * IW) + uint(ih * IW + iw)];
 }

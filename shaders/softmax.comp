@@ -3,10 +3,16 @@
 // Softmax / log-softmax along one dim. Input viewed as [outer, D, inner]; row w covers
 // x[(w / inner) * D * inner + w % inner + k * inner]. Numerically stable: subtracts the row
 // maximum before exponentiating.
-// Two layouts, picked per dispatch (uniform): p[4] = 0: one invocation per row; p[4] = 1: one
+// Two layouts, picked per dispatch (uniform): p.group = 0: one invocation per row; p.group = 1: one
 // 64-wide workgroup per row (long rows), max and sum merged in shared memory.
-// p: [0]=work items (rows, or rows*64) [1]=D [2]=inner [3]=log (0 softmax, 1 log_softmax)
-//    [4]=group layout
+struct Params {
+    uint count;
+    int d;
+    int inner;
+    int log;
+    int group;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { float x[]; };
 
@@ -30,14 +36,14 @@ float combine(float v, int op) {
 }
 
 void main() {
-    group = p[4] != 0;
+    group = p.group != 0;
     uint wi = work_index();
     // Group layout: work items come in whole groups of 64, so this return is uniform per group.
-    if (wi >= uint(p[0])) return;
+    if (wi >= p.count) return;
     uint w = group ? wi / 64u : wi;
     uint first = group ? gl_LocalInvocationID.x : 0u;
     uint step = group ? 64u : 1u;
-    uint D = uint(p[1]), inner = uint(p[2]);
+    uint D = uint(p.d), inner = uint(p.inner);
     uint base = (w / inner) * D * inner + w % inner;
     float m = uintBitsToFloat(0xff800000u);
     for (uint k = first; k < D; k += step) m = max(m, x[base + k * inner]);
@@ -45,7 +51,7 @@ void main() {
     float s = 0.0;
     for (uint k = first; k < D; k += step) s += exp(x[base + k * inner] - m);
     s = combine(s, 1);
-    if (p[3] != 0) {
+    if (p.log != 0) {
         float ls = log(s);
         for (uint k = first; k < D; k += step) o[base + k * inner] = x[base + k * inner] - m - ls;
     } else {

@@ -6,13 +6,18 @@
 // op's pipeline carries only its own code: one build for all ops cost lavapipe 1-2 MB of host
 // memory per pipeline.
 // variants: OP 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18
-// p: [0]=numel [1]=op (the same as OP, which the shader reads)
-//    [2]=input kind (0 float, 1 int, 2 int8, 3 uint8, 4 bool)
-//    [3]=compute in f32 (1) or i32 (0) [4]=output kind [5]=parameter (f)
 // ops: 0 relu 1 sigmoid 2 tanh 3 abs 4 neg 5 exp 6 sqrt 7 rsqrt 8 sin 9 cos 10 log10
 //      11 round (half to even) 12 gelu (erf) 13 gelu (tanh) 14 hardswish
 //      15 hardshrink (lambd) 16 leaky_relu (negative_slope) 17 bitwise_not 18 logical_not
 // Integer compute covers relu, abs, neg, round and bitwise_not; logical_not takes any input.
+struct Params {
+    uint count;
+    int in_kind;
+    int compute_float;
+    int out_kind;
+    float param;
+};
+PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { uint o[]; };
 layout(std430, set = 0, binding = 2) readonly buffer In { uint a[]; };
 
@@ -53,18 +58,18 @@ float unary_f(int op, float x, float prm) {
 
 void main() {
     uint i = work_index();
-    if (i >= uint(p[0])) return;
+    if (i >= p.count) return;
     uint raw = a[i];
     int op = OP;
-    int in_kind = p[2];
-    int kind = p[4];
+    int in_kind = p.in_kind;
+    int kind = p.out_kind;
     if (op == 18) {
         o[i] = store_int(truthy(raw, in_kind == 0) ? 0 : 1, kind);
     } else if (op == 17) {
         int x = int(raw);
         o[i] = store_int(in_kind == 4 ? x ^ 1 : ~x, kind);
-    } else if (p[3] != 0) {
-        o[i] = store_float(unary_f(op, as_f(raw, in_kind == 0), pf(5)), kind);
+    } else if (p.compute_float != 0) {
+        o[i] = store_float(unary_f(op, as_f(raw, in_kind == 0), p.param), kind);
     } else {
         int x = int(raw);
         int r;

@@ -9,6 +9,7 @@ pub mod capi;
 pub mod error;
 pub mod format;
 pub mod graph;
+pub mod kernels;
 pub mod runtime;
 
 pub use error::{Error, ErrorKind, Result};

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use ash::vk;
 
 use super::pipeline::Pipeline;
-use super::shaders::PUSH_PARAM_INTS;
 use super::vk_error;
 use super::Context;
 use crate::error::{Error, Result};
@@ -80,28 +79,20 @@ impl CommandBuffer {
             .map_err(|r| vk_error("vkEndCommandBuffer", r))
     }
 
-    /// Binds `pipeline` with `set`, pushes `push_params` (for a push-constant pipeline; empty
-    /// otherwise) and dispatches `groups` workgroups.
+    /// Binds `pipeline` with `set`, pushes `push_params` (for a push-constant pipeline: the
+    /// whole params struct; empty otherwise) and dispatches `groups` workgroups.
     pub fn dispatch(
         &mut self,
         pipeline: &Pipeline,
         set: vk::DescriptorSet,
-        push_params: &[i32],
+        push_params: &[u32],
         groups: [u32; 3],
     ) {
         let d = self.ctx.device();
-        // The whole block is pushed (zero-padded): shaders index it dynamically, so every
-        // byte of the range counts as used.
-        debug_assert!(
-            push_params.len() <= PUSH_PARAM_INTS,
-            "params exceed the push block"
-        );
-        let mut block = [0u8; PUSH_PARAM_INTS * 4];
-        for (dst, v) in block.chunks_exact_mut(4).zip(push_params) {
-            dst.copy_from_slice(&v.to_le_bytes());
-        }
+        let block: Vec<u8> = push_params.iter().flat_map(|w| w.to_le_bytes()).collect();
         // SAFETY: recording state; pipeline, layout and set are alive for as long as this
-        // command buffer can be submitted (owned by the same delegate / context).
+        // command buffer can be submitted (owned by the same delegate / context). The push
+        // range is the layout's: the pipeline was created with exactly this struct's size.
         unsafe {
             d.cmd_bind_pipeline(self.cmd, vk::PipelineBindPoint::COMPUTE, pipeline.pipeline);
             d.cmd_bind_descriptor_sets(
@@ -112,8 +103,7 @@ impl CommandBuffer {
                 &[set],
                 &[],
             );
-            if !push_params.is_empty() {
-                // Exactly the layout's range: callers pass at most PUSH_PARAM_INTS ints.
+            if !block.is_empty() {
                 d.cmd_push_constants(
                     self.cmd,
                     pipeline.layout,
@@ -124,6 +114,27 @@ impl CommandBuffer {
             }
             d.cmd_dispatch(self.cmd, groups[0], groups[1], groups[2]);
         }
+    }
+
+    /// Makes earlier compute-shader writes visible to later compute-shader reads and orders
+    /// later writes after earlier reads: the barrier between two dependent dispatches.
+    pub fn compute_barrier(&mut self) {
+        let barrier = [vk::MemoryBarrier::default()
+            .src_access_mask(vk::AccessFlags::SHADER_WRITE)
+            .dst_access_mask(vk::AccessFlags::SHADER_READ | vk::AccessFlags::SHADER_WRITE)];
+        let stage = vk::PipelineStageFlags::COMPUTE_SHADER;
+        // SAFETY: recording state; a global memory barrier has no resource references.
+        unsafe {
+            self.ctx.device().cmd_pipeline_barrier(
+                self.cmd,
+                stage,
+                stage,
+                vk::DependencyFlags::empty(),
+                &barrier,
+                &[],
+                &[],
+            )
+        };
     }
 
     /// Copies `size` bytes between buffers.

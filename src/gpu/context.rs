@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use ash::vk;
 
 use super::caps::Caps;
-use super::pipeline::Pipeline;
+use super::pipeline::{Pipeline, PipelineKey};
 use super::shaders::Shader;
 use super::vk_error;
 use crate::error::{Error, ErrorKind, Result};
@@ -54,9 +54,6 @@ pub fn reserved() -> (u64, u64) {
 pub fn pipelines_created() -> usize {
     PIPELINES_CREATED.load(std::sync::atomic::Ordering::Relaxed)
 }
-
-/// Shader name, variant (`OP`), tensor bindings, params in push constants.
-type PipelineKey = (&'static str, Option<i32>, u32, bool);
 
 pub struct Context {
     _entry: ash::Entry,
@@ -254,28 +251,13 @@ impl Context {
             .map_err(|r| vk_error("vkQueueSubmit", r))
     }
 
-    /// The cached pipeline for `shader` with `tensor_bindings` tensors, its params in push
-    /// constants (`push`) or in a buffer at binding 0, built for `variant` (the `OP` of a
-    /// shader with variants, `None` for the others).
-    pub fn pipeline(
-        &self,
-        shader: &'static Shader,
-        variant: Option<i32>,
-        tensor_bindings: u32,
-        push: bool,
-    ) -> Result<Arc<Pipeline>> {
+    /// The cached pipeline for `shader` built as `key` says (compiled on first use).
+    pub fn pipeline(&self, shader: &'static Shader, key: PipelineKey) -> Result<Arc<Pipeline>> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (shader.name, variant, tensor_bindings, push);
         if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
-        let p = Arc::new(Pipeline::new(
-            &self.device,
-            shader,
-            variant,
-            tensor_bindings,
-            push,
-        )?);
+        let p = Arc::new(Pipeline::new(&self.device, shader, &key)?);
         PIPELINES_CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         cache.insert(key, p.clone());
         Ok(p)

@@ -22,7 +22,7 @@ pub use command::{CommandBuffer, Fence};
 pub use context::{pipelines_created, reserved, Context};
 pub use descriptor::{BufferRange, DescriptorPool};
 pub use memory::{Accountant, MemTag, MemoryStats, PhasePeak};
-pub use pipeline::Pipeline;
+pub use pipeline::{Pipeline, PipelineKey};
 pub use shaders::Shader;
 
 use crate::error::{Error, ErrorKind};
@@ -71,7 +71,14 @@ mod tests {
         ctx.take_validation_errors();
         let acct = Arc::new(Accountant::default());
         let buf = Buffer::new(&ctx, &acct, 16, BufferKind::Device, MemTag::Activation).unwrap();
-        let pipeline = ctx.pipeline(&shaders::COPY, None, 2, false).unwrap();
+        let key = PipelineKey {
+            shader: shaders::COPY.name,
+            variant: None,
+            tensor_bindings: 2,
+            push_bytes: 0,
+            spec: vec![64, 1, 1],
+        };
+        let pipeline = ctx.pipeline(&shaders::COPY, key).unwrap();
         let pool = DescriptorPool::new(&ctx, 1, 3).unwrap();
         let bad = BufferRange {
             buffer: buf.handle(),

@@ -1,11 +1,26 @@
-//! A compute pipeline for one shader: bindings 1..=n are tensors, all storage buffers in set 0;
-//! params are either the storage buffer at binding 0 or 128 bytes of push constants.
+//! A compute pipeline for one shader build and one set of specialization constants: bindings
+//! 1..=n are tensors, all storage buffers in set 0; params are either the storage buffer at
+//! binding 0 or push constants of the params struct's size.
 
 use ash::vk;
 
-use super::shaders::{Shader, PUSH_PARAM_INTS};
+use super::shaders::Shader;
 use super::vk_error;
 use crate::error::{Error, Result};
+
+/// What makes a pipeline distinct: the shader build, its bindings, where params travel and the
+/// specialization constants (workgroup size first).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PipelineKey {
+    pub shader: &'static str,
+    /// The `OP` of a shader compiled once per op, `None` for the others.
+    pub variant: Option<i32>,
+    pub tensor_bindings: u32,
+    /// Bytes of push constants (the params struct), or 0 when params are in binding 0.
+    pub push_bytes: u32,
+    /// Specialization constants by id: 0..=2 the workgroup size, then the kernel's own.
+    pub spec: Vec<u32>,
+}
 
 /// Handles only: the owning [`Context`](super::Context) destroys them when it is dropped.
 pub struct Pipeline {
@@ -17,15 +32,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// `push`: the push-constant build of `shader` (params in push constants, no binding 0).
-    /// `variant`: which build of a shader with variants (its `OP`), `None` for the others.
-    pub(crate) fn new(
-        device: &ash::Device,
-        shader: &Shader,
-        variant: Option<i32>,
-        tensor_bindings: u32,
-        push: bool,
-    ) -> Result<Self> {
+    /// `key.push_bytes > 0`: the push-constant build of the shader (params in that many bytes
+    /// of push constants, no binding 0). `key.spec`: specialization constants 0, 1, 2, ...
+    pub(crate) fn new(device: &ash::Device, shader: &Shader, key: &PipelineKey) -> Result<Self> {
+        let (variant, tensor_bindings, push) =
+            (key.variant, key.tensor_bindings, key.push_bytes > 0);
         let build = shader.build(variant).ok_or_else(|| {
             Error::internal(format!(
                 "shader {} has no build for variant {variant:?}",
@@ -40,7 +51,7 @@ impl Pipeline {
             &[vk::PushConstantRange {
                 stage_flags: vk::ShaderStageFlags::COMPUTE,
                 offset: 0,
-                size: (PUSH_PARAM_INTS * 4) as u32,
+                size: key.push_bytes,
             }]
         } else {
             &[]
@@ -80,10 +91,22 @@ impl Pipeline {
                     None,
                 )
                 .map_err(|r| vk_error("vkCreatePipelineLayout", r))?;
+            let spec_data: Vec<u8> = key.spec.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let spec_entries: Vec<vk::SpecializationMapEntry> = (0..key.spec.len() as u32)
+                .map(|id| vk::SpecializationMapEntry {
+                    constant_id: id,
+                    offset: id * 4,
+                    size: 4,
+                })
+                .collect();
+            let spec_info = vk::SpecializationInfo::default()
+                .map_entries(&spec_entries)
+                .data(&spec_data);
             let stage = vk::PipelineShaderStageCreateInfo::default()
                 .stage(vk::ShaderStageFlags::COMPUTE)
                 .module(guard.module)
-                .name(c"main");
+                .name(c"main")
+                .specialization_info(&spec_info);
             let info = [vk::ComputePipelineCreateInfo::default()
                 .stage(stage)
                 .layout(guard.p.layout)];

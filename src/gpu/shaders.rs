@@ -25,11 +25,8 @@ impl Shader {
     }
 }
 
-/// Params (ints) that fit the push-constant build: 128 bytes, which every Vulkan device offers
-/// (`maxPushConstantsSize` >= 128). Larger params go to a storage buffer.
-pub const PUSH_PARAM_INTS: usize = 32;
-
-/// Threads per workgroup along x in every shader (`shaders/common.glsl`).
-pub const WORKGROUP_SIZE: u32 = 64;
+/// Params structs up to this size travel as push constants: 128 bytes, which every Vulkan
+/// device offers (`maxPushConstantsSize` >= 128). Larger ones go to a storage buffer.
+pub const PUSH_PARAMS_MAX_BYTES: usize = 128;
 
 include!(concat!(env!("OUT_DIR"), "/shaders.rs"));

@@ -3,7 +3,8 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{DType, Graph, Value, ValueId};
-use crate::gpu::{Caps, Shader};
+use crate::gpu::Caps;
+use crate::kernels::{Access, Call, Grid, KernelInfo, Params};
 
 /// A tensor argument as an op sees it at build time.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,24 +47,32 @@ impl RuntimeInput {
     }
 }
 
-/// One recorded shader dispatch: `params[0]` is the number of work items.
+/// One recorded shader dispatch: a kernel, its parameters, specialization constants and
+/// grid, and the tensors bound at bindings 1.. (accesses and layouts from the kernel).
 #[derive(Debug, Clone)]
 pub struct Dispatch {
-    pub shader: &'static Shader,
-    /// Which build of a shader that holds several ops (its `OP`, see `build.rs`): each op's
-    /// pipeline then carries only that op's code.
+    pub kernel: &'static KernelInfo,
+    /// Which build of a shader compiled once per op (its `OP`, see `build.rs`).
     pub variant: Option<i32>,
-    pub params: Vec<i32>,
-    /// Tensors bound at bindings 1.. in this order.
+    /// The kernel's own specialization constants (ids 3, 4, ...).
+    pub spec: Vec<u32>,
+    pub grid: Grid,
+    /// The parameter struct as words.
+    pub params: Vec<u32>,
     pub tensors: Vec<ValueId>,
     /// Index of the chain entry that recorded it (for error messages).
     pub op_index: usize,
 }
 
 impl Dispatch {
-    /// Work items (threads) it covers: `params[0]`; a dispatch with none is not recorded.
+    /// Invocations that do work; a dispatch with none is not recorded.
     pub fn work_items(&self) -> u64 {
-        self.params.first().copied().unwrap_or(0).max(0) as u64
+        self.grid.items()
+    }
+
+    /// How binding `i` (0-based, the i-th tensor) is accessed.
+    pub fn access(&self, i: usize) -> Access {
+        self.kernel.bindings[i].access
     }
 }
 
@@ -429,35 +438,38 @@ impl<'g> OpBuilder<'g> {
         })
     }
 
-    /// Records a dispatch of `shader` over `params[0]` work items with `tensors` bound at 1...
-    pub fn dispatch(&mut self, shader: &'static Shader, params: Vec<i32>, tensors: &[ValueId]) {
-        self.record(shader, None, params, tensors);
-    }
-
-    /// As [`dispatch`](Self::dispatch), for a shader built once per op (`// variants: OP`).
-    pub fn dispatch_variant(
-        &mut self,
-        shader: &'static Shader,
-        variant: i32,
-        params: Vec<i32>,
-        tensors: &[ValueId],
-    ) {
-        self.record(shader, Some(variant), params, tensors);
-    }
-
-    fn record(
-        &mut self,
-        shader: &'static Shader,
-        variant: Option<i32>,
-        params: Vec<i32>,
-        tensors: &[ValueId],
-    ) {
+    /// Records `call` with `tensors` bound at bindings 1, 2, ... in the kernel's order.
+    pub fn dispatch<S: Params>(&mut self, call: Call<S>, tensors: &[ValueId]) -> Result<()> {
+        let k = call.kernel;
+        if tensors.len() != k.bindings.len() {
+            return Err(Error::internal(format!(
+                "op #{} {}: shader {} binds {} tensors, the op passed {}",
+                self.op_index,
+                self.op_name,
+                k.shader.name,
+                k.bindings.len(),
+                tensors.len()
+            )));
+        }
+        let spec_words: usize = k.spec.iter().map(|f| f.len).sum();
+        if call.spec.len() != spec_words {
+            return Err(Error::internal(format!(
+                "op #{} {}: shader {} has {spec_words} specialization words, the op gave {}",
+                self.op_index,
+                self.op_name,
+                k.shader.name,
+                call.spec.len()
+            )));
+        }
         self.dispatches.push(Dispatch {
-            shader,
-            variant,
-            params,
+            kernel: k,
+            variant: call.variant,
+            spec: call.spec,
+            grid: call.grid,
+            params: call.params,
             tensors: tensors.to_vec(),
             op_index: self.op_index,
         });
+        Ok(())
     }
 }

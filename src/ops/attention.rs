@@ -10,9 +10,12 @@
 
 use crate::error::Result;
 use crate::format::ValueId;
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{broadcast_shapes, contiguous_strides, OpBuilder, TensorInfo};
+use crate::kernels::attention::{
+    RotaryParams, SdpaParams, UpdateCacheParams, ATTN_ROTARY, ATTN_SDPA, ATTN_UPDATE_CACHE,
+};
+use crate::kernels::shape::padded;
 
 pub const OPS: &[OpDef] = &[
     // The exporter serializes the llama ops without their namespace.
@@ -77,14 +80,16 @@ fn emit_update(
         return Ok(());
     }
     let inner = v[2] * v[3];
-    let params = vec![
-        value.numel() as i32,
-        (v[1] * inner) as i32,
-        (c[1] * inner) as i32,
-        (start_pos as usize * inner) as i32,
-    ];
-    b.dispatch(&shaders::ATTN_UPDATE_CACHE, params, &[cache.id, value.id]);
-    Ok(())
+    let params = UpdateCacheParams {
+        count: value.numel() as u32,
+        value_batch: (v[1] * inner) as i32,
+        cache_batch: (c[1] * inner) as i32,
+        start_offset: (start_pos as usize * inner) as i32,
+    };
+    b.dispatch(
+        ATTN_UPDATE_CACHE.call(params).linear(value.numel()),
+        &[cache.id, value.id],
+    )
 }
 
 /// `llama::update_cache(value, cache(a!), start_pos) -> Tensor`: the result is a 1-element
@@ -140,37 +145,34 @@ fn emit_attention(
     if n == 0 {
         return Ok(());
     }
-    let mut p = vec![
-        n as i32,
-        a.outer.len() as i32,
-        a.lq as i32,
-        a.lk as i32,
-        a.d as i32,
-        a.dv as i32,
-        a.scale.to_bits() as i32,
-        a.mask.is_some() as i32,
-        a.causal.is_some() as i32,
-        a.causal.unwrap_or(0) as i32,
-        a.q_i as i32,
-        a.k_j as i32,
-        a.v_j as i32,
-        a.o_i as i32,
-        a.m_i as i32,
-        a.m_j as i32,
-    ];
-    let pad = |v: &[usize]| {
-        let mut out: Vec<i32> = v.iter().map(|&x| x as i32).collect();
-        out.resize(MAX_OUTER, 0);
-        out
+    let pad = |v: &[usize]| -> [i32; MAX_OUTER] { padded(v.iter().map(|&x| x as i64)) };
+    let p = SdpaParams {
+        count: n as u32,
+        outer_rank: a.outer.len() as i32,
+        lq: a.lq as i32,
+        lk: a.lk as i32,
+        d: a.d as i32,
+        dv: a.dv as i32,
+        scale: a.scale,
+        has_mask: a.mask.is_some() as i32,
+        causal: a.causal.is_some() as i32,
+        causal_offset: a.causal.unwrap_or(0) as i32,
+        q_i: a.q_i as i32,
+        k_j: a.k_j as i32,
+        v_j: a.v_j as i32,
+        o_i: a.o_i as i32,
+        m_i: a.m_i as i32,
+        m_j: a.m_j as i32,
+        outer_sizes: pad(&a.outer),
+        q_strides: pad(&a.strides[0]),
+        k_strides: pad(&a.strides[1]),
+        v_strides: pad(&a.strides[2]),
+        o_strides: pad(&a.strides[3]),
+        m_strides: pad(&a.strides[4]),
     };
-    p.extend(pad(&a.outer));
-    for s in &a.strides {
-        p.extend(pad(s));
-    }
     // Without a mask, bind q again in its slot (never read).
     let mask = a.mask.unwrap_or(q);
-    b.dispatch(&shaders::ATTN_SDPA, p, &[out, q, k, v, mask]);
-    Ok(())
+    b.dispatch(ATTN_SDPA.call(p).linear(n), &[out, q, k, v, mask])
 }
 
 /// Checks and plans the attention of `q` `[B, S, H, D]` over the first `start_pos + S`
@@ -471,22 +473,25 @@ fn emit_rotary(
     sin: ValueId,
     [s, h, d]: [usize; 3],
     [fs, fh, start, r]: [usize; 4],
-) {
+) -> Result<()> {
     if x.numel() == 0 {
-        return;
+        return Ok(());
     }
-    let params = vec![
-        x.numel() as i32,
-        kind as i32,
-        d as i32,
-        h as i32,
-        s as i32,
-        fs as i32,
-        fh as i32,
-        start as i32,
-        r as i32,
-    ];
-    b.dispatch(&shaders::ATTN_ROTARY, params, &[out, x.id, cos, sin]);
+    let params = RotaryParams {
+        count: x.numel() as u32,
+        kind: kind as i32,
+        head_dim: d as i32,
+        heads: h as i32,
+        seq: s as i32,
+        freq_s: fs as i32,
+        freq_h: fh as i32,
+        start: start as i32,
+        rot_dims: r as i32,
+    };
+    b.dispatch(
+        ATTN_ROTARY.call(params).linear(x.numel()),
+        &[out, x.id, cos, sin],
+    )
 }
 
 /// The two outputs of a rotary op (a ValueList of xq_out, xk_out), declared like xq and xk.
@@ -584,7 +589,7 @@ pub fn apply_rotary_emb(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
             sin.id,
             [xs, xh, d],
             [fs, fh, 0, 0],
-        );
+        )?;
     }
     Ok(())
 }
@@ -634,7 +639,7 @@ pub fn apply_rotary_emb_hf(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
             sin.id,
             [x.sizes[1], x.sizes[2], x.sizes[3]],
             [fs, 0, start_pos as usize * r, r],
-        );
+        )?;
     }
     Ok(())
 }
@@ -668,6 +673,6 @@ pub fn apply_rotary_emb_interleaved(b: &mut OpBuilder, args: &[ValueId]) -> Resu
         f.id,
         [n, 1, c],
         [c, 0, 0, 0],
-    );
+    )?;
     Ok(())
 }

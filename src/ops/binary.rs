@@ -10,9 +10,10 @@
 
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{broadcast_shapes, contiguous_strides, OpBuilder, TensorInfo};
+use crate::kernels::elementwise::{BinaryParams, BINARY};
+use crate::kernels::shape::padded;
 
 /// Op codes understood by `shaders/binary.comp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,41 +264,34 @@ pub fn emit(
 
     let rank = out_sizes.len();
     let sv = scalar.unwrap_or(0.0);
-    let mut p = vec![
-        out.numel() as i32,
-        op as i32,
-        rank as i32,
-        compute_float as i32,
-        a.is_float() as i32,
-        other_t.is_some_and(|t| t.is_float()) as i32,
-        cond.is_some_and(|t| t.is_float()) as i32,
-        dtype_kind(out.dtype),
-        other_t.is_some() as i32,
-        (sv as f32).to_bits() as i32,
-        as_i32(sv).unwrap_or(0),
-        (alpha as f32).to_bits() as i32,
-        as_i32(alpha).unwrap_or(1),
-    ];
-    // Rank-length arrays (no padding) so that rank <= 4 fits in push constants.
-    let ints = |v: &[usize]| v.iter().map(|&x| x as i32).collect::<Vec<i32>>();
+    let ints = |v: &[usize]| -> [i32; MAX_RANK] { padded(v.iter().map(|&x| x as i64)) };
     let strides =
         |s: Option<&[usize]>| ints(&s.map_or(vec![0; rank], |s| broadcast_strides(s, rank)));
-    p.extend(ints(&out_sizes));
-    p.extend(strides(Some(&a.sizes)));
-    p.extend(strides(other_t.map(|t| t.sizes.as_slice())));
-    if let Some(c) = cond {
-        p.extend(strides(Some(&c.sizes)));
-    }
+    let p = BinaryParams {
+        count: out.numel() as u32,
+        rank: rank as i32,
+        compute_float: compute_float as i32,
+        a_float: a.is_float() as i32,
+        b_float: other_t.is_some_and(|t| t.is_float()) as i32,
+        c_float: cond.is_some_and(|t| t.is_float()) as i32,
+        out_kind: dtype_kind(out.dtype),
+        b_tensor: other_t.is_some() as i32,
+        scalar_f: sv as f32,
+        scalar_i: as_i32(sv).unwrap_or(0),
+        alpha_f: alpha as f32,
+        alpha_i: as_i32(alpha).unwrap_or(1),
+        sizes: ints(&out_sizes),
+        a_strides: strides(Some(&a.sizes)),
+        b_strides: strides(other_t.map(|t| t.sizes.as_slice())),
+        c_strides: strides(cond.map(|c| c.sizes.as_slice())),
+    };
     // Missing operands still need a binding: bind `a` again (never read).
     let other_id = other_t.map_or(a.id, |t| t.id);
     let cond_id = cond.map_or(a.id, |t| t.id);
-    b.dispatch_variant(
-        &shaders::BINARY,
-        op as i32,
-        p,
+    b.dispatch(
+        BINARY.call(p).variant(op as i32).linear(out.numel()),
         &[out_id, a.id, other_id, cond_id],
-    );
-    Ok(())
+    )
 }
 
 /// `v` as i32, padded with zeros to MAX_RANK entries.

@@ -5,9 +5,9 @@
 
 use crate::error::Result;
 use crate::format::ValueId;
-use crate::gpu::shaders;
 use crate::graph::OpBuilder;
 use crate::graph::OpDef;
+use crate::kernels::conv::{Conv2dParams, CONV2D, CONV_TRANSPOSE2D};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.convolution.default", convolution),
@@ -201,7 +201,7 @@ fn build(
         return Ok(());
     }
     b.require_i32_indexing(&[&out, &x, &w])?;
-    let fbits = |v: f64| (v.clamp(-f32::MAX as f64, f32::MAX as f64) as f32).to_bits() as i32;
+    let bound = |v: f64| v.clamp(-f32::MAX as f64, f32::MAX as f64) as f32;
     let split = !transposed
         && super::split::use_split(
             b,
@@ -214,36 +214,35 @@ fn build(
     } else {
         numel
     };
-    let p = vec![
-        work as i32,
-        n as i32,
-        cin as i32,
-        h as i32,
-        wd as i32,
-        cout as i32,
-        ho as i32,
-        wo as i32,
-        kh as i32,
-        kw as i32,
-        stride[0] as i32,
-        stride[1] as i32,
-        padding[0] as i32,
-        padding[1] as i32,
-        dilation[0] as i32,
-        dilation[1] as i32,
-        g as i32,
-        bias.is_some() as i32,
-        fbits(min.unwrap_or(f64::NEG_INFINITY)),
-        fbits(max.unwrap_or(f64::INFINITY)),
-        split as i32,
-    ];
+    let p = Conv2dParams {
+        count: work as u32,
+        n: n as i32,
+        cin: cin as i32,
+        h: h as i32,
+        w: wd as i32,
+        cout: cout as i32,
+        ho: ho as i32,
+        wo: wo as i32,
+        kh: kh as i32,
+        kw: kw as i32,
+        sh: stride[0] as i32,
+        sw: stride[1] as i32,
+        ph: padding[0] as i32,
+        pw: padding[1] as i32,
+        dh: dilation[0] as i32,
+        dw: dilation[1] as i32,
+        groups: g as i32,
+        has_bias: bias.is_some() as i32,
+        clamp_min: bound(min.unwrap_or(f64::NEG_INFINITY)),
+        clamp_max: bound(max.unwrap_or(f64::INFINITY)),
+        split: split as i32,
+    };
     // No bias: bind the input again (never read).
     let bias_id = bias.map(|t| t.id).unwrap_or(x.id);
-    let shader = if transposed {
-        &shaders::CONV_TRANSPOSE2D
+    let kernel = if transposed {
+        &CONV_TRANSPOSE2D
     } else {
-        &shaders::CONV2D
+        &CONV2D
     };
-    b.dispatch(shader, p, &[out_id, x.id, w.id, bias_id]);
-    Ok(())
+    b.dispatch(kernel.call(p).linear(work), &[out_id, x.id, w.id, bias_id])
 }

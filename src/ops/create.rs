@@ -6,9 +6,9 @@
 use super::shape::scalar_word;
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
+use crate::kernels::elementwise::{FillParams, CREATE_FILL};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.full.default", full),
@@ -36,15 +36,14 @@ fn out_kind(dtype: DType) -> i32 {
 fn fill(b: &mut OpBuilder, out: &TensorInfo, float: bool, start: u32, step: u32) -> Result<()> {
     b.require_i32_indexing(&[out])?;
     let n = out.numel();
-    let p = vec![
-        n as i32,
-        float as i32,
-        start as i32,
-        step as i32,
-        out_kind(out.dtype),
-    ];
-    b.dispatch(&shaders::CREATE_FILL, p, &[out.id]);
-    Ok(())
+    let p = FillParams {
+        count: n as u32,
+        compute_float: float as i32,
+        start,
+        step,
+        out_kind: out_kind(out.dtype),
+    };
+    b.dispatch(CREATE_FILL.call(p).linear(n), &[out.id])
 }
 
 /// Fills `out` with the word `w` (already in the output's representation).
@@ -55,9 +54,14 @@ fn fill_word(b: &mut OpBuilder, out: &TensorInfo, w: u32) -> Result<()> {
     let kind_noop = if float { 0 } else { 1 };
     b.require_i32_indexing(&[out])?;
     let n = out.numel();
-    let p = vec![n as i32, float as i32, w as i32, 0, kind_noop];
-    b.dispatch(&shaders::CREATE_FILL, p, &[out.id]);
-    Ok(())
+    let p = FillParams {
+        count: n as u32,
+        compute_float: float as i32,
+        start: w,
+        step: 0,
+        out_kind: kind_noop,
+    };
+    b.dispatch(CREATE_FILL.call(p).linear(n), &[out.id])
 }
 
 /// Sizes from an int list argument (entries >= 0).

@@ -6,9 +6,9 @@
 
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo};
+use crate::kernels::shape::{padded, IndexGatherParams, INDEX_GATHER};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.embedding.default", embedding),
@@ -17,10 +17,7 @@ pub const OPS: &[OpDef] = &[
     OpDef::new("aten.index.Tensor", index_tensor),
 ];
 
-/// Max output rank of the shader.
-pub const MAX_RANK: usize = 8;
-/// Max number of index tensors one dispatch reads.
-pub const MAX_INDICES: usize = 4;
+pub use crate::kernels::shape::{MAX_INDICES, MAX_RANK};
 
 /// One index tensor of an [`IndexGather`].
 struct Index {
@@ -75,30 +72,26 @@ impl IndexGather {
                 input.sizes
             )));
         }
-        let padded = |v: &[usize]| {
-            let mut w: Vec<i32> = v.iter().map(|&x| x as i32).collect();
-            w.resize(MAX_RANK, 0);
-            w
+        let as_i64 = |v: &[usize]| v.iter().map(|&x| x as i64).collect::<Vec<_>>();
+        let mut p = IndexGatherParams {
+            count: numel as u32,
+            rank: rank as i32,
+            indices: self.indices.len() as i32,
+            sizes: padded(as_i64(&self.out_sizes)),
+            strides: padded(as_i64(&self.strides)),
+            ..Default::default()
         };
-        let mut p = vec![numel as i32, rank as i32, self.indices.len() as i32];
-        p.extend(padded(&self.out_sizes));
-        p.extend(padded(&self.strides));
-        for k in 0..MAX_INDICES {
-            match self.indices.get(k) {
-                Some(ix) => {
-                    p.extend(padded(&ix.strides));
-                    p.push(ix.dim_stride as i32);
-                    p.push(ix.dim_size as i32);
-                }
-                None => p.extend([0; MAX_RANK + 2]),
-            }
+        for (k, ix) in self.indices.iter().enumerate() {
+            let s: [i32; MAX_RANK] = padded(as_i64(&ix.strides));
+            p.index_strides[k * MAX_RANK..(k + 1) * MAX_RANK].copy_from_slice(&s);
+            p.dim_stride[k] = ix.dim_stride as i32;
+            p.dim_size[k] = ix.dim_size as i32;
         }
         let mut tensors = vec![out.id, input.id];
         for k in 0..MAX_INDICES {
             tensors.push(self.indices.get(k).unwrap_or(&self.indices[0]).tensor.id);
         }
-        b.dispatch(&shaders::INDEX_GATHER, p, &tensors);
-        Ok(())
+        b.dispatch(INDEX_GATHER.call(p).linear(numel), &tensors)
     }
 }
 

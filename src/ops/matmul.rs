@@ -5,9 +5,9 @@
 
 use crate::error::Result;
 use crate::format::ValueId;
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
+use crate::kernels::matmul::{MatmulParams, MATMUL};
 
 use super::binary::broadcast_strides;
 
@@ -63,23 +63,25 @@ fn record(
     } else {
         numel
     };
-    let p = vec![
-        work as i32,
-        plan.m as i32,
-        plan.k as i32,
-        plan.n as i32,
-        plan.a_batch_stride as i32,
-        plan.b_batch_stride as i32,
-        plan.b_transposed as i32,
+    let p = MatmulParams {
+        count: work as u32,
+        m: plan.m as i32,
+        k: plan.k as i32,
+        n: plan.n as i32,
+        a_batch_stride: plan.a_batch_stride as i32,
+        b_batch_stride: plan.b_batch_stride as i32,
+        b_transposed: plan.b_transposed as i32,
         has_bias,
-        (plan.alpha as f32).to_bits() as i32,
-        (beta as f32).to_bits() as i32,
-        sm as i32,
-        sn as i32,
-        split as i32,
-    ];
-    b.dispatch(&shaders::MATMUL, p, &[out_id, a.id, mat.id, bias_id]);
-    Ok(())
+        alpha: plan.alpha as f32,
+        beta: beta as f32,
+        bias_stride_m: sm as i32,
+        bias_stride_n: sn as i32,
+        split: split as i32,
+    };
+    b.dispatch(
+        MATMUL.call(p).linear(work),
+        &[out_id, a.id, mat.id, bias_id],
+    )
 }
 
 /// `mm(self [M,K], mat2 [K,N]) -> [M,N]`.

@@ -6,9 +6,9 @@
 
 use crate::error::Result;
 use crate::format::{Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
+use crate::kernels::norm::{NormBatchParams, NormRowsParams, NORM_BATCH, NORM_ROWS};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.native_layer_norm.default", native_layer_norm),
@@ -237,22 +237,20 @@ pub fn native_batch_norm_legit_no_training(b: &mut OpBuilder, args: &[ValueId]) 
         return Ok(());
     }
     let inner: usize = x.sizes[2..].iter().product();
-    let p = vec![
-        x.numel() as i32,
-        c as i32,
-        inner as i32,
-        (eps as f32).to_bits() as i32,
-        weight.is_some() as i32,
-        bias.is_some() as i32,
-    ];
+    let p = NormBatchParams {
+        count: x.numel() as u32,
+        channels: c as i32,
+        inner: inner as i32,
+        eps: eps as f32,
+        has_weight: weight.is_some() as i32,
+        has_bias: bias.is_some() as i32,
+    };
     let w_id = weight.as_ref().map_or(x.id, |t| t.id);
     let b_id = bias.as_ref().map_or(x.id, |t| t.id);
     b.dispatch(
-        &shaders::NORM_BATCH,
-        p,
+        NORM_BATCH.call(p).linear(x.numel()),
         &[out.id, x.id, running_mean.id, running_var.id, w_id, b_id],
-    );
-    Ok(())
+    )
 }
 
 /// One `norm_rows.comp` dispatch: `rows` contiguous rows of `d` elements; `stats` = (mean,
@@ -294,26 +292,24 @@ fn rows_norm(b: &mut OpBuilder, n: RowsNorm) -> Result<()> {
         .checked_mul(ROW_GROUP)
         .filter(|&w| w <= i32::MAX as usize)
         .ok_or_else(|| b.unsupported(format!("{} rows are too many for one dispatch", n.rows)))?;
-    let p = vec![
-        work as i32,
-        n.d as i32,
-        (n.eps as f32).to_bits() as i32,
-        n.weight.is_some() as i32,
-        n.bias.is_some() as i32,
-        n.wrap as i32,
-        n.div as i32,
-        n.stats.is_none() as i32,
-    ];
+    let p = NormRowsParams {
+        count: work as u32,
+        d: n.d as i32,
+        eps: n.eps as f32,
+        has_weight: n.weight.is_some() as i32,
+        has_bias: n.bias.is_some() as i32,
+        wrap: n.wrap as i32,
+        div: n.div as i32,
+        mode: n.stats.is_none() as i32,
+    };
     // Unused bindings get a tensor of the right kind that the shader never touches.
     let (mean_id, rstd_id) = n.stats.map_or((n.out.id, n.out.id), |(m, r)| (m.id, r.id));
     let w_id = n.weight.map_or(n.x.id, |t| t.id);
     let b_id = n.bias.map_or(n.x.id, |t| t.id);
     b.dispatch(
-        &shaders::NORM_ROWS,
-        p,
+        NORM_ROWS.call(p).linear(work),
         &[n.out.id, mean_id, rstd_id, n.x.id, w_id, b_id],
-    );
-    Ok(())
+    )
 }
 
 /// The `n` tensors of a multi-output op's ValueList output.

@@ -5,9 +5,9 @@
 
 use crate::error::Result;
 use crate::format::{Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
+use crate::kernels::pool::{PoolAvgParams, PoolMaxParams, POOL_AVG, POOL_MAX};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new(
@@ -71,10 +71,22 @@ pub fn avg_pool2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     if !out.is_float() {
         return Err(b.unsupported(format!("output dtype {:?} is not a float", out.dtype)));
     }
-    let mut p = g.params(out.numel());
-    p.extend([count_include_pad as i32, divisor]);
-    b.dispatch(&shaders::POOL_AVG, p, &[out.id, x.id]);
-    Ok(())
+    let p = PoolAvgParams {
+        count: out.numel() as u32,
+        h: g.h as i32,
+        w: g.w as i32,
+        oh: g.oh as i32,
+        ow: g.ow as i32,
+        kh: g.kernel[0] as i32,
+        kw: g.kernel[1] as i32,
+        sh: g.stride[0] as i32,
+        sw: g.stride[1] as i32,
+        ph: g.padding[0] as i32,
+        pw: g.padding[1] as i32,
+        count_include_pad: count_include_pad as i32,
+        divisor_override: divisor,
+    };
+    b.dispatch(POOL_AVG.call(p).linear(out.numel()), &[out.id, x.id])
 }
 
 fn max_pool(
@@ -95,8 +107,22 @@ fn max_pool(
     if !out.is_float() {
         return Err(b.unsupported(format!("output dtype {:?} is not a float", out.dtype)));
     }
-    let mut p = g.params(out.numel());
-    p.extend(dilation.iter().map(|&d| d as i32));
+    let mut p = PoolMaxParams {
+        count: out.numel() as u32,
+        h: g.h as i32,
+        w: g.w as i32,
+        oh: g.oh as i32,
+        ow: g.ow as i32,
+        kh: g.kernel[0] as i32,
+        kw: g.kernel[1] as i32,
+        sh: g.stride[0] as i32,
+        sw: g.stride[1] as i32,
+        ph: g.padding[0] as i32,
+        pw: g.padding[1] as i32,
+        dh: dilation[0] as i32,
+        dw: dilation[1] as i32,
+        write_indices: 0,
+    };
     let idx = match indices_id {
         Some(id) => {
             let t = b.set_output(id, sizes)?;
@@ -106,17 +132,13 @@ fn max_pool(
                     t.dtype
                 )));
             }
-            p.push(1);
+            p.write_indices = 1;
             id
         }
-        None => {
-            p.push(0);
-            // Never written when the flag is 0; the binding only has to exist.
-            out.id
-        }
+        // Never written when the flag is 0; the binding only has to exist.
+        None => out.id,
     };
-    b.dispatch(&shaders::POOL_MAX, p, &[out.id, idx, x.id]);
-    Ok(())
+    b.dispatch(POOL_MAX.call(p).linear(out.numel()), &[out.id, idx, x.id])
 }
 
 /// The pooled input: a float tensor of rank 3 or 4 with non-empty C, H, W.
@@ -242,20 +264,5 @@ impl Geometry {
         s[r - 2] = self.oh;
         s[r - 1] = self.ow;
         s
-    }
-
-    /// Params [0..11) shared by both shaders.
-    fn params(&self, numel: usize) -> Vec<i32> {
-        let mut p = vec![
-            numel as i32,
-            self.h as i32,
-            self.w as i32,
-            self.oh as i32,
-            self.ow as i32,
-        ];
-        for v in [self.kernel, self.stride, self.padding] {
-            p.extend(v.iter().map(|&x| x as i32));
-        }
-        p
     }
 }

@@ -9,9 +9,12 @@
 
 use crate::error::Result;
 use crate::format::{Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{contiguous_strides, normalize_dim, OpBuilder};
+use crate::kernels::reduce::{
+    ArgReduceParams, ReduceParams, SoftmaxParams, ARG_REDUCE, REDUCE, SOFTMAX,
+};
+use crate::kernels::shape::padded;
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.mean.dim", mean_dim),
@@ -160,20 +163,20 @@ fn reduce(
     }
     let group = r >= GROUP_MIN_LEN;
     let work = work_items(b, out.numel(), group)?;
-    // Unpadded: 6 + 2 * rank ints, within push constants for every rank.
-    let mut p = vec![
-        work,
-        mode as i32,
-        r as i32,
-        group as i32,
-        kept_sizes.len() as i32,
-        red_sizes.len() as i32,
-    ];
-    for v in [&kept_sizes, &kept_strides, &red_sizes, &red_strides] {
-        p.extend(v.iter().map(|&x| x as i32));
-    }
-    b.dispatch(&shaders::REDUCE, p, &[out.id, x.id]);
-    Ok(())
+    let ints = |v: &[usize]| -> [i32; 8] { padded(v.iter().map(|&x| x as i64)) };
+    let p = ReduceParams {
+        count: work as u32,
+        mode: mode as i32,
+        reduced_count: r as i32,
+        group: group as i32,
+        kept: kept_sizes.len() as i32,
+        reduced: red_sizes.len() as i32,
+        kept_sizes: ints(&kept_sizes),
+        kept_strides: ints(&kept_strides),
+        reduced_sizes: ints(&red_sizes),
+        reduced_strides: ints(&red_strides),
+    };
+    b.dispatch(REDUCE.call(p).linear(work as usize), &[out.id, x.id])
 }
 
 /// `_softmax(self, int dim, bool half_to_float) -> Tensor`.
@@ -213,15 +216,15 @@ fn softmax_impl(b: &mut OpBuilder, args: &[ValueId], log: bool) -> Result<()> {
     };
     let rows = x.numel() / len;
     let group = len >= GROUP_MIN_LEN;
-    let p = vec![
-        work_items(b, rows, group)?,
-        len as i32,
-        inner as i32,
-        log as i32,
-        group as i32,
-    ];
-    b.dispatch(&shaders::SOFTMAX, p, &[out.id, x.id]);
-    Ok(())
+    let work = work_items(b, rows, group)?;
+    let p = SoftmaxParams {
+        count: work as u32,
+        d: len as i32,
+        inner: inner as i32,
+        log: log as i32,
+        group: group as i32,
+    };
+    b.dispatch(SOFTMAX.call(p).linear(work as usize), &[out.id, x.id])
 }
 
 /// `argmax(self, int? dim=None, bool keepdim=False) -> Tensor`.
@@ -285,14 +288,14 @@ fn arg_reduce(b: &mut OpBuilder, args: &[ValueId], min: bool) -> Result<()> {
         return Ok(());
     }
     let group = len >= GROUP_MIN_LEN;
-    let p = vec![
-        work_items(b, outputs, group)?,
-        len as i32,
-        inner as i32,
-        min as i32,
-        x.is_float() as i32,
-        group as i32,
-    ];
-    b.dispatch(&shaders::ARG_REDUCE, p, &[out.id, x.id]);
-    Ok(())
+    let work = work_items(b, outputs, group)?;
+    let p = ArgReduceParams {
+        count: work as u32,
+        l: len as i32,
+        inner: inner as i32,
+        is_min: min as i32,
+        is_float: x.is_float() as i32,
+        group: group as i32,
+    };
+    b.dispatch(ARG_REDUCE.call(p).linear(work as usize), &[out.id, x.id])
 }

@@ -7,9 +7,13 @@
 
 use crate::error::Result;
 use crate::format::{Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
+use crate::kernels::resample::{
+    BilinearParams, GridPriorsParams, GridSampleParams, NearestParams, RESAMPLE_BILINEAR,
+    RESAMPLE_GRID_PRIORS, RESAMPLE_GRID_SAMPLE, RESAMPLE_NEAREST,
+};
+use crate::kernels::shape::{padded, PermuteParams, PERMUTE};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.upsample_nearest2d.vec", upsample_nearest2d),
@@ -18,11 +22,6 @@ pub const OPS: &[OpDef] = &[
     OpDef::new("aten.pixel_shuffle.default", pixel_shuffle),
     OpDef::new("et_vk.grid_priors.default", grid_priors),
 ];
-
-/// f32 bits as a shader parameter.
-fn fbits(v: f32) -> i32 {
-    v.to_bits() as i32
-}
 
 /// An optional `float[]` argument: a DoubleList (or a list of Ints), or Null.
 fn opt_double_list(b: &OpBuilder, id: ValueId) -> Result<Option<Vec<f64>>> {
@@ -118,17 +117,19 @@ pub fn upsample_nearest2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         )));
     }
     let (ih, iw, oh, ow) = (x.sizes[2], x.sizes[3], out.sizes[2], out.sizes[3]);
-    let params = vec![
-        out.numel() as i32,
-        ih as i32,
-        iw as i32,
-        oh as i32,
-        ow as i32,
-        fbits(scale_value(u.scales[0], ih, oh)),
-        fbits(scale_value(u.scales[1], iw, ow)),
-    ];
-    b.dispatch(&shaders::RESAMPLE_NEAREST, params, &[out.id, x.id]);
-    Ok(())
+    let params = NearestParams {
+        count: out.numel() as u32,
+        ih: ih as i32,
+        iw: iw as i32,
+        oh: oh as i32,
+        ow: ow as i32,
+        scale_h: scale_value(u.scales[0], ih, oh),
+        scale_w: scale_value(u.scales[1], iw, ow),
+    };
+    b.dispatch(
+        RESAMPLE_NEAREST.call(params).linear(out.numel()),
+        &[out.id, x.id],
+    )
 }
 
 /// `upsample_bilinear2d.vec(input, output_size?, align_corners, scale_factors?)`.
@@ -151,18 +152,20 @@ pub fn upsample_bilinear2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         }
     };
     let (ih, iw, oh, ow) = (x.sizes[2], x.sizes[3], out.sizes[2], out.sizes[3]);
-    let params = vec![
-        out.numel() as i32,
-        ih as i32,
-        iw as i32,
-        oh as i32,
-        ow as i32,
-        align_corners as i32,
-        fbits(ratio(u.scales[0], ih, oh)),
-        fbits(ratio(u.scales[1], iw, ow)),
-    ];
-    b.dispatch(&shaders::RESAMPLE_BILINEAR, params, &[out.id, x.id]);
-    Ok(())
+    let params = BilinearParams {
+        count: out.numel() as u32,
+        ih: ih as i32,
+        iw: iw as i32,
+        oh: oh as i32,
+        ow: ow as i32,
+        align_corners: align_corners as i32,
+        scale_h: ratio(u.scales[0], ih, oh),
+        scale_w: ratio(u.scales[1], iw, ow),
+    };
+    b.dispatch(
+        RESAMPLE_BILINEAR.call(params).linear(out.numel()),
+        &[out.id, x.id],
+    )
 }
 
 /// `grid_sampler_2d(input, grid, interpolation_mode, padding_mode, align_corners)`.
@@ -202,23 +205,21 @@ pub fn grid_sampler_2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let (oh, ow) = (grid.sizes[1], grid.sizes[2]);
     let out = b.set_output(args[5], vec![n, c, oh, ow])?;
     b.require_float(&[&x, &grid, &out])?;
-    let params = vec![
-        (n * oh * ow) as i32,
-        c as i32,
-        x.sizes[2] as i32,
-        x.sizes[3] as i32,
-        oh as i32,
-        ow as i32,
-        mode as i32,
-        padding as i32,
-        align_corners as i32,
-    ];
+    let params = GridSampleParams {
+        count: (n * oh * ow) as u32,
+        channels: c as i32,
+        h: x.sizes[2] as i32,
+        w: x.sizes[3] as i32,
+        oh: oh as i32,
+        ow: ow as i32,
+        interpolation: mode as i32,
+        padding: padding as i32,
+        align_corners: align_corners as i32,
+    };
     b.dispatch(
-        &shaders::RESAMPLE_GRID_SAMPLE,
-        params,
+        RESAMPLE_GRID_SAMPLE.call(params).linear(n * oh * ow),
         &[out.id, x.id, grid.id],
-    );
-    Ok(())
+    )
 }
 
 /// `pixel_shuffle(self, upscale_factor)`: [*, C r², H, W] -> [*, C, H r, W r], as the
@@ -259,13 +260,13 @@ pub fn pixel_shuffle(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     // Output viewed as [B, C, H, r, W, r]; strides of the input element each dim steps.
     let sizes = [batch, c, h, r, w, r];
     let strides = [ch * h * w, r * r * h * w, w, r * h * w, 1, h * w];
-    let mut p = vec![out.numel() as i32, 6];
-    p.extend(sizes.iter().map(|&s| s as i32));
-    p.extend([0, 0]);
-    p.extend(strides.iter().map(|&s| s as i32));
-    p.extend([0, 0]);
-    b.dispatch(&shaders::PERMUTE, p, &[out.id, x.id]);
-    Ok(())
+    let p = PermuteParams {
+        count: out.numel() as u32,
+        rank: 6,
+        sizes: padded(sizes.iter().map(|&s| s as i64)),
+        strides: padded(strides.iter().map(|&s| s as i64)),
+    };
+    b.dispatch(PERMUTE.call(p).linear(out.numel()), &[out.id, x.id])
 }
 
 /// `et_vk.grid_priors(self, stride, offset)`: out [H W, 2] with row i W + j equal to
@@ -289,12 +290,14 @@ pub fn grid_priors(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
             out.dtype
         )));
     }
-    let params = vec![
-        out.numel() as i32,
-        w as i32,
-        fbits(stride as f32),
-        fbits(offset as f32),
-    ];
-    b.dispatch(&shaders::RESAMPLE_GRID_PRIORS, params, &[out.id]);
-    Ok(())
+    let params = GridPriorsParams {
+        count: out.numel() as u32,
+        width: w as i32,
+        stride: stride as f32,
+        offset: offset as f32,
+    };
+    b.dispatch(
+        RESAMPLE_GRID_PRIORS.call(params).linear(out.numel()),
+        &[out.id],
+    )
 }

@@ -12,9 +12,11 @@
 
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo};
+use crate::kernels::shape::{
+    padded, CastParams, CatParams, CopyParams, ShapeGatherParams, CAST, CAT, COPY, SHAPE_GATHER,
+};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.view_copy.default", view_copy),
@@ -44,8 +46,7 @@ pub const OPS: &[OpDef] = &[
     OpDef::new("et_vk.prepack.default", prepack),
 ];
 
-/// Max rank `shaders/shape_gather.comp` handles.
-pub const MAX_RANK: usize = 8;
+pub use crate::kernels::shape::MAX_RANK;
 
 /// Fails unless `a` and `b` have the same GPU representation (f32 or i32 words).
 fn check_same_repr(b: &OpBuilder, input: &TensorInfo, out: &TensorInfo) -> Result<()> {
@@ -67,17 +68,19 @@ fn view_of(b: &mut OpBuilder, out_id: ValueId, x: &TensorInfo, sizes: Vec<usize>
     }
     let out = b.set_output(out_id, sizes)?;
     check_same_repr(b, x, &out)?;
-    copy(b, &out, x);
-    Ok(())
+    copy(b, &out, x)
 }
 
 /// Records a word copy of `input` into `out` (same element count).
-fn copy(b: &mut OpBuilder, out: &TensorInfo, input: &TensorInfo) {
+fn copy(b: &mut OpBuilder, out: &TensorInfo, input: &TensorInfo) -> Result<()> {
+    let count = out.numel();
     b.dispatch(
-        &shaders::COPY,
-        vec![out.numel() as i32],
+        COPY.call(CopyParams {
+            count: count as u32,
+        })
+        .linear(count),
         &[out.id, input.id],
-    );
+    )
 }
 
 /// `view_copy(self, size)`: `size` may hold one -1, inferred from the element count.
@@ -169,8 +172,7 @@ pub fn prepack(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     }
     let out = b.set_output(args[1], x.sizes.clone())?;
     check_same_repr(b, &x, &out)?;
-    copy(b, &out, &x);
-    Ok(())
+    copy(b, &out, &x)
 }
 
 /// Output kind codes of `shaders/cast.comp`.
@@ -211,8 +213,7 @@ pub fn to_dim_order_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     }
     check_contiguous_order(b, args[6], x.rank())?;
     let out = b.set_output(args[7], x.sizes.clone())?;
-    cast_or_copy(b, &out, &x);
-    Ok(())
+    cast_or_copy(b, &out, &x)
 }
 
 /// `cat(tensors, dim=0)`: inputs agree in every size but `dim`. 1-D empty inputs (size [0])
@@ -263,13 +264,13 @@ pub fn cat(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     for t in &inputs {
         let chunk = t.sizes[d] * inner;
         if t.numel() > 0 {
-            let p = vec![
-                t.numel() as i32,
-                chunk as i32,
-                (out_sizes[d] * inner) as i32,
-                offset as i32,
-            ];
-            b.dispatch(&shaders::CAT, p, &[out.id, t.id]);
+            let p = CatParams {
+                count: t.numel() as u32,
+                in_chunk: chunk as u32,
+                out_chunk: (out_sizes[d] * inner) as u32,
+                offset: offset as u32,
+            };
+            b.dispatch(CAT.call(p).linear(t.numel()), &[out.id, t.id])?;
         }
         offset += chunk;
     }
@@ -326,14 +327,11 @@ impl Gather {
         if numel == 0 {
             return Ok(());
         }
-        let words = |v: &[i64], b: &OpBuilder| -> Result<Vec<i32>> {
-            let mut w = v
-                .iter()
-                .map(|&x| i32::try_from(x))
-                .collect::<std::result::Result<Vec<i32>, _>>()
-                .map_err(|_| b.unsupported("tensor too large for 32-bit indexing"))?;
-            w.resize(rank, 0);
-            Ok(w)
+        let words = |v: &[i64], b: &OpBuilder| -> Result<[i32; MAX_RANK]> {
+            if v.iter().any(|&x| i32::try_from(x).is_err()) {
+                return Err(b.unsupported("tensor too large for 32-bit indexing"));
+            }
+            Ok(padded(v.iter().copied()))
         };
         if numel > i32::MAX as usize || input.numel() > i32::MAX as usize {
             return Err(b.unsupported("tensor too large for 32-bit indexing"));
@@ -351,21 +349,20 @@ impl Gather {
         let sizes: Vec<i64> = self.out_sizes.iter().map(|&s| s as i64).collect();
         let base =
             i32::try_from(self.base).map_err(|_| b.unsupported("offset above 32-bit range"))?;
-        let mut p = vec![
-            numel as i32,
-            rank as i32,
+        let p = ShapeGatherParams {
+            count: numel as u32,
+            rank: rank as i32,
             base,
-            self.fill as i32,
-            input.is_float() as i32,
+            fill: self.fill,
+            input_float: input.is_float() as i32,
             conversion,
-        ];
-        p.extend(words(&sizes, b)?);
-        p.extend(words(&self.strides, b)?);
-        p.extend(words(&self.lo, b)?);
-        p.extend(words(&self.bound, b)?);
-        p.extend(words(&self.modulo, b)?);
-        b.dispatch(&shaders::SHAPE_GATHER, p, &[out.id, input.id]);
-        Ok(())
+            sizes: words(&sizes, b)?,
+            strides: words(&self.strides, b)?,
+            lo: words(&self.lo, b)?,
+            bound: words(&self.bound, b)?,
+            modulo: words(&self.modulo, b)?,
+        };
+        b.dispatch(SHAPE_GATHER.call(p).linear(numel), &[out.id, input.id])
     }
 }
 
@@ -820,20 +817,19 @@ pub fn to_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         _ => return Err(b.err(format!("dtype (value {}) is not a dtype", args[1]))),
     }
     let out = b.set_output(args[7], x.sizes.clone())?;
-    cast_or_copy(b, &out, &x);
-    Ok(())
+    cast_or_copy(b, &out, &x)
 }
 
 /// Records `out = x` converted to the output's dtype (a word copy when nothing changes).
-fn cast_or_copy(b: &mut OpBuilder, out: &TensorInfo, x: &TensorInfo) {
+fn cast_or_copy(b: &mut OpBuilder, out: &TensorInfo, x: &TensorInfo) -> Result<()> {
     if needs_cast(x.dtype, out.dtype) {
-        let p = vec![
-            out.numel() as i32,
-            x.is_float() as i32,
-            cast_kind(out.dtype),
-        ];
-        b.dispatch(&shaders::CAST, p, &[out.id, x.id]);
+        let p = CastParams {
+            count: out.numel() as u32,
+            input_float: x.is_float() as i32,
+            out_kind: cast_kind(out.dtype),
+        };
+        b.dispatch(CAST.call(p).linear(out.numel()), &[out.id, x.id])
     } else {
-        copy(b, out, x);
+        copy(b, out, x)
     }
 }

@@ -10,9 +10,9 @@
 use super::binary::dtype_kind;
 use crate::error::Result;
 use crate::format::{Value, ValueId};
-use crate::gpu::shaders;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
+use crate::kernels::elementwise::{ClampParams, UnaryParams, CLAMP, UNARY};
 
 /// Op codes understood by `shaders/unary.comp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,16 +176,17 @@ fn emit(b: &mut OpBuilder, input: ValueId, out: ValueId, kind: Kind, param: f64)
             x.dtype, out.dtype
         )));
     }
-    let params = vec![
-        out.numel() as i32,
-        kind as i32,
-        dtype_kind(x.dtype),
-        compute_float as i32,
-        dtype_kind(out.dtype),
-        (param as f32).to_bits() as i32,
-    ];
-    b.dispatch_variant(&shaders::UNARY, kind as i32, params, &[out.id, x.id]);
-    Ok(())
+    let params = UnaryParams {
+        count: out.numel() as u32,
+        in_kind: dtype_kind(x.dtype),
+        compute_float: compute_float as i32,
+        out_kind: dtype_kind(out.dtype),
+        param: param as f32,
+    };
+    b.dispatch(
+        UNARY.call(params).variant(kind as i32).linear(out.numel()),
+        &[out.id, x.id],
+    )
 }
 
 /// `hardtanh(self, min_val=-1, max_val=1)`: a clamp of float tensors.
@@ -223,20 +224,19 @@ fn emit_clamp(
     lo: Option<f64>,
     hi: Option<f64>,
 ) -> Result<()> {
-    let fbits = |v: Option<f64>, dflt: f32| v.map_or(dflt, |v| v as f32).to_bits() as i32;
+    let fbound = |v: Option<f64>, dflt: f32| v.map_or(dflt, |v| v as f32);
     // For integer results, trunc(clamp(x, lo, hi)) == clamp(x, trunc(lo), trunc(hi)).
     let ibound = |v: Option<f64>, dflt: i32| v.map_or(dflt, |v| v.trunc() as i32);
-    let params = vec![
-        out.numel() as i32,
-        x.is_float() as i32,
-        out.is_float() as i32,
-        fbits(lo, f32::NEG_INFINITY),
-        fbits(hi, f32::INFINITY),
-        ibound(lo, i32::MIN),
-        ibound(hi, i32::MAX),
-    ];
-    b.dispatch(&shaders::CLAMP, params, &[out.id, x.id]);
-    Ok(())
+    let params = ClampParams {
+        count: out.numel() as u32,
+        input_float: x.is_float() as i32,
+        output_float: out.is_float() as i32,
+        lo: fbound(lo, f32::NEG_INFINITY),
+        hi: fbound(hi, f32::INFINITY),
+        lo_i: ibound(lo, i32::MIN),
+        hi_i: ibound(hi, i32::MAX),
+    };
+    b.dispatch(CLAMP.call(params).linear(out.numel()), &[out.id, x.id])
 }
 
 #[cfg(test)]

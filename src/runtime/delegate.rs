@@ -18,16 +18,15 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{ConstantSource, DType, Graph, Value, ValueId};
 use crate::gpu::memory::Accountant;
-use crate::gpu::shaders::{PUSH_PARAM_INTS, WORKGROUP_SIZE};
 use crate::gpu::{
-    Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, Fence, MemTag,
-    MemoryStats,
+    Buffer, BufferKind, BufferRange, CommandBuffer, Context, Fence, MemTag, MemoryStats,
 };
 use crate::graph::{self, BuiltGraph, Dispatch, RuntimeInput};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
 use crate::runtime::prepack::{write_direct, StagingRing};
+use crate::runtime::record::{record, Recording, Transfer};
 use crate::runtime::{CompileSpecs, DataBuffer, HostTensor, InputValue, NamedData};
 
 /// A tensor input or output of the graph together with its host transfer buffer.
@@ -53,13 +52,6 @@ struct Io {
 enum InputSlot {
     Tensor(Io),
     Int,
-}
-
-/// The recorded work for one set of input sizes: parameters, descriptors, command buffer.
-struct Recording {
-    command: CommandBuffer,
-    _descriptors: DescriptorPool,
-    _params: Option<Buffer>,
 }
 
 /// What `init` measured and decided about memory.
@@ -193,6 +185,12 @@ impl Delegate {
         &self.report
     }
 
+    /// Dispatches and barriers in the current recording (barriers only where a dispatch
+    /// depends on an earlier one).
+    pub fn recording_stats(&self) -> (usize, usize) {
+        (self.recording.dispatches, self.recording.barriers)
+    }
+
     /// The device this delegate runs on.
     pub fn device_name(&self) -> &str {
         &self.ctx.caps().device_name
@@ -318,7 +316,7 @@ impl Delegate {
             io.sizes = sizes;
         }
         let tensor_inputs: Vec<&Io> = self.inputs.iter().filter_map(InputSlot::io).collect();
-        let recording = record(
+        let recording = record_graph(
             &ctx,
             &self.accountant,
             &built.dispatches,
@@ -702,7 +700,7 @@ impl Loader<'_> {
             io.sizes = sizes.clone();
         }
         let tensor_inputs: Vec<&Io> = inputs.iter().filter_map(InputSlot::io).collect();
-        let recording = record(
+        let recording = record_graph(
             ctx,
             acct,
             dispatches,
@@ -1021,17 +1019,8 @@ fn symint_value(graph: &Graph, id: ValueId) -> i64 {
     }
 }
 
-impl InputSlot {
-    fn io(&self) -> Option<&Io> {
-        match self {
-            InputSlot::Tensor(io) => Some(io),
-            InputSlot::Int => None,
-        }
-    }
-}
-
-/// Records the graph once: inputs in (at their current sizes), every dispatch, outputs out.
-fn record(
+/// Records `dispatches` with the I/O transfers of `inputs` and `outputs` at their current sizes.
+fn record_graph(
     ctx: &Arc<Context>,
     acct: &Arc<Accountant>,
     dispatches: &[Dispatch],
@@ -1040,14 +1029,6 @@ fn record(
     inputs: &[&Io],
     outputs: &[Io],
 ) -> Result<Recording> {
-    let (params, offsets) = pack_params(ctx, acct, dispatches)?;
-    let n_bindings: u32 = dispatches
-        .iter()
-        .map(|d| d.tensors.len() as u32 + !params_in_push_constants(d) as u32)
-        .sum::<u32>()
-        .max(1);
-    let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
-    let mut command = CommandBuffer::new(ctx)?;
     let range = |id: ValueId| -> Result<BufferRange> {
         let p = placements
             .get(&id)
@@ -1058,110 +1039,50 @@ fn record(
             size: p.size,
         })
     };
-    let io_bytes = |io: &Io| (io.sizes.iter().product::<usize>() * GPU_ELEM_SIZE) as u64;
-    command.begin(false)?;
-    for io in inputs {
-        let r = range(io.value)?;
-        let bytes = io_bytes(io).min(r.size);
-        if let (Some(host), true) = (&io.host, bytes > 0) {
-            command.copy(host.handle(), 0, r.buffer, r.offset, bytes);
-        }
-    }
-    command.full_barrier();
-    let max_groups = ctx.caps().max_compute_work_group_count;
-    for (d, off) in dispatches.iter().zip(&offsets) {
-        let work = d.work_items();
-        if work == 0 {
-            continue;
-        }
-        let mut ranges = Vec::with_capacity(d.tensors.len() + 1);
-        let push_params: &[i32] = match (off, &params) {
-            (Some(off), Some(params)) => {
-                ranges.push(BufferRange {
-                    buffer: params.handle(),
-                    offset: *off,
-                    size: (d.params.len() * 4) as u64,
-                });
-                &[]
+    let transfers = |ios: &[&'_ Io]| -> Result<Vec<(usize, BufferRange, u64)>> {
+        let mut v = Vec::new();
+        for (i, io) in ios.iter().enumerate() {
+            let r = range(io.value)?;
+            let bytes = ((io.sizes.iter().product::<usize>() * GPU_ELEM_SIZE) as u64).min(r.size);
+            if io.host.is_some() {
+                v.push((i, r, bytes));
             }
-            _ => &d.params,
-        };
-        let pipeline = ctx.pipeline(
-            d.shader,
-            d.variant,
-            d.tensors.len() as u32,
-            !push_params.is_empty(),
-        )?;
-        for &t in &d.tensors {
-            ranges.push(range(t)?);
         }
-        let set = descriptors.allocate(&pipeline, &ranges)?;
-        let groups = work.div_ceil(WORKGROUP_SIZE as u64);
-        let gx = groups.min(max_groups[0] as u64);
-        let gy = groups.div_ceil(gx);
-        if gy > max_groups[1] as u64 {
-            return Err(Error::new(
-                ErrorKind::OutOfResources,
-                format!(
-                    "op #{}: {work} work items exceed the device's dispatch limits",
-                    d.op_index
-                ),
-            ));
-        }
-        command.dispatch(&pipeline, set, push_params, [gx as u32, gy as u32, 1]);
-        command.full_barrier();
-    }
-    for io in outputs {
-        let r = range(io.value)?;
-        let bytes = io_bytes(io).min(r.size);
-        if let (Some(host), true) = (&io.host, bytes > 0) {
-            command.copy(r.buffer, r.offset, host.handle(), 0, bytes);
+        Ok(v)
+    };
+    let out_refs: Vec<&Io> = outputs.iter().collect();
+    let ins = transfers(inputs)?;
+    let outs = transfers(&out_refs)?;
+    let mut in_transfers = Vec::new();
+    for &(i, device, bytes) in &ins {
+        if let Some(host) = inputs[i].host.as_ref() {
+            in_transfers.push(Transfer {
+                host,
+                device,
+                bytes,
+            });
         }
     }
-    command.full_barrier();
-    command.end()?;
-    Ok(Recording {
-        command,
-        _descriptors: descriptors,
-        _params: params,
-    })
+    let mut out_transfers = Vec::new();
+    for &(i, device, bytes) in &outs {
+        if let Some(host) = outputs[i].host.as_ref() {
+            out_transfers.push(Transfer {
+                host,
+                device,
+                bytes,
+            });
+        }
+    }
+    record(ctx, acct, dispatches, &range, &in_transfers, &out_transfers)
 }
 
-/// Packs every dispatch's parameters into one host buffer at aligned offsets.
-fn pack_params(
-    ctx: &Arc<Context>,
-    acct: &Arc<Accountant>,
-    dispatches: &[Dispatch],
-) -> Result<(Option<Buffer>, Vec<Option<u64>>)> {
-    let align = ctx.caps().min_storage_buffer_offset_alignment.max(4);
-    let mut offsets = Vec::with_capacity(dispatches.len());
-    let mut total = 0u64;
-    for d in dispatches {
-        if params_in_push_constants(d) {
-            offsets.push(None);
-            continue;
-        }
-        offsets.push(Some(total));
-        total = (total + (d.params.len() * 4) as u64).div_ceil(align) * align;
-    }
-    if total == 0 {
-        return Ok((None, offsets));
-    }
-    let mut params = Buffer::new(ctx, acct, total, BufferKind::Host, MemTag::Params)?;
-    let bytes = params.bytes_mut()?;
-    for (d, off) in dispatches.iter().zip(&offsets) {
-        let Some(off) = off else { continue };
-        for (k, v) in d.params.iter().enumerate() {
-            let at = *off as usize + k * 4;
-            bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+impl InputSlot {
+    fn io(&self) -> Option<&Io> {
+        match self {
+            InputSlot::Tensor(io) => Some(io),
+            InputSlot::Int => None,
         }
     }
-    Ok((Some(params), offsets))
-}
-
-/// Params of up to 128 bytes travel as push constants (no memory); larger ones in a buffer.
-fn params_in_push_constants(d: &Dispatch) -> bool {
-    d.params.len() <= PUSH_PARAM_INTS
 }
 
 /// Fetches a constant's bytes: from the blob, or from the NamedDataMap.
@@ -1200,6 +1121,26 @@ fn fetch_constant(
 fn check_limits(ctx: &Context, graph: &Graph, dispatches: &[Dispatch]) -> Result<()> {
     let caps = ctx.caps();
     for d in dispatches {
+        let local = d.grid.local();
+        let invocations: u64 = local.iter().map(|&l| l as u64).product();
+        if (0..3).any(|i| local[i] > caps.max_compute_work_group_size[i])
+            || invocations > caps.max_compute_work_group_invocations as u64
+        {
+            return Err(Error::new(
+                ErrorKind::OutOfResources,
+                format!(
+                    "op #{} ({}): workgroup {local:?} exceeds the device's limits {:?} / {} \
+                     invocations",
+                    d.op_index,
+                    d.kernel.shader.name,
+                    caps.max_compute_work_group_size,
+                    caps.max_compute_work_group_invocations
+                ),
+            ));
+        }
+        if d.work_items() > 0 {
+            crate::runtime::record::workgroups(ctx, d)?;
+        }
         if d.tensors.len() as u32 + 1 > caps.max_per_stage_storage_buffers {
             return Err(Error::new(
                 ErrorKind::OutOfResources,

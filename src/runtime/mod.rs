@@ -17,3 +17,4 @@ pub mod convert;
 pub mod load_options;
 pub mod plan;
 pub mod prepack;
+pub mod record;

@@ -1,0 +1,69 @@
+//! Attention kernels: SDPA, rotary embeddings, KV-cache updates.
+
+use super::{read, read_write, write, Kernel};
+use crate::gpu::shaders;
+
+kernel_params! {
+    /// `attn_sdpa.comp`: strides per outer dim (rank <= 6) for each tensor.
+    pub struct SdpaParams {
+        count: u32,
+        outer_rank: i32,
+        lq: i32,
+        lk: i32,
+        d: i32,
+        dv: i32,
+        scale: f32,
+        has_mask: i32,
+        causal: i32,
+        causal_offset: i32,
+        q_i: i32,
+        k_j: i32,
+        v_j: i32,
+        o_i: i32,
+        m_i: i32,
+        m_j: i32,
+        outer_sizes: [i32; 6],
+        q_strides: [i32; 6],
+        k_strides: [i32; 6],
+        v_strides: [i32; 6],
+        o_strides: [i32; 6],
+        m_strides: [i32; 6],
+    }
+}
+pub static ATTN_SDPA: Kernel<SdpaParams> = Kernel::new(
+    &shaders::ATTN_SDPA,
+    &[write("Out"), read("Q"), read("K"), read("V"), read("M")],
+);
+
+kernel_params! {
+    /// `attn_rotary.comp`.
+    pub struct RotaryParams {
+        count: u32,
+        kind: i32,
+        head_dim: i32,
+        heads: i32,
+        seq: i32,
+        freq_s: i32,
+        freq_h: i32,
+        start: i32,
+        rot_dims: i32,
+    }
+}
+pub static ATTN_ROTARY: Kernel<RotaryParams> = Kernel::new(
+    &shaders::ATTN_ROTARY,
+    &[write("Out"), read("X"), read("Cos"), read("Sin")],
+);
+
+kernel_params! {
+    /// `attn_update_cache.comp`: cache rows written in place.
+    pub struct UpdateCacheParams {
+        count: u32,
+        value_batch: i32,
+        cache_batch: i32,
+        start_offset: i32,
+    }
+}
+pub static ATTN_UPDATE_CACHE: Kernel<UpdateCacheParams> = Kernel::new(
+    &shaders::ATTN_UPDATE_CACHE,
+    &[read_write("Cache"), read("Value")],
+);

@@ -1,0 +1,52 @@
+//! Normalization kernels.
+
+use super::{read, write, Kernel};
+use crate::gpu::shaders;
+
+kernel_params! {
+    /// `norm_batch.comp`: batch norm with running statistics.
+    pub struct NormBatchParams {
+        count: u32,
+        channels: i32,
+        inner: i32,
+        eps: f32,
+        has_weight: i32,
+        has_bias: i32,
+    }
+}
+pub static NORM_BATCH: Kernel<NormBatchParams> = Kernel::new(
+    &shaders::NORM_BATCH,
+    &[
+        write("Out"),
+        read("In"),
+        read("Mean"),
+        read("Var"),
+        read("W"),
+        read("B"),
+    ],
+);
+
+kernel_params! {
+    /// `norm_rows.comp`: layer / group / RMS norm, one 64-wide workgroup per row.
+    pub struct NormRowsParams {
+        count: u32,
+        d: i32,
+        eps: f32,
+        has_weight: i32,
+        has_bias: i32,
+        wrap: i32,
+        div: i32,
+        mode: i32,
+    }
+}
+pub static NORM_ROWS: Kernel<NormRowsParams> = Kernel::new(
+    &shaders::NORM_ROWS,
+    &[
+        write("Out"),
+        write("Mean"),
+        write("Rstd"),
+        read("In"),
+        read("W"),
+        read("B"),
+    ],
+);

@@ -1,0 +1,235 @@
+//! Recording a built graph into one command buffer: input copies, every dispatch with its
+//! parameters (push constants, or one shared parameter buffer for structs over 128 bytes),
+//! descriptors and pipeline, and output copies. Barriers come from real hazards: a dispatch
+//! that reads what an earlier one wrote, or writes what an earlier one read or wrote, since
+//! the last barrier, gets one; independent dispatches run without.
+
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::ValueId;
+use crate::gpu::memory::Accountant;
+use crate::gpu::shaders::PUSH_PARAMS_MAX_BYTES;
+use crate::gpu::{
+    Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, MemTag, PipelineKey,
+};
+use crate::graph::Dispatch;
+use crate::kernels::Grid;
+
+/// One copy between a host transfer buffer and a tensor's device memory.
+pub struct Transfer<'a> {
+    pub host: &'a Buffer,
+    pub device: BufferRange,
+    pub bytes: u64,
+}
+
+/// The recorded work for one set of input sizes: parameters, descriptors, command buffer.
+pub struct Recording {
+    pub command: CommandBuffer,
+    _descriptors: DescriptorPool,
+    _params: Option<Buffer>,
+    /// Dispatches recorded (those with work).
+    pub dispatches: usize,
+    /// Barriers recorded between dispatches (hazards found).
+    pub barriers: usize,
+}
+
+/// Buffer ranges touched since the last barrier.
+#[derive(Default)]
+struct Hazards {
+    reads: Vec<BufferRange>,
+    writes: Vec<BufferRange>,
+}
+
+fn overlap(a: &BufferRange, b: &BufferRange) -> bool {
+    a.buffer == b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size
+}
+
+impl Hazards {
+    /// Whether a dispatch reading `reads` and writing `writes` depends on what ran since the
+    /// last barrier: read after write, write after read, or write after write.
+    fn conflict(&self, reads: &[BufferRange], writes: &[BufferRange]) -> bool {
+        let hits = |set: &[BufferRange], r: &BufferRange| set.iter().any(|s| overlap(s, r));
+        reads.iter().any(|r| hits(&self.writes, r))
+            || writes
+                .iter()
+                .any(|w| hits(&self.writes, w) || hits(&self.reads, w))
+    }
+
+    fn clear(&mut self) {
+        self.reads.clear();
+        self.writes.clear();
+    }
+}
+
+/// Where a dispatch's params travel: push constants or an offset into the params buffer.
+fn push_params(ctx: &Context, d: &Dispatch) -> bool {
+    let bytes = d.params.len() * 4;
+    bytes <= PUSH_PARAMS_MAX_BYTES.min(ctx.caps().max_push_constants_size as usize)
+}
+
+/// Records the graph once: `inputs` copied in, every dispatch, `outputs` copied out.
+/// `range` resolves a value to the device memory it uses.
+pub fn record(
+    ctx: &Arc<Context>,
+    acct: &Arc<Accountant>,
+    dispatches: &[Dispatch],
+    range: &dyn Fn(ValueId) -> Result<BufferRange>,
+    inputs: &[Transfer],
+    outputs: &[Transfer],
+) -> Result<Recording> {
+    let dispatches: Vec<&Dispatch> = dispatches.iter().filter(|d| d.work_items() > 0).collect();
+    let (params, offsets) = pack_params(ctx, acct, &dispatches)?;
+    let n_bindings: u32 = dispatches
+        .iter()
+        .zip(&offsets)
+        .map(|(d, off)| d.tensors.len() as u32 + off.is_some() as u32)
+        .sum::<u32>()
+        .max(1);
+    let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
+    let mut command = CommandBuffer::new(ctx)?;
+    command.begin(false)?;
+    for t in inputs.iter().filter(|t| t.bytes > 0) {
+        command.copy(
+            t.host.handle(),
+            0,
+            t.device.buffer,
+            t.device.offset,
+            t.bytes,
+        );
+    }
+    command.full_barrier();
+    let mut hazards = Hazards::default();
+    let mut barriers = 0;
+    for (d, off) in dispatches.iter().zip(&offsets) {
+        let mut set_ranges = Vec::with_capacity(d.tensors.len() + 1);
+        if let (Some(off), Some(params)) = (off, &params) {
+            set_ranges.push(BufferRange {
+                buffer: params.handle(),
+                offset: *off,
+                size: (d.params.len() * 4) as u64,
+            });
+        }
+        let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        for (i, &t) in d.tensors.iter().enumerate() {
+            let r = range(t)?;
+            if d.access(i).reads() {
+                reads.push(r);
+            }
+            if d.access(i).writes() {
+                writes.push(r);
+            }
+            set_ranges.push(r);
+        }
+        if hazards.conflict(&reads, &writes) {
+            command.compute_barrier();
+            hazards.clear();
+            barriers += 1;
+        }
+        hazards.reads.extend(reads);
+        hazards.writes.extend(writes);
+
+        let push = off.is_none();
+        let mut spec = d.grid.local().to_vec();
+        spec.extend_from_slice(&d.spec);
+        let key = PipelineKey {
+            shader: d.kernel.shader.name,
+            variant: d.variant,
+            tensor_bindings: d.tensors.len() as u32,
+            push_bytes: if push { (d.params.len() * 4) as u32 } else { 0 },
+            spec,
+        };
+        let pipeline = ctx.pipeline(d.kernel.shader, key)?;
+        let set = descriptors.allocate(&pipeline, &set_ranges)?;
+        let groups = workgroups(ctx, d)?;
+        let push_words: &[u32] = if push { &d.params } else { &[] };
+        command.dispatch(&pipeline, set, push_words, groups);
+    }
+    command.full_barrier();
+    for t in outputs.iter().filter(|t| t.bytes > 0) {
+        command.copy(
+            t.device.buffer,
+            t.device.offset,
+            t.host.handle(),
+            0,
+            t.bytes,
+        );
+    }
+    command.full_barrier();
+    command.end()?;
+    Ok(Recording {
+        command,
+        _descriptors: descriptors,
+        _params: params,
+        dispatches: dispatches.len(),
+        barriers,
+    })
+}
+
+/// Workgroups for `d`, checked against the device's limits.
+pub fn workgroups(ctx: &Context, d: &Dispatch) -> Result<[u32; 3]> {
+    let caps = ctx.caps();
+    let max = caps.max_compute_work_group_count;
+    let too_big = |what: String| {
+        Error::new(
+            ErrorKind::OutOfResources,
+            format!(
+                "op #{} ({}): {what} exceed the device's dispatch limits {max:?}",
+                d.op_index, d.kernel.shader.name
+            ),
+        )
+    };
+    match d.grid {
+        Grid::Linear(work) => {
+            let groups = work.div_ceil(crate::kernels::LINEAR_GROUP as u64);
+            let gx = groups.min(max[0] as u64);
+            let gy = groups.div_ceil(gx.max(1));
+            if gy > max[1] as u64 {
+                return Err(too_big(format!("{work} work items")));
+            }
+            Ok([gx as u32, gy as u32, 1])
+        }
+        Grid::Tiles { global, local } => {
+            let groups: Vec<u64> = (0..3)
+                .map(|i| (global[i] as u64).div_ceil(local[i].max(1) as u64))
+                .collect();
+            if (0..3).any(|i| groups[i] > max[i] as u64) {
+                return Err(too_big(format!("{groups:?} workgroups")));
+            }
+            Ok([groups[0] as u32, groups[1] as u32, groups[2] as u32])
+        }
+    }
+}
+
+/// Packs the params of every dispatch that does not push them into one host buffer at aligned
+/// offsets (one entry per dispatch: `None` when pushed).
+fn pack_params(
+    ctx: &Arc<Context>,
+    acct: &Arc<Accountant>,
+    dispatches: &[&Dispatch],
+) -> Result<(Option<Buffer>, Vec<Option<u64>>)> {
+    let align = ctx.caps().min_storage_buffer_offset_alignment.max(4);
+    let mut offsets = Vec::with_capacity(dispatches.len());
+    let mut total = 0u64;
+    for d in dispatches {
+        if push_params(ctx, d) {
+            offsets.push(None);
+            continue;
+        }
+        offsets.push(Some(total));
+        total = (total + (d.params.len() * 4) as u64).div_ceil(align) * align;
+    }
+    if total == 0 {
+        return Ok((None, offsets));
+    }
+    let mut params = Buffer::new(ctx, acct, total, BufferKind::Host, MemTag::Params)?;
+    let bytes = params.bytes_mut()?;
+    for (d, off) in dispatches.iter().zip(&offsets) {
+        let Some(off) = off else { continue };
+        for (k, v) in d.params.iter().enumerate() {
+            let at = *off as usize + k * 4;
+            bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    Ok((Some(params), offsets))
+}
