@@ -198,3 +198,41 @@ float erf_acc(float x) {
     }
     return x < 0.0 ? -v : v;
 }
+
+// Float unary op `op` (unary.comp's codes: 0 relu 1 sigmoid 2 tanh 3 abs 4 neg 5 exp 6 sqrt
+// 7 rsqrt 8 sin 9 cos 10 log10 11 round 12 gelu 13 gelu tanh 14 hardswish 15 hardshrink
+// 16 leaky_relu) of x with parameter prm.
+float unary_f(int op, float x, float prm) {
+    if (is_nan_f(x)) return x;  // every op here maps NaN to NaN, as in torch
+    if (op == 0) return x < 0.0 ? 0.0 : x;
+    if (op == 1) return 1.0 / (1.0 + exp_acc(-x));
+    if (op == 2) return tanh_acc(x);
+    if (op == 3) return abs(x);
+    if (op == 4) return -x;
+    if (op == 5) return exp_acc(x);
+    if (op == 6) return x < 0.0 ? NAN_F : sqrt(x);
+    if (op == 7) {
+        // inversesqrt is undefined at 0 and below.
+        if (x < 0.0) return NAN_F;
+        if (x == 0.0) return 1.0 / x;  // +-inf, as torch
+        if (is_inf_f(x)) return 0.0;
+        return inversesqrt(x);
+    }
+    if (op == 8) return sincos_acc(x, 0);
+    if (op == 9) return sincos_acc(x, 2);
+    if (op == 10) {
+        if (x < 0.0) return NAN_F;
+        if (x == 0.0) return -INF_F;
+        if (is_inf_f(x)) return x;
+        return log2(x) * 0.301029995663981195;
+    }
+    if (op == 11) return roundEven(x);
+    if (op == 12) return x * 0.5 * (1.0 + erf_acc(x * 0.707106781186547524));
+    if (op == 13) {
+        float inner = 0.797884560802865356 * (x + 0.044715 * (x * x * x));
+        return 0.5 * x * (1.0 + tanh_acc(inner));
+    }
+    if (op == 14) return x * min(max(x + 3.0, 0.0), 6.0) / 6.0;
+    if (op == 15) return (x >= -prm && x <= prm) ? 0.0 : x;
+    return x > 0.0 ? x : x * prm;  // 16
+}

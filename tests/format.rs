@@ -17,6 +17,7 @@ fn tensor(dtype: DType, dims: &[usize]) -> Value {
         constant: None,
         mem_obj_id: None,
         staging_dtype: None,
+        channels_packed_hint: false,
     })
 }
 
@@ -27,6 +28,7 @@ fn const_tensor(dtype: DType, dims: &[usize], constant: usize) -> Value {
         constant: Some(constant),
         mem_obj_id: None,
         staging_dtype: None,
+        channels_packed_hint: false,
     })
 }
 
@@ -47,6 +49,7 @@ fn sample_graph() -> (Graph, Vec<u8>) {
                 constant: None,
                 mem_obj_id: Some(0),
                 staging_dtype: Some(DType::Float16),
+                channels_packed_hint: false,
             }),
             // 1: inline weight, 6 * 4 = 24 bytes at raw offset 16
             const_tensor(DType::Float32, &[2, 3], 0),
@@ -71,6 +74,7 @@ fn sample_graph() -> (Graph, Vec<u8>) {
                 constant: None,
                 mem_obj_id: Some(3),
                 staging_dtype: Some(DType::Int64),
+                channels_packed_hint: false,
             }),
             tensor(DType::Bool, &[1]),
             tensor(DType::Uint8, &[1]),

@@ -308,6 +308,31 @@ impl Conv {
     fn check(&self) {
         self.check_with(None);
     }
+
+    /// As `check`, and the convolution must run on `shader` (with constant weights).
+    fn check_on(&self, shader: &str) {
+        let mut rng = Rng::new(7);
+        let vx = rng.vec(self.input.iter().product());
+        let vw = rng.vec(self.weight.iter().product());
+        let vb = rng.vec(self.cout());
+        let want = self.reference(&vx, &vw, &vb);
+        let mut d = self.graph(&vw, &vb, None).build().unwrap();
+        let x = etvk::runtime::InputValue::Tensor(f32_host(&self.input, &vx));
+        let got = d.run(&[x]).unwrap()[0].to_f32_vec();
+        let shaders = d.recorded_shaders().unwrap();
+        let what = format!(
+            "conv in {:?} w {:?} s {:?} p {:?} d {:?} g {} bias {} on {shaders:?}",
+            self.input,
+            self.weight,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.bias
+        );
+        assert!(shaders.contains(&shader), "{what}: expected {shader}");
+        assert_close(&got, &want, 1e-4, 1e-4, &what);
+    }
 }
 
 #[test]
@@ -537,4 +562,139 @@ fn invalid_convolutions_are_rejected() {
     g.output(out);
     let err = g.build().err().expect("must fail");
     assert_eq!(err.kind, etvk::ErrorKind::NotSupported);
+}
+
+/// The channels-packed kernels over edge shapes: channels not a multiple of 4, odd sizes,
+/// padding, stride, dilation, batch > 1, 1-D.
+#[test]
+fn packed_pointwise_edges() {
+    for (input, cout) in [
+        (vec![1, 5, 7, 7], 7),
+        (vec![3, 8, 5, 3], 12),
+        (vec![2, 1, 1, 1], 1),
+        (vec![1, 13, 9, 11], 9),
+        (vec![2, 6, 17], 10),
+    ] {
+        let cin = input[1];
+        let w = if input.len() == 4 {
+            vec![cout, cin, 1, 1]
+        } else {
+            vec![cout, cin, 1]
+        };
+        Conv::new(&input, &w).check_on("conv2d_pw");
+        Conv::new(&input, &w).no_bias().check_on("conv2d_pw");
+    }
+    Conv::new(&[2, 6, 9, 8], &[10, 6, 1, 1])
+        .stride(&[2, 2])
+        .check_on("conv2d_pw");
+    Conv::new(&[1, 3, 5, 6], &[5, 3, 1, 1])
+        .padding(&[1, 1])
+        .stride(&[2, 2])
+        .check_on("conv2d_pw");
+}
+
+#[test]
+fn packed_depthwise_edges() {
+    for (k, s, p, d) in [
+        (3, 1, 1, 1),
+        (3, 2, 1, 1),
+        (5, 1, 2, 1),
+        (5, 2, 2, 1),
+        (3, 1, 2, 2),
+        (3, 2, 0, 1),
+    ] {
+        for (n, c, h, w) in [(1, 6, 9, 11), (2, 9, 5, 4), (1, 4, 1, 7)] {
+            if (h + 2 * p) < d * (k - 1) + 1 || (w + 2 * p) < d * (k - 1) + 1 {
+                continue;
+            }
+            Conv::new(&[n, c, h, w], &[c, 1, k, k])
+                .groups(c)
+                .stride(&[s as i64, s as i64])
+                .padding(&[p as i64, p as i64])
+                .dilation(&[d as i64, d as i64])
+                .check_on("conv2d_dw");
+        }
+    }
+    Conv::new(&[2, 5, 16], &[5, 1, 3])
+        .groups(5)
+        .padding(&[1])
+        .no_bias()
+        .check_on("conv2d_dw");
+}
+
+#[test]
+fn packed_tiled_edges() {
+    Conv::new(&[1, 3, 16, 16], &[13, 3, 3, 3])
+        .stride(&[2, 2])
+        .padding(&[1, 1])
+        .check_on("conv2d_tiled");
+    Conv::new(&[2, 9, 7, 10], &[8, 9, 3, 3])
+        .padding(&[1, 1])
+        .check_on("conv2d_tiled");
+    Conv::new(&[1, 4, 12, 9], &[5, 4, 5, 3])
+        .stride(&[1, 2])
+        .padding(&[2, 0])
+        .dilation(&[1, 2])
+        .no_bias()
+        .check_on("conv2d_tiled");
+    Conv::new(&[1, 16, 8, 8], &[32, 16, 3, 3])
+        .padding(&[1, 1])
+        .check_on("conv2d_tiled");
+    Conv::new(&[1, 6, 9, 9], &[4, 6, 7, 7])
+        .stride(&[2, 2])
+        .padding(&[3, 3])
+        .check_on("conv2d_tiled");
+    Conv::new(&[3, 2, 25], &[6, 2, 5])
+        .stride(&[2])
+        .padding(&[2])
+        .check_on("conv2d_tiled");
+}
+
+/// A chain of packed convolutions stays channels-packed: one conversion in, one out.
+#[test]
+fn packed_chain_converts_only_at_the_ends() {
+    let mut rng = Rng::new(11);
+    let (w1, b1) = (rng.vec(8 * 3 * 3 * 3), rng.vec(8));
+    let (w2, b2) = (rng.vec(8 * 9), rng.vec(8));
+    let (w3, b3) = (rng.vec(5 * 8), rng.vec(5));
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[1, 3, 10, 10]);
+    let conv = |g: &mut GraphBuilder,
+                x,
+                wv: &[f32],
+                bv: &[f32],
+                w: &[usize],
+                groups,
+                pad,
+                out: &[usize]| {
+        let cw = g.constant(w, wv);
+        let cb = g.constant(&[w[0]], bv);
+        let s = g.int_list(&[1, 1]);
+        let p = g.int_list(&[pad, pad]);
+        let d = g.int_list(&[1, 1]);
+        let t = g.bool(false);
+        let op = g.int_list(&[0, 0]);
+        let gr = g.int(groups);
+        let y = g.f32(out);
+        g.op(
+            "aten.convolution.default",
+            &[x, cw, cb, s, p, d, t, op, gr, y],
+        );
+        y
+    };
+    let a = conv(&mut g, x, &w1, &b1, &[8, 3, 3, 3], 1, 1, &[1, 8, 10, 10]);
+    let bb = conv(&mut g, a, &w2, &b2, &[8, 1, 3, 3], 8, 1, &[1, 8, 10, 10]);
+    let c = conv(&mut g, bb, &w3, &b3, &[5, 8, 1, 1], 1, 0, &[1, 5, 10, 10]);
+    g.output(c);
+    let d = g.build().unwrap();
+    assert_eq!(
+        d.recorded_shaders().unwrap(),
+        [
+            "to_channels4",
+            "conv2d_tiled",
+            "conv2d_dw",
+            "conv2d_pw",
+            "from_channels4"
+        ]
+    );
 }

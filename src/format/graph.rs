@@ -82,6 +82,9 @@ pub struct TensorDesc {
     pub mem_obj_id: Option<u32>,
     /// The dtype at the delegate boundary when it differs from `dtype` (cast at I/O).
     pub staging_dtype: Option<DType>,
+    /// The exporter asked for `TENSOR_CHANNELS_PACKED` (its layout hint): where an op may
+    /// produce either layout, etvk follows the hint.
+    pub channels_packed_hint: bool,
 }
 
 impl TensorDesc {

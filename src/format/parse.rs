@@ -368,5 +368,6 @@ fn convert_tensor(t: &fb::VkTensor<'_>, constants: &[Constant]) -> Result<Tensor
         constant,
         mem_obj_id,
         staging_dtype,
+        channels_packed_hint: t.memory_layout() == fb::VkMemoryLayout::TENSOR_CHANNELS_PACKED,
     })
 }

@@ -113,7 +113,11 @@ fn value_offset<'a>(
                     i32::try_from(m).expect("write_blob: mem_obj_id does not fit the schema's int")
                 }),
                 storage_type: fb::VkStorageType::DEFAULT_STORAGE,
-                memory_layout: fb::VkMemoryLayout::DEFAULT_LAYOUT,
+                memory_layout: if t.channels_packed_hint {
+                    fb::VkMemoryLayout::TENSOR_CHANNELS_PACKED
+                } else {
+                    fb::VkMemoryLayout::DEFAULT_LAYOUT
+                },
                 staging_datatype: t
                     .staging_dtype
                     .map_or(fb::VkDataType::UNSET, |d| fb::VkDataType(d.to_vk())),

@@ -7,17 +7,29 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Graph, ValueId};
 use crate::gpu::Caps;
 
-use super::{Dispatch, OpBuilder, RuntimeInput};
+use super::{Dispatch, OpBuilder, RuntimeInput, TensorMeta};
 
 /// What running every op's builder produced.
 pub struct BuiltGraph {
     pub dispatches: Vec<Dispatch>,
-    /// Per value, the value whose memory it uses.
+    /// Per value (the graph's, then those the builder added), the value whose memory it uses.
     pub roots: Vec<ValueId>,
+    /// Per value, what the planner needs of a tensor (`None` for other values).
+    pub metas: Vec<Option<TensorMeta>>,
+    /// Per graph output, the (root) value holding it contiguously: the output itself, or its
+    /// copy when the op that produced it wrote another layout.
+    pub outputs: Vec<ValueId>,
     /// Sizes of each graph output.
     pub output_sizes: Vec<Vec<usize>>,
     /// Roots written in place by a dispatch (never shared with another constant).
     pub written: BTreeSet<ValueId>,
+}
+
+impl BuiltGraph {
+    /// The meta of tensor `id`.
+    pub fn meta(&self, id: ValueId) -> Option<&TensorMeta> {
+        self.metas.get(id).and_then(Option::as_ref)
+    }
 }
 
 /// Values whose elements some op reads on the host while the graph is built (see
@@ -59,7 +71,6 @@ pub fn build(
         })?;
         (def.build)(&mut builder, &call.args)?;
     }
-    let written = builder.written().clone();
     let output_sizes = graph
         .output_ids
         .iter()
@@ -70,11 +81,13 @@ pub fn build(
                 .unwrap_or_default()
         })
         .collect();
-    let (dispatches, roots) = builder.into_parts();
+    let f = builder.finish()?;
     Ok(BuiltGraph {
-        dispatches,
-        roots,
+        dispatches: f.dispatches,
+        roots: f.roots,
+        metas: f.metas,
+        outputs: f.outputs,
         output_sizes,
-        written,
+        written: f.written,
     })
 }

@@ -1,10 +1,17 @@
 //! What an operator sees while the graph is built: typed access to its arguments, output
 //! shape declaration, and the dispatches it records. Ops never touch Vulkan directly.
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{DType, Graph, Value, ValueId};
 use crate::gpu::Caps;
-use crate::kernels::{Access, Call, Grid, KernelInfo, Params};
+use crate::kernels::layout::nchw;
+use crate::kernels::layout_convert::{Channels4Params, FROM_CHANNELS4, TO_CHANNELS4};
+use crate::kernels::packing::Packing;
+use crate::kernels::{Access, Call, Grid, KernelInfo, Layout, Params};
+
+use super::tensors::{TensorKind, TensorMeta};
 
 /// A tensor argument as an op sees it at build time.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,6 +19,8 @@ pub struct TensorInfo {
     pub id: ValueId,
     pub dtype: DType,
     pub sizes: Vec<usize>,
+    /// The layout its producer wrote it in.
+    pub layout: Layout,
 }
 
 impl TensorInfo {
@@ -79,13 +88,19 @@ impl Dispatch {
 pub struct OpBuilder<'g> {
     graph: &'g Graph,
     caps: &'g Caps,
+    /// Per value (the graph's, then those the builder adds): what the runtime plans for it.
+    metas: Vec<Option<TensorMeta>>,
     /// Sizes of every tensor value as the graph runs (starts at the serialized dims).
     sizes: Vec<Option<Vec<usize>>>,
+    /// Copies of a value (alias root) in another layout, recorded once per layout.
+    converted: HashMap<(ValueId, Layout), ValueId>,
+    /// Constants re-laid out for a kernel, recorded once per packing.
+    packed: HashMap<(ValueId, Packing), ValueId>,
     dispatches: Vec<Dispatch>,
     /// For each value, the value whose memory it shares (itself when not an alias).
     alias_root: Vec<ValueId>,
     /// Values written in place by some dispatch (alias roots), e.g. KV caches.
-    written: std::collections::BTreeSet<ValueId>,
+    written: BTreeSet<ValueId>,
     /// Run-time values of symbolic ints (SymInt inputs, `sym_size` and arithmetic on them).
     ints: Vec<Option<i64>>,
     /// Element values of input tensors read on the host (see `RuntimeInput::Values`).
@@ -109,10 +124,34 @@ impl<'g> OpBuilder<'g> {
                 _ => None,
             })
             .collect();
+        let metas = graph
+            .values
+            .iter()
+            .map(|v| match v {
+                Value::Tensor(t) => Some(TensorMeta {
+                    dtype: t.dtype,
+                    bound_sizes: t.dims.clone(),
+                    layout: Layout::Contiguous,
+                    kind: match t.constant {
+                        Some(constant) => TensorKind::Constant {
+                            constant,
+                            packing: None,
+                        },
+                        None => TensorKind::Activation {
+                            mem_obj_id: t.mem_obj_id,
+                        },
+                    },
+                }),
+                _ => None,
+            })
+            .collect();
         OpBuilder {
             graph,
             caps,
+            metas,
             sizes,
+            converted: HashMap::new(),
+            packed: HashMap::new(),
             dispatches: Vec::new(),
             alias_root: (0..graph.values.len()).collect(),
             written: Default::default(),
@@ -165,7 +204,7 @@ impl<'g> OpBuilder<'g> {
     }
 
     /// Roots of every tensor marked written.
-    pub fn written(&self) -> &std::collections::BTreeSet<ValueId> {
+    pub fn written(&self) -> &BTreeSet<ValueId> {
         &self.written
     }
 
@@ -186,13 +225,19 @@ impl<'g> OpBuilder<'g> {
         self.op_name = name.to_owned();
     }
 
-    pub fn into_dispatches(self) -> Vec<Dispatch> {
-        self.into_parts().0
-    }
-
-    /// The recorded dispatches (tensor ids resolved to the memory they use) and, per value,
-    /// the value whose memory it uses.
-    pub fn into_parts(self) -> (Vec<Dispatch>, Vec<ValueId>) {
+    /// Ends the build: graph outputs written in another layout get a contiguous copy.
+    /// Returns the dispatches (tensor ids resolved to the memory they use), per value the value
+    /// whose memory it uses, every tensor's meta, and per graph output the value to read it from.
+    pub(super) fn finish(mut self) -> Result<Finished> {
+        let mut outputs = Vec::with_capacity(self.graph.output_ids.len());
+        for &id in &self.graph.output_ids {
+            let is_tensor = self.meta(id).is_some();
+            outputs.push(if is_tensor {
+                self.in_layout(id, Layout::Contiguous)?
+            } else {
+                id
+            });
+        }
         let roots = self.alias_root;
         let dispatches = self
             .dispatches
@@ -202,12 +247,21 @@ impl<'g> OpBuilder<'g> {
                 d
             })
             .collect();
-        (dispatches, roots)
+        let outputs = outputs.into_iter().map(|o| roots[o]).collect();
+        Ok(Finished {
+            dispatches,
+            roots,
+            metas: self.metas,
+            outputs,
+            written: self.written,
+        })
     }
 
     /// Makes output `out` share the memory of `src` (same element count and GPU
     /// representation) instead of copying: views of contiguous tensors, prepacked constants.
+    /// A source in another layout is converted first (a view indexes contiguous memory).
     pub fn alias(&mut self, out: ValueId, src: ValueId, sizes: Vec<usize>) -> Result<TensorInfo> {
+        let src = self.in_layout(src, Layout::Contiguous)?;
         let s = self.tensor(src)?;
         let info = self.set_output(out, sizes)?;
         if info.numel() != s.numel() || info.is_float() != s.is_float() {
@@ -218,6 +272,130 @@ impl<'g> OpBuilder<'g> {
         }
         self.alias_root[out] = self.alias_root[src];
         Ok(info)
+    }
+
+    /// The planner's view of tensor `id` (graph or builder-made), `None` for other values.
+    pub fn meta(&self, id: ValueId) -> Option<&TensorMeta> {
+        self.metas.get(id).and_then(Option::as_ref)
+    }
+
+    /// The layout tensor `id`'s memory is in.
+    pub fn layout_of(&self, id: ValueId) -> Layout {
+        self.meta(self.alias_root[id])
+            .map_or(Layout::Contiguous, |m| m.layout)
+    }
+
+    /// Adds a tensor that the serialized graph does not have (a layout conversion, a packed
+    /// constant): its memory is planned like any other.
+    fn new_tensor(&mut self, meta: TensorMeta, sizes: Vec<usize>) -> ValueId {
+        let id = self.metas.len();
+        self.metas.push(Some(meta));
+        self.sizes.push(Some(sizes));
+        self.alias_root.push(id);
+        self.ints.push(None);
+        self.host_values.push(None);
+        id
+    }
+
+    /// Tensor `id` in `layout`: itself, or a converted copy, recorded once per value and
+    /// layout (so several consumers share it).
+    pub fn in_layout(&mut self, id: ValueId, layout: Layout) -> Result<ValueId> {
+        let root = self.alias_root[id];
+        let have = self.layout_of(root);
+        if have == layout {
+            return Ok(id);
+        }
+        if let Some(&c) = self.converted.get(&(root, layout)) {
+            return Ok(c);
+        }
+        let meta = self
+            .meta(root)
+            .cloned()
+            .ok_or_else(|| self.err(format!("value {id} is not a tensor")))?;
+        let sizes = self.sizes_of(id).map(<[usize]>::to_vec).unwrap_or_default();
+        if !matches!(sizes.len(), 3 | 4) {
+            return Err(Error::internal(format!(
+                "op #{} {}: value {id} with sizes {sizes:?} cannot be in layout {layout:?}",
+                self.op_index, self.op_name
+            )));
+        }
+        let converted = self.new_tensor(
+            TensorMeta {
+                dtype: meta.dtype,
+                bound_sizes: meta.bound_sizes,
+                layout,
+                kind: TensorKind::Activation { mem_obj_id: None },
+            },
+            sizes.clone(),
+        );
+        let [n, c, h, w] = nchw(&sizes);
+        let texels = n * c.div_ceil(4) * h * w;
+        let p = Channels4Params {
+            count: texels as u32,
+            c: c as u32,
+            hw: (h * w) as u32,
+        };
+        let kernel = match (have, layout) {
+            (Layout::Contiguous, Layout::Channels4) => &TO_CHANNELS4,
+            (Layout::Channels4, Layout::Contiguous) => &FROM_CHANNELS4,
+            _ => {
+                return Err(Error::internal(format!(
+                    "no conversion from {have:?} to {layout:?}"
+                )))
+            }
+        };
+        self.push_dispatch(kernel.call(p).linear(texels), vec![converted, root])?;
+        self.converted.insert((root, layout), converted);
+        Ok(converted)
+    }
+
+    /// Constant `w` re-laid out by `packing` for a kernel (recorded once per constant and
+    /// packing; streamed in its packed order during prepack). `None` when `w` is not a
+    /// constant of the graph, or is written in place: the caller then needs another kernel.
+    pub fn packed_constant(&mut self, w: &TensorInfo, packing: Packing) -> Result<Option<ValueId>> {
+        let root = self.alias_root[w.id];
+        if self.written.contains(&root) {
+            return Ok(None);
+        }
+        let Some(TensorMeta {
+            kind:
+                TensorKind::Constant {
+                    constant,
+                    packing: None,
+                },
+            dtype,
+            ..
+        }) = self.meta(root).cloned()
+        else {
+            return Ok(None);
+        };
+        if packing.source_len() != w.numel() {
+            return Err(Error::internal(format!(
+                "op #{} {}: packing {packing:?} does not fit value {} of {} elements",
+                self.op_index,
+                self.op_name,
+                w.id,
+                w.numel()
+            )));
+        }
+        if let Some(&p) = self.packed.get(&(root, packing)) {
+            return Ok(Some(p));
+        }
+        let len = packing.packed_len();
+        let id = self.new_tensor(
+            TensorMeta {
+                dtype,
+                bound_sizes: vec![len],
+                layout: Layout::Contiguous,
+                kind: TensorKind::Constant {
+                    constant,
+                    packing: Some(packing),
+                },
+            },
+            vec![len],
+        );
+        self.packed.insert((root, packing), id);
+        Ok(Some(id))
     }
 
     /// Lets view-like ops alias activations. Only valid with the lifetime arena: the
@@ -232,10 +410,7 @@ impl<'g> OpBuilder<'g> {
     pub fn may_alias(&self, x: &TensorInfo) -> bool {
         let root = self.alias_root[x.id];
         self.alias_activations
-            && self
-                .graph
-                .tensor(root)
-                .is_some_and(|t| t.constant.is_none())
+            && self.meta(root).is_some_and(|m| !m.is_constant())
             && !self.written.contains(&root)
     }
 
@@ -331,14 +506,22 @@ impl<'g> OpBuilder<'g> {
         matches!(self.graph.values.get(id), Some(Value::Null))
     }
 
+    /// Tensor argument `id` as it is now: sizes of this build, dtype, and the layout its
+    /// producer wrote (a dispatch binding it converts it where the kernel needs another).
     pub fn tensor(&self, id: ValueId) -> Result<TensorInfo> {
-        match self.value(id)? {
-            Value::Tensor(t) => Ok(TensorInfo {
+        match self.meta(id) {
+            Some(m) => Ok(TensorInfo {
                 id,
-                dtype: t.dtype,
-                sizes: self.sizes[id].clone().unwrap_or_else(|| t.dims.clone()),
+                dtype: m.dtype,
+                sizes: self.sizes[id]
+                    .clone()
+                    .unwrap_or_else(|| m.bound_sizes.clone()),
+                layout: self.layout_of(id),
             }),
-            _ => Err(self.type_err(id, "a tensor")),
+            None => {
+                self.value(id)?;
+                Err(self.type_err(id, "a tensor"))
+            }
         }
     }
 
@@ -419,6 +602,16 @@ impl<'g> OpBuilder<'g> {
     /// Declares the sizes output tensor `id` gets. At the bounds they must match the
     /// serialized dims; after a resize each dim must be within its bound.
     pub fn set_output(&mut self, id: ValueId, sizes: Vec<usize>) -> Result<TensorInfo> {
+        self.set_output_in(id, sizes, Layout::Contiguous)
+    }
+
+    /// As [`set_output`](Self::set_output), for an op that writes the output in `layout`.
+    pub fn set_output_in(
+        &mut self,
+        id: ValueId,
+        sizes: Vec<usize>,
+        layout: Layout,
+    ) -> Result<TensorInfo> {
         let t = match self.value(id)? {
             Value::Tensor(t) => t,
             _ => return Err(self.type_err(id, "an output tensor")),
@@ -430,15 +623,27 @@ impl<'g> OpBuilder<'g> {
                 t.dims
             )));
         }
+        if layout != Layout::Contiguous && !matches!(sizes.len(), 3 | 4) {
+            return Err(Error::internal(format!(
+                "op #{} {}: output {id} with sizes {sizes:?} cannot be in layout {layout:?}",
+                self.op_index, self.op_name
+            )));
+        }
         self.sizes[id] = Some(sizes.clone());
+        if let Some(Some(m)) = self.metas.get_mut(id) {
+            m.layout = layout;
+        }
         Ok(TensorInfo {
             id,
             dtype: t.dtype,
             sizes,
+            layout,
         })
     }
 
-    /// Records `call` with `tensors` bound at bindings 1, 2, ... in the kernel's order.
+    /// Records `call` with `tensors` bound at bindings 1, 2, ... in the kernel's order. A tensor
+    /// read in another layout than the kernel's binding says is converted first (once per
+    /// value and layout); one written in another layout is an error.
     pub fn dispatch<S: Params>(&mut self, call: Call<S>, tensors: &[ValueId]) -> Result<()> {
         let k = call.kernel;
         if tensors.len() != k.bindings.len() {
@@ -451,6 +656,26 @@ impl<'g> OpBuilder<'g> {
                 tensors.len()
             )));
         }
+        let mut bound = Vec::with_capacity(tensors.len());
+        for (&t, binding) in tensors.iter().zip(k.bindings) {
+            let have = self.layout_of(t);
+            if have == binding.layout {
+                bound.push(t);
+            } else if binding.access == Access::Read {
+                bound.push(self.in_layout(t, binding.layout)?);
+            } else {
+                return Err(Error::internal(format!(
+                    "op #{} {}: shader {} writes value {t} as {:?}, but it is {have:?}",
+                    self.op_index, self.op_name, k.shader.name, binding.layout
+                )));
+            }
+        }
+        self.push_dispatch(call, bound)
+    }
+
+    /// Records `call` over `tensors` whose layouts already match.
+    fn push_dispatch<S: Params>(&mut self, call: Call<S>, tensors: Vec<ValueId>) -> Result<()> {
+        let k = call.kernel;
         let spec_words: usize = k.spec.iter().map(|f| f.len).sum();
         if call.spec.len() != spec_words {
             return Err(Error::internal(format!(
@@ -461,15 +686,31 @@ impl<'g> OpBuilder<'g> {
                 call.spec.len()
             )));
         }
+        // A value written here invalidates its copies in other layouts.
+        for (&t, binding) in tensors.iter().zip(k.bindings) {
+            if binding.access.writes() {
+                let root = self.alias_root[t];
+                self.converted.retain(|(r, _), _| *r != root);
+            }
+        }
         self.dispatches.push(Dispatch {
             kernel: k,
             variant: call.variant,
             spec: call.spec,
             grid: call.grid,
             params: call.params,
-            tensors: tensors.to_vec(),
+            tensors,
             op_index: self.op_index,
         });
         Ok(())
     }
+}
+
+/// What a finished build hands to the runtime (see [`OpBuilder::finish`]).
+pub(super) struct Finished {
+    pub dispatches: Vec<Dispatch>,
+    pub roots: Vec<ValueId>,
+    pub metas: Vec<Option<TensorMeta>>,
+    pub outputs: Vec<ValueId>,
+    pub written: BTreeSet<ValueId>,
 }

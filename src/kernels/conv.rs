@@ -1,6 +1,6 @@
 //! Convolution kernels.
 
-use super::{read, write, Kernel};
+use super::{read, write, Kernel, Layout};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -37,4 +37,98 @@ pub static CONV2D: Kernel<Conv2dParams> = Kernel::new(
 pub static CONV_TRANSPOSE2D: Kernel<Conv2dParams> = Kernel::new(
     &shaders::CONV_TRANSPOSE2D,
     &[write("Out"), read("In"), read("W"), read("Bias")],
+);
+
+kernel_params! {
+    /// `conv2d_pw.comp`: 1x1 convolution on channels-packed tensors.
+    pub struct ConvPwParams {
+        hw_out: u32,
+        w_out: u32,
+        h_in: i32,
+        w_in: i32,
+        ic4: u32,
+        oc4: u32,
+        stride: i32,
+        pad: i32,
+        has_bias: i32,
+        clamp_min: f32,
+        clamp_max: f32,
+    }
+}
+kernel_params! {
+    /// `conv2d_pw.comp` specialization: output-channel blocks of 4 per invocation.
+    #[allow(non_snake_case)]
+    pub struct ConvPwSpec { TILE_OC4: i32 }
+}
+pub static CONV2D_PW: Kernel<ConvPwParams, ConvPwSpec> = Kernel::new(
+    &shaders::CONV2D_PW,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read("In").in_layout(Layout::Channels4),
+        read("W"),
+        read("Bias"),
+    ],
+);
+
+kernel_params! {
+    /// `conv2d_dw.comp`: depthwise convolution on channels-packed tensors.
+    pub struct ConvDwParams {
+        h_in: i32,
+        w_in: i32,
+        h_out: i32,
+        w_out: i32,
+        c4: u32,
+        pad_h: i32,
+        pad_w: i32,
+        has_bias: i32,
+        clamp_min: f32,
+        clamp_max: f32,
+    }
+}
+kernel_params! {
+    /// `conv2d_dw.comp` specialization: kernel size, stride and dilation.
+    #[allow(non_snake_case)]
+    pub struct ConvDwSpec { KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32 }
+}
+pub static CONV2D_DW: Kernel<ConvDwParams, ConvDwSpec> = Kernel::new(
+    &shaders::CONV2D_DW,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read("In").in_layout(Layout::Channels4),
+        read("W"),
+        read("Bias"),
+    ],
+);
+
+kernel_params! {
+    /// `conv2d_tiled.comp`: KxK convolution (groups = 1) on channels-packed tensors.
+    pub struct ConvTiledParams {
+        h_in: i32,
+        w_in: i32,
+        h_out: i32,
+        w_out: i32,
+        ic4: u32,
+        oc4: u32,
+        oc_groups: u32,
+        pad_h: i32,
+        pad_w: i32,
+        has_bias: i32,
+        clamp_min: f32,
+        clamp_max: f32,
+    }
+}
+kernel_params! {
+    /// `conv2d_tiled.comp` specialization: kernel size, stride, dilation and output-channel
+    /// blocks per invocation.
+    #[allow(non_snake_case)]
+    pub struct ConvTiledSpec { KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, TILE_OC4: i32 }
+}
+pub static CONV2D_TILED: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
+    &shaders::CONV2D_TILED,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read("In").in_layout(Layout::Channels4),
+        read("W"),
+        read("Bias"),
+    ],
 );

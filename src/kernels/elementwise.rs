@@ -1,6 +1,6 @@
 //! Elementwise kernels: broadcasting binary/ternary ops, unary ops, clamp and fills.
 
-use super::{read, write, Kernel};
+use super::{read, write, Kernel, Layout};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -67,3 +67,36 @@ kernel_params! {
     }
 }
 pub static CREATE_FILL: Kernel<FillParams> = Kernel::new(&shaders::CREATE_FILL, &[write("Out")]);
+
+kernel_params! {
+    /// `elementwise4.comp` (one build per op, `OP`): float ops over whole texels.
+    pub struct Elementwise4Params {
+        count: u32,
+        c: u32,
+        hw: u32,
+        c4: u32,
+        mask_lanes: i32,
+        b_mode: i32,
+        b_div: u32,
+        b_mod: u32,
+        scalar: f32,
+        alpha: f32,
+        param: f32,
+        lo: f32,
+        hi: f32,
+    }
+}
+/// `elementwise4.comp` over contiguous tensors (element count a multiple of 4).
+pub static ELEMENTWISE4: Kernel<Elementwise4Params> = Kernel::new(
+    &shaders::ELEMENTWISE4,
+    &[write("Out"), read("A"), read("B")],
+);
+/// `elementwise4.comp` over channels-packed tensors.
+pub static ELEMENTWISE4_C4: Kernel<Elementwise4Params> = Kernel::new(
+    &shaders::ELEMENTWISE4,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read("A").in_layout(Layout::Channels4),
+        read("B").in_layout(Layout::Channels4),
+    ],
+);

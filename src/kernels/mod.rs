@@ -10,6 +10,7 @@
 //! them, so the `repr(C)` layout, std430 and push-constant layouts are the same by construction.
 
 pub mod layout;
+pub mod packing;
 
 use std::marker::PhantomData;
 
@@ -312,6 +313,7 @@ impl<S: Params> Call<S> {
 pub mod attention;
 pub mod conv;
 pub mod elementwise;
+pub mod layout_convert;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
@@ -327,10 +329,17 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &attention::ATTN_UPDATE_CACHE.info,
         &conv::CONV2D.info,
         &conv::CONV_TRANSPOSE2D.info,
+        &conv::CONV2D_PW.info,
+        &conv::CONV2D_DW.info,
+        &conv::CONV2D_TILED.info,
         &elementwise::BINARY.info,
         &elementwise::UNARY.info,
         &elementwise::CLAMP.info,
         &elementwise::CREATE_FILL.info,
+        &elementwise::ELEMENTWISE4.info,
+        &elementwise::ELEMENTWISE4_C4.info,
+        &layout_convert::TO_CHANNELS4.info,
+        &layout_convert::FROM_CHANNELS4.info,
         &matmul::MATMUL.info,
         &norm::NORM_BATCH.info,
         &norm::NORM_ROWS.info,

@@ -211,6 +211,9 @@ pub fn emit(
     if out_sizes.len() > MAX_RANK {
         return Err(b.unsupported(format!("rank {} above {MAX_RANK}", out_sizes.len())));
     }
+    if cond.is_none() && super::elementwise4::binary(b, op, a, other, alpha, out_id, &out_sizes)? {
+        return Ok(());
+    }
     let out = b.set_output(out_id, out_sizes.clone())?;
 
     let any_float = a.is_float() || other_t.is_some_and(|t| t.is_float());

@@ -10,6 +10,7 @@ pub mod binary;
 pub mod compare;
 pub mod conv;
 pub mod create;
+pub mod elementwise4;
 pub mod index;
 pub mod matmul;
 pub mod norm;

@@ -8,6 +8,7 @@
 //! (bool: logical not); logical_not takes any dtype and stores 0/1 in the output's dtype.
 
 use super::binary::dtype_kind;
+use super::elementwise4;
 use crate::error::Result;
 use crate::format::{Value, ValueId};
 use crate::graph::OpDef;
@@ -154,6 +155,20 @@ fn build(b: &mut OpBuilder, args: &[ValueId], kind: Kind) -> Result<()> {
 }
 
 fn emit(b: &mut OpBuilder, input: ValueId, out: ValueId, kind: Kind, param: f64) -> Result<()> {
+    let x = b.tensor(input)?;
+    let float_op = (kind as i32) <= Kind::LeakyRelu as i32;
+    if float_op
+        && elementwise4::unary(
+            b,
+            elementwise4::UNARY_BASE + kind as i32,
+            &x,
+            out,
+            param as f32,
+            [0.0, 0.0],
+        )?
+    {
+        return Ok(());
+    }
     let (x, out) = same_shape(b, input, out)?;
     let compute_float = match kind {
         Kind::LogicalNot => false,
@@ -194,9 +209,7 @@ pub fn hardtanh(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     b.expect_args(args, 4)?;
     let lo = b.double(args[1])?;
     let hi = b.double(args[2])?;
-    let (x, out) = same_shape(b, args[0], args[3])?;
-    b.require_float(&[&x, &out])?;
-    emit_clamp(b, &x, &out, Some(lo), Some(hi))
+    clamp_float_or_any(b, args[0], args[3], Some(lo), Some(hi), true)
 }
 
 /// `clamp(self, min=None, max=None)`: at least one bound must be given.
@@ -207,7 +220,31 @@ pub fn clamp(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     if lo.is_none() && hi.is_none() {
         return Err(b.err("at least one of min and max must be given"));
     }
-    let (x, out) = same_shape(b, args[0], args[3])?;
+    clamp_float_or_any(b, args[0], args[3], lo, hi, false)
+}
+
+/// `out = clamp(x, lo, hi)`: over texels for float tensors (`elementwise4.comp`), else
+/// `clamp.comp`. `float_only`: the op (hardtanh) takes float tensors only.
+fn clamp_float_or_any(
+    b: &mut OpBuilder,
+    input: ValueId,
+    out_id: ValueId,
+    lo: Option<f64>,
+    hi: Option<f64>,
+    float_only: bool,
+) -> Result<()> {
+    let x = b.tensor(input)?;
+    let bounds = [
+        lo.map_or(f32::NEG_INFINITY, |v| v as f32),
+        hi.map_or(f32::INFINITY, |v| v as f32),
+    ];
+    if elementwise4::unary(b, elementwise4::CLAMP, &x, out_id, 0.0, bounds)? {
+        return Ok(());
+    }
+    let (x, out) = same_shape(b, input, out_id)?;
+    if float_only {
+        b.require_float(&[&x, &out])?;
+    }
     if x.is_float() && !out.is_float() {
         return Err(b.err(format!(
             "clamping a {:?} tensor cannot produce a {:?} result",

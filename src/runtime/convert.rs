@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::DType;
+use crate::kernels::packing::Packing;
 use crate::runtime::host_tensor::{f32_to_half, half_to_f32};
 
 /// Bytes per element on the GPU.
@@ -78,4 +79,35 @@ fn each<const K: usize>(src: &[u8], step: usize, out: &mut [u8], f: impl Fn(&[u8
     {
         o.copy_from_slice(&f(s));
     }
+}
+
+/// Writes the GPU words of packed elements `first..first + out.len() / 4` of `src` (elements
+/// of `dtype`) re-laid out by `packing` (`None`: in source order) into `out`; padding is zero.
+pub fn pack_to_gpu(
+    dtype: DType,
+    src: &[u8],
+    packing: Option<Packing>,
+    first: usize,
+    out: &mut [u8],
+) -> Result<()> {
+    let es = dtype.size();
+    let n = out.len() / GPU_ELEM_SIZE;
+    let Some(p) = packing else {
+        let bytes = src
+            .get(first * es..(first + n) * es)
+            .ok_or_else(|| Error::internal("pack_to_gpu: source shorter than the weight"))?;
+        return to_gpu(dtype, bytes, out);
+    };
+    if src.len() < p.source_len() * es || first + n > p.packed_len() {
+        return Err(Error::internal(
+            "pack_to_gpu: sizes do not match the packing",
+        ));
+    }
+    for (k, o) in out.chunks_exact_mut(GPU_ELEM_SIZE).enumerate() {
+        match p.source_index(first + k) {
+            Some(j) => to_gpu(dtype, &src[j * es..(j + 1) * es], o)?,
+            None => o.fill(0),
+        }
+    }
+    Ok(())
 }

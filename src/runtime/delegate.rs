@@ -21,8 +21,9 @@ use crate::gpu::memory::Accountant;
 use crate::gpu::{
     Buffer, BufferKind, BufferRange, CommandBuffer, Context, Fence, MemTag, MemoryStats,
 };
-use crate::graph::{self, BuiltGraph, Dispatch, RuntimeInput};
-use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
+use crate::graph::{self, BuiltGraph, Dispatch, RuntimeInput, TensorKind, TensorMeta};
+use crate::kernels::packing::Packing;
+use crate::runtime::convert::{from_gpu, pack_to_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
 use crate::runtime::prepack::{write_direct, StagingRing};
@@ -95,10 +96,15 @@ pub fn process_memory_report() -> (usize, MemoryReport) {
     (live.len(), sum)
 }
 
-/// A weight buffer shared by every constant tensor with the same source and dtype.
+/// A weight buffer shared by every constant tensor with the same source, dtype and packing.
 struct Weight {
     source: ConstantSource,
     dtype: DType,
+    /// The kernel order it is re-laid out in while it streams (None: as the source).
+    packing: Option<Packing>,
+    /// Elements of the source.
+    source_elems: usize,
+    /// Device bytes (packed size).
     bytes: u64,
     /// Root values that use it.
     users: Vec<ValueId>,
@@ -127,6 +133,9 @@ pub struct Delegate {
     buffers: Vec<Buffer>,
     graph: Graph,
     roots: Vec<ValueId>,
+    /// Every tensor the init build planned for (graph values and those the builder added);
+    /// a resize must plan the same.
+    metas: Vec<Option<TensorMeta>>,
     /// The builder setting init used; a resize must alias the same values.
     alias_activations: bool,
     id: u64,
@@ -189,6 +198,19 @@ impl Delegate {
     /// depends on an earlier one).
     pub fn recording_stats(&self) -> (usize, usize) {
         (self.recording.dispatches, self.recording.barriers)
+    }
+
+    /// The shader of every dispatch in the current recording, in order (tests check which
+    /// kernels a graph got).
+    #[doc(hidden)]
+    pub fn recorded_shaders(&self) -> Result<Vec<&'static str>> {
+        let built = self.rebuild(&self.recorded_for)?;
+        Ok(built
+            .dispatches
+            .iter()
+            .filter(|d| d.work_items() > 0)
+            .map(|d| d.kernel.shader.name)
+            .collect())
     }
 
     /// The device this delegate runs on.
@@ -294,12 +316,12 @@ impl Delegate {
     fn resize(&mut self, runtime: Vec<RuntimeInput>) -> Result<()> {
         let ctx = self.ctx.clone();
         let built = self.rebuild(&runtime)?;
-        if built.roots != self.roots {
+        if built.roots != self.roots || built.metas != self.metas {
             return Err(Error::internal(
-                "a resize changed which values share memory",
+                "a resize changed which values share memory or how they are laid out",
             ));
         }
-        check_limits(&ctx, &self.graph, &built.dispatches)?;
+        check_limits(&ctx, &built)?;
         // Sizes feed the recording (transfer lengths); put the old ones back if it fails.
         let old_inputs: Vec<Option<Vec<usize>>> = self
             .inputs
@@ -365,9 +387,10 @@ impl Delegate {
         let live: Vec<_> = crate::runtime::plan::lifetimes(&steps, |_| 0)
             .into_iter()
             .filter(|l| {
-                self.graph
-                    .tensor(l.value)
-                    .is_some_and(|t| t.constant.is_none())
+                self.metas
+                    .get(l.value)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|m| !m.is_constant())
             })
             .collect();
         let mut found = Vec::new();
@@ -485,12 +508,10 @@ impl Loader<'_> {
         };
         let built = graph::build(graph, ctx.caps(), at_bounds, alias_activations)?;
         let (dispatches, roots) = (&built.dispatches, &built.roots);
-        check_limits(ctx, graph, dispatches)?;
+        check_limits(ctx, &built)?;
         // Views that share an activation's memory (only when the builder may alias).
         let aliased_views: Vec<ValueId> = (0..roots.len())
-            .filter(|&v| {
-                roots[v] != v && graph.tensor(roots[v]).is_some_and(|t| t.constant.is_none())
-            })
+            .filter(|&v| roots[v] != v && built.meta(roots[v]).is_some_and(|m| !m.is_constant()))
             .collect();
         let views_aliased = !aliased_views.is_empty();
 
@@ -504,45 +525,51 @@ impl Loader<'_> {
                 input_tensors.push(roots[id]);
             }
         }
-        let mut output_tensors = Vec::new();
         for &id in &graph.output_ids {
             check_io(graph, id, false)?;
-            output_tensors.push(roots[id]);
         }
+        let output_tensors = built.outputs.clone();
         let mut steps: Vec<Vec<ValueId>> = vec![input_tensors];
         if host_read.is_empty() {
             steps.extend(dispatches.iter().map(|d| d.tensors.clone()));
         } else {
-            steps.extend(chain_tensor_steps(graph, roots));
+            steps.extend(chain_tensor_steps(graph, &built));
         }
         steps.push(output_tensors);
         let used: BTreeSet<ValueId> = steps.iter().flatten().copied().collect();
-        let tensor = |id: ValueId| graph.tensor(id).expect("used values are tensors");
-        let gpu_bytes = |id: ValueId| (tensor(id).numel() * GPU_ELEM_SIZE) as u64;
+        let tensor = |id: ValueId| built.meta(id).expect("used values are tensors");
+        let gpu_bytes = |id: ValueId| (tensor(id).stored_elements() * GPU_ELEM_SIZE) as u64;
 
         let mut weights: Vec<Weight> = Vec::new();
         let mut activations: Vec<ValueId> = Vec::new();
         for &id in &used {
             let t = tensor(id);
-            match t.constant {
-                Some(c) => {
-                    let source = graph.constants[c].source.clone();
+            match t.kind {
+                TensorKind::Constant { constant, packing } => {
+                    let source = graph.constants[constant].source.clone();
                     // Deduplicate by source, except tensors written in place (KV caches).
                     let private = built.written.contains(&id);
                     match weights.iter_mut().find(|w| {
-                        !private && !w.private && w.source == source && w.dtype == t.dtype
+                        !private
+                            && !w.private
+                            && w.source == source
+                            && w.dtype == t.dtype
+                            && w.packing == packing
                     }) {
                         Some(w) => w.users.push(id),
                         None => weights.push(Weight {
                             source,
                             dtype: t.dtype,
+                            packing,
+                            source_elems: packing
+                                .map_or_else(|| t.stored_elements(), |p| p.source_len()),
                             bytes: gpu_bytes(id),
                             users: vec![id],
                             private,
                         }),
                     }
                 }
-                None => activations.push(id),
+                TensorKind::Activation { .. } => activations.push(id),
             }
         }
         let active: BTreeSet<ValueId> = activations.iter().copied().collect();
@@ -558,7 +585,7 @@ impl Loader<'_> {
         let arena = plan_arena(&act_lifetimes, align);
         let shared: Vec<(ValueId, Option<u32>, u64)> = activations
             .iter()
-            .map(|&v| (v, tensor(v).mem_obj_id, gpu_bytes(v)))
+            .map(|&v| (v, tensor(v).mem_obj_id(), gpu_bytes(v)))
             .collect();
         // What the exporter's shared objects need. Views that alias an activation have no
         // memory of their own in this build, but under shared objects they are copies with
@@ -568,7 +595,7 @@ impl Loader<'_> {
             aliased_views
                 .iter()
                 .filter(|&&v| active.contains(&roots[v]))
-                .filter_map(|&v| graph.tensor(v).map(|t| (v, t.mem_obj_id, gpu_bytes(v)))),
+                .filter_map(|&v| built.meta(v).map(|t| (v, t.mem_obj_id(), gpu_bytes(v)))),
         );
         let shared_bytes = plan_shared_objects(&shared_all);
         let use_arena = match self.options.planner {
@@ -626,7 +653,7 @@ impl Loader<'_> {
                 let mut staging =
                     Buffer::new(ctx, acct, w.bytes, BufferKind::Host, MemTag::Staging)?;
                 report.staging_ring_bytes = report.staging_ring_bytes.max(staging.size());
-                to_gpu(w.dtype, src.bytes(), staging.bytes_mut()?)?;
+                pack_to_gpu(w.dtype, src.bytes(), w.packing, 0, staging.bytes_mut()?)?;
                 cmd.begin(true)?;
                 cmd.copy(staging.handle(), 0, buffers[first + i].handle(), 0, w.bytes);
                 cmd.end()?;
@@ -643,10 +670,13 @@ impl Loader<'_> {
 
         // 5. Ready: I/O transfer buffers, parameters, descriptors, the recorded command buffer.
         acct.begin_phase("ready");
-        let make_io = |id: ValueId| -> Result<Io> {
-            let t = tensor(id);
+        // `value`: the root whose memory holds the tensor (an output's contiguous copy).
+        let make_io = |id: ValueId, value: ValueId| -> Result<Io> {
+            let t = graph
+                .tensor(id)
+                .expect("I/O values were checked to be tensors");
             let in_place = placements
-                .get(&roots[id])
+                .get(&value)
                 .is_some_and(|p| buffers[p.buffer].is_mapped());
             let host = if in_place {
                 None
@@ -654,14 +684,14 @@ impl Loader<'_> {
                 Some(Buffer::new(
                     ctx,
                     acct,
-                    gpu_bytes(id),
+                    (t.numel() * GPU_ELEM_SIZE) as u64,
                     BufferKind::Host,
                     MemTag::Io,
                 )?)
             };
             let read_on_host = host_read.contains(&id);
             Ok(Io {
-                value: roots[id],
+                value,
                 read_on_host,
                 boundary_dtype: t.staging_dtype.unwrap_or(t.dtype),
                 gpu_float: t.dtype.is_float(),
@@ -675,7 +705,7 @@ impl Loader<'_> {
         for &id in &graph.input_ids {
             match graph.tensor(id) {
                 Some(t) => {
-                    let io = make_io(id)?;
+                    let io = make_io(id, roots[id])?;
                     // The build at init reads zeros from inputs read on the host.
                     recorded_for.push(if io.read_on_host {
                         RuntimeInput::Values(t.dims.clone(), vec![0; t.numel()])
@@ -693,7 +723,8 @@ impl Loader<'_> {
         let mut outputs = graph
             .output_ids
             .iter()
-            .map(|&id| make_io(id))
+            .zip(&built.outputs)
+            .map(|(&id, &value)| make_io(id, value))
             .collect::<Result<Vec<_>>>()?;
         // Equal to the bounds, except in data-dependent graphs built with zeros.
         for (io, sizes) in outputs.iter_mut().zip(&built.output_sizes) {
@@ -717,6 +748,7 @@ impl Loader<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .push((id, report.clone()));
         let roots = built.roots.clone();
+        let metas = built.metas.clone();
         Ok(Delegate {
             recording,
             fence,
@@ -727,6 +759,7 @@ impl Loader<'_> {
             buffers,
             graph: graph.clone(),
             roots,
+            metas,
             alias_activations,
             id,
             report,
@@ -790,7 +823,7 @@ impl Loader<'_> {
                 if let Ok(mut buf) =
                     Buffer::new(ctx, acct, w.bytes, BufferKind::Unified, MemTag::Weight)
                 {
-                    write_direct(src.bytes(), w.dtype, &mut buf)?;
+                    write_direct(src.bytes(), w.dtype, w.packing, &mut buf)?;
                     buffers.push(buf);
                     report.direct_weights += 1;
                     written = true;
@@ -804,9 +837,12 @@ impl Loader<'_> {
                     report.staging_ring_bytes = r.size();
                     ring = Some(r);
                 }
-                ring.as_mut()
-                    .expect("created above")
-                    .upload(src.bytes(), w.dtype, &buf)?;
+                ring.as_mut().expect("created above").upload(
+                    src.bytes(),
+                    w.dtype,
+                    w.packing,
+                    &buf,
+                )?;
                 buffers.push(buf);
             }
             place_weight(w, buffers.len() - 1, placements);
@@ -959,7 +995,7 @@ fn describe(source: &ConstantSource) -> String {
 
 /// A constant's source must hold exactly the weight's elements in its dtype.
 fn check_source_len(w: &Weight, len: usize) -> Result<()> {
-    let want = (w.bytes as usize / GPU_ELEM_SIZE) * w.dtype.size();
+    let want = w.source_elems * w.dtype.size();
     if len != want {
         return Err(Error::invalid_program(format!(
             "constant {} has {len} bytes, expected {want} ({:?}, value {})",
@@ -971,14 +1007,23 @@ fn check_source_len(w: &Weight, len: usize) -> Result<()> {
     Ok(())
 }
 
-/// Per chain op, the memory (alias roots) of every tensor among its arguments, lists included.
-fn chain_tensor_steps(graph: &Graph, roots: &[ValueId]) -> Vec<Vec<ValueId>> {
+/// Per chain op, the memory (alias roots) of every tensor among its arguments, lists included,
+/// and of the tensors its dispatches bind (layout copies, packed constants), and the
+/// contiguous copies of graph outputs at the end.
+fn chain_tensor_steps(graph: &Graph, built: &BuiltGraph) -> Vec<Vec<ValueId>> {
+    let roots = &built.roots;
     let tensor_root = |id: ValueId| graph.tensor(id).map(|_| roots[id]);
     graph
         .chain
         .iter()
-        .map(|call| {
-            let mut step = Vec::new();
+        .enumerate()
+        .map(|(index, call)| {
+            let mut step: Vec<ValueId> = built
+                .dispatches
+                .iter()
+                .filter(|d| d.op_index == index)
+                .flat_map(|d| d.tensors.iter().copied())
+                .collect();
             for &arg in &call.args {
                 match &graph.values[arg] {
                     Value::ValueList(ids) => {
@@ -1118,9 +1163,9 @@ fn fetch_constant(
 }
 
 /// Device limits that must hold before anything is dispatched.
-fn check_limits(ctx: &Context, graph: &Graph, dispatches: &[Dispatch]) -> Result<()> {
+fn check_limits(ctx: &Context, built: &BuiltGraph) -> Result<()> {
     let caps = ctx.caps();
-    for d in dispatches {
+    for d in &built.dispatches {
         let local = d.grid.local();
         let invocations: u64 = local.iter().map(|&l| l as u64).product();
         if (0..3).any(|i| local[i] > caps.max_compute_work_group_size[i])
@@ -1153,10 +1198,9 @@ fn check_limits(ctx: &Context, graph: &Graph, dispatches: &[Dispatch]) -> Result
             ));
         }
         for &t in &d.tensors {
-            let bytes = graph
-                .tensor(t)
-                .map(|t| t.numel() * GPU_ELEM_SIZE)
-                .unwrap_or(0) as u64;
+            let bytes = built
+                .meta(t)
+                .map_or(0, |m| m.stored_elements() * GPU_ELEM_SIZE) as u64;
             if bytes > caps.max_storage_buffer_range as u64 {
                 return Err(Error::new(
                     ErrorKind::OutOfResources,

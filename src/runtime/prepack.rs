@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::format::DType;
 use crate::gpu::memory::Accountant;
 use crate::gpu::{Buffer, BufferKind, CommandBuffer, Context, Fence, MemTag};
-use crate::runtime::convert::{to_gpu, GPU_ELEM_SIZE};
+use crate::kernels::packing::Packing;
+use crate::runtime::convert::{pack_to_gpu, GPU_ELEM_SIZE};
 
 struct Slot {
     cmd: CommandBuffer,
@@ -59,13 +60,18 @@ impl StagingRing {
         self.ring.size()
     }
 
-    /// Converts `src` (elements of `dtype`) into GPU words and copies them into `dst` from
-    /// byte 0, slot by slot. Returns once every piece is in staging (the GPU copies may still
-    /// be running: `finish` waits for them).
-    pub fn upload(&mut self, src: &[u8], dtype: DType, dst: &Buffer) -> Result<()> {
+    /// Converts `src` (elements of `dtype`) into GPU words, re-laid out by `packing`, and
+    /// copies them into `dst` from byte 0, slot by slot. Returns once every piece is in
+    /// staging (the GPU copies may still be running: `finish` waits for them).
+    pub fn upload(
+        &mut self,
+        src: &[u8],
+        dtype: DType,
+        packing: Option<Packing>,
+        dst: &Buffer,
+    ) -> Result<()> {
         let elems_per_slot = (self.slot_bytes as usize) / GPU_ELEM_SIZE;
-        let src_elem = dtype.size();
-        let n = src.len() / src_elem;
+        let n = packing.map_or(src.len() / dtype.size(), |p| p.packed_len());
         if (n * GPU_ELEM_SIZE) as u64 > dst.size() {
             return Err(Error::internal("weight buffer smaller than its constant"));
         }
@@ -82,11 +88,7 @@ impl StagingRing {
             let offset = index as u64 * self.slot_bytes;
             let bytes = (count * GPU_ELEM_SIZE) as u64;
             let staging = &mut self.ring.bytes_mut()?[offset as usize..(offset + bytes) as usize];
-            to_gpu(
-                dtype,
-                &src[start * src_elem..(start + count) * src_elem],
-                staging,
-            )?;
+            pack_to_gpu(dtype, src, packing, start, staging)?;
             slot.cmd.begin(true)?;
             slot.cmd.copy(
                 self.ring.handle(),
@@ -122,12 +124,18 @@ impl Drop for StagingRing {
     }
 }
 
-/// Writes `src` converted to GPU words straight into a mapped device buffer (unified memory).
-pub fn write_direct(src: &[u8], dtype: DType, dst: &mut Buffer) -> Result<()> {
-    let n = src.len() / dtype.size();
+/// Writes `src` converted to GPU words (re-laid out by `packing`) straight into a mapped device
+/// buffer (unified memory).
+pub fn write_direct(
+    src: &[u8],
+    dtype: DType,
+    packing: Option<Packing>,
+    dst: &mut Buffer,
+) -> Result<()> {
+    let n = packing.map_or(src.len() / dtype.size(), |p| p.packed_len());
     let bytes = dst.bytes_mut()?;
     if bytes.len() < n * GPU_ELEM_SIZE {
         return Err(Error::internal("weight buffer smaller than its constant"));
     }
-    to_gpu(dtype, src, &mut bytes[..n * GPU_ELEM_SIZE])
+    pack_to_gpu(dtype, src, packing, 0, &mut bytes[..n * GPU_ELEM_SIZE])
 }

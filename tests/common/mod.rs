@@ -58,6 +58,7 @@ impl GraphBuilder {
             constant: None,
             mem_obj_id: None,
             staging_dtype: None,
+            channels_packed_hint: false,
         }))
     }
 
@@ -92,6 +93,7 @@ impl GraphBuilder {
             constant: Some(self.graph.constants.len() - 1),
             mem_obj_id: None,
             staging_dtype: None,
+            channels_packed_hint: false,
         }))
     }
 
@@ -150,6 +152,7 @@ impl GraphBuilder {
             constant: Some(self.graph.constants.len() - 1),
             mem_obj_id: None,
             staging_dtype: None,
+            channels_packed_hint: false,
         }))
     }
 

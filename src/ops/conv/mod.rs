@@ -1,7 +1,13 @@
 //! Convolution: `aten.convolution.default` (1-D and 2-D, regular and transposed, grouped incl.
 //! depthwise, strided, padded, dilated, optional bias) and `et_vk.conv_with_clamp.default`
 //! (the same followed by clamp(output_min, output_max)). 1-D convolutions run as 2-D ones with
-//! H = 1. Shaders: `shaders/conv2d.comp`, `shaders/conv_transpose2d.comp`.
+//! H = 1.
+//!
+//! Regular and depthwise convolutions with constant weights run on channels-packed tensors
+//! with tiled kernels ([`packed`]); the rest (transposed, other groupings, weights computed at
+//! run time) on contiguous ones (`shaders/conv2d.comp`, `shaders/conv_transpose2d.comp`).
+
+mod packed;
 
 use crate::error::Result;
 use crate::format::ValueId;
@@ -53,6 +59,29 @@ fn spatial_pair(
             if spatial == 2 { " or 2" } else { "" }
         ))),
     }
+}
+
+/// A convolution's shapes and arguments, as 2-D (H = 1 for 1-D).
+pub struct Geometry {
+    pub n: usize,
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub ho: usize,
+    pub wo: usize,
+    pub kernel: [usize; 2],
+    pub stride: [i64; 2],
+    pub padding: [i64; 2],
+    pub dilation: [i64; 2],
+    pub groups: usize,
+    /// Output clamp bounds (infinite when absent).
+    pub clamp: [f32; 2],
+}
+
+/// An f64 bound as f32, saturating instead of overflowing to infinity.
+fn f32_bound(v: f64) -> f32 {
+    v.clamp(-f32::MAX as f64, f32::MAX as f64) as f32
 }
 
 fn build(
@@ -187,6 +216,27 @@ fn build(
     } else {
         vec![n, cout, wo]
     };
+    let geometry = Geometry {
+        n,
+        cin,
+        h,
+        w: wd,
+        cout,
+        ho,
+        wo,
+        kernel: [kh, kw],
+        stride,
+        padding,
+        dilation,
+        groups: g,
+        clamp: [
+            min.map_or(f32::NEG_INFINITY, f32_bound),
+            max.map_or(f32::INFINITY, f32_bound),
+        ],
+    };
+    if !transposed && packed::build(b, &geometry, &x, &w, bias.as_ref(), out_id, &out_sizes)? {
+        return Ok(());
+    }
     let out = b.set_output(out_id, out_sizes)?;
     for t in [&x, &w, &out].into_iter().chain(bias.as_ref()) {
         if !t.is_float() {
@@ -201,7 +251,6 @@ fn build(
         return Ok(());
     }
     b.require_i32_indexing(&[&out, &x, &w])?;
-    let bound = |v: f64| v.clamp(-f32::MAX as f64, f32::MAX as f64) as f32;
     let split = !transposed
         && super::split::use_split(
             b,
@@ -233,8 +282,8 @@ fn build(
         dw: dilation[1] as i32,
         groups: g as i32,
         has_bias: bias.is_some() as i32,
-        clamp_min: bound(min.unwrap_or(f64::NEG_INFINITY)),
-        clamp_max: bound(max.unwrap_or(f64::INFINITY)),
+        clamp_min: geometry.clamp[0],
+        clamp_max: geometry.clamp[1],
         split: split as i32,
     };
     // No bias: bind the input again (never read).

@@ -1,0 +1,195 @@
+//! Float elementwise ops over whole texels (`shaders/elementwise4.comp`): one invocation per
+//! vec4, in the layout the operands share. Channels-packed operands (conv outputs) stay
+//! packed, so residual adds and activations between convolutions need no conversion;
+//! contiguous tensors take this path when their element count is a multiple of 4. Everything
+//! else (integers, general broadcasting) uses `binary.comp` / `unary.comp`.
+
+use super::binary::{Op, Operand};
+use crate::error::Result;
+use crate::format::ValueId;
+use crate::graph::{OpBuilder, TensorInfo};
+use crate::kernels::elementwise::{Elementwise4Params, ELEMENTWISE4, ELEMENTWISE4_C4};
+use crate::kernels::layout::nchw;
+use crate::kernels::Layout;
+
+/// The op code of `elementwise4.comp` for a unary op code of `unary.comp`.
+pub const UNARY_BASE: i32 = 100;
+/// The op code of `elementwise4.comp` for clamp.
+pub const CLAMP: i32 = 200;
+
+/// How the second operand is read.
+enum B {
+    Same(TensorInfo),
+    Scalar(f32),
+    /// Per-channel `[N or 1, C, 1, 1]` broadcast over a channels-packed output.
+    PerChannel(TensorInfo),
+}
+
+/// The layout the output gets: channels-packed when an operand is (and the shape allows it),
+/// else contiguous when whole texels cover it; `None` when this path does not apply. Only
+/// the operands' layouts decide (never run-time sizes alone), so a resize picks the same
+/// layouts as the build at the bounds.
+fn texel_layout(sizes: &[usize], layouts: &[Layout]) -> Option<Layout> {
+    let packable = matches!(sizes.len(), 3 | 4);
+    if packable && layouts.contains(&Layout::Channels4) {
+        return Some(Layout::Channels4);
+    }
+    let numel: usize = sizes.iter().product();
+    (numel.is_multiple_of(4) && numel > 0).then_some(Layout::Contiguous)
+}
+
+/// `out = a (op) other` over texels; `false` (nothing recorded) when the path does not apply.
+pub fn binary(
+    b: &mut OpBuilder,
+    op: Op,
+    a: &TensorInfo,
+    other: &Operand,
+    alpha: f64,
+    out_id: ValueId,
+    out_sizes: &[usize],
+) -> Result<bool> {
+    if !matches!(
+        op,
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Minimum | Op::Maximum
+    ) {
+        return Ok(false);
+    }
+    let out_t = b.tensor(out_id)?;
+    if !a.is_float() || !out_t.is_float() {
+        return Ok(false);
+    }
+    let commutes = !matches!(op, Op::Sub | Op::Div);
+    let (a, operand) = match other {
+        Operand::Scalar(v) if a.sizes == out_sizes => (a.clone(), B::Scalar(*v as f32)),
+        Operand::Tensor(t) if !t.is_float() => return Ok(false),
+        Operand::Tensor(t) if t.sizes == out_sizes && a.sizes == out_sizes => {
+            (a.clone(), B::Same(t.clone()))
+        }
+        Operand::Tensor(t) if a.sizes == out_sizes && per_channel(&t.sizes, out_sizes) => {
+            (a.clone(), B::PerChannel(t.clone()))
+        }
+        Operand::Tensor(t)
+            if commutes && t.sizes == out_sizes && per_channel(&a.sizes, out_sizes) =>
+        {
+            (t.clone(), B::PerChannel(a.clone()))
+        }
+        _ => return Ok(false),
+    };
+    let mut layouts = vec![a.layout];
+    if let B::Same(t) | B::PerChannel(t) = &operand {
+        layouts.push(t.layout);
+    }
+    let layout = match (&operand, texel_layout(out_sizes, &layouts)) {
+        (B::PerChannel(_), Some(Layout::Channels4)) => Layout::Channels4,
+        (B::PerChannel(_), _) | (_, None) => return Ok(false),
+        (_, Some(l)) => l,
+    };
+    let (b_mode, b_id, b_div, b_mod, scalar) = match &operand {
+        B::Same(t) => (0, t.id, 1, 0, 0.0),
+        B::Scalar(v) => (1, a.id, 1, 0, *v),
+        B::PerChannel(t) => {
+            let [n, c, h, w] = nchw(out_sizes);
+            let wrap = if t.sizes[0] == 1 && n > 1 {
+                c.div_ceil(4) as u32
+            } else {
+                0
+            };
+            (2, t.id, (h * w) as u32, wrap, 0.0)
+        }
+    };
+    record(
+        b,
+        op as i32,
+        &a,
+        b_id,
+        out_id,
+        out_sizes,
+        layout,
+        Elementwise4Params {
+            b_mode,
+            b_div,
+            b_mod,
+            scalar,
+            alpha: alpha as f32,
+            ..Default::default()
+        },
+    )?;
+    Ok(true)
+}
+
+/// Whether `sizes` is a per-channel operand `[N or 1, C, 1, 1]` (or `[N or 1, C, 1]`) of a
+/// channels-packed `out` (rank 3 or 4).
+fn per_channel(sizes: &[usize], out: &[usize]) -> bool {
+    matches!(out.len(), 3 | 4)
+        && sizes.len() == out.len()
+        && (sizes[0] == out[0] || sizes[0] == 1)
+        && sizes[1] == out[1]
+        && sizes[2..].iter().all(|&s| s == 1)
+}
+
+/// `out = f(x)` for a float unary op of `unary.comp` (`code`) or clamp; `false` when the
+/// path does not apply.
+pub fn unary(
+    b: &mut OpBuilder,
+    code: i32,
+    x: &TensorInfo,
+    out_id: ValueId,
+    param: f32,
+    bounds: [f32; 2],
+) -> Result<bool> {
+    if !x.is_float() || !b.tensor(out_id)?.is_float() {
+        return Ok(false);
+    }
+    let Some(layout) = texel_layout(&x.sizes, &[x.layout]) else {
+        return Ok(false);
+    };
+    record(
+        b,
+        code,
+        x,
+        x.id,
+        out_id,
+        &x.sizes.clone(),
+        layout,
+        Elementwise4Params {
+            param,
+            lo: bounds[0],
+            hi: bounds[1],
+            ..Default::default()
+        },
+    )?;
+    Ok(true)
+}
+
+/// Declares the output in `layout` and records the texel dispatch.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    b: &mut OpBuilder,
+    op: i32,
+    a: &TensorInfo,
+    b_id: ValueId,
+    out_id: ValueId,
+    sizes: &[usize],
+    layout: Layout,
+    mut p: Elementwise4Params,
+) -> Result<()> {
+    let out = b.set_output_in(out_id, sizes.to_vec(), layout)?;
+    let texels = layout.stored_elements(sizes) / 4;
+    if texels == 0 {
+        return Ok(());
+    }
+    let [_, c, h, w] = nchw(sizes);
+    p.count = texels as u32;
+    p.c = c as u32;
+    p.hw = (h * w) as u32;
+    p.c4 = c.div_ceil(4) as u32;
+    p.mask_lanes = (layout == Layout::Channels4 && c % 4 != 0) as i32;
+    let kernel = match layout {
+        Layout::Channels4 => &ELEMENTWISE4_C4,
+        Layout::Contiguous => &ELEMENTWISE4,
+    };
+    b.dispatch(
+        kernel.call(p).variant(op).linear(texels),
+        &[out.id, a.id, b_id],
+    )
+}
