@@ -5,6 +5,7 @@
 // into a process that uses libexecutorch.so (a runner linked with --no-as-needed, or
 // ctypes.CDLL(path, RTLD_GLOBAL) after importing the Python bindings) registers the backend.
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +15,7 @@
 
 #include <executorch/runtime/backend/interface.h>
 #include <executorch/runtime/core/error.h>
+#include <executorch/runtime/core/event_tracer_hooks_delegate.h>
 #include <executorch/runtime/core/evalue.h>
 #include <executorch/runtime/core/exec_aten/util/tensor_util.h>
 #include <executorch/runtime/core/freeable_buffer.h>
@@ -180,14 +182,40 @@ class EtvkBackend final : public BackendInterface {
     return static_cast<DelegateHandle*>(handle);
   }
 
+  // Logs the last execute's dispatches as delegate events: the exporter's operator node id is
+  // the delegate debug id (its debug handle map is keyed by it), the kernel name the metadata.
+  static void log_profile(executorch::runtime::EventTracer* tracer, EtvkDelegate* handle) {
+    size_t n = 0;
+    if (etvk_profile(handle, nullptr, 0, &n) != ETVK_STATUS_OK || n == 0) return;
+    std::vector<EtvkProfileEntry> entries(n);
+    if (etvk_profile(handle, entries.data(), n, &n) != ETVK_STATUS_OK) return;
+    for (size_t i = 0; i < std::min(n, entries.size()); ++i) {
+      const EtvkProfileEntry& e = entries[i];
+      executorch::runtime::event_tracer_log_profiling_delegate(
+          tracer,
+          nullptr,
+          static_cast<executorch::runtime::DebugHandle>(e.node_id),
+          static_cast<et_timestamp_t>(e.start_ns),
+          static_cast<et_timestamp_t>(e.end_ns),
+          e.kernel,
+          std::strlen(e.kernel));
+    }
+  }
+
   Error execute(
-      BackendExecutionContext& /*context*/,
+      BackendExecutionContext& context,
       DelegateHandle* raw_handle,
       Span<EValue*> args) const override {
     auto* handle = static_cast<EtvkDelegate*>(raw_handle);
     if (handle == nullptr) {
       ET_LOG(Error, "etvk: execute on a null delegate handle");
       return Error::DelegateInvalidHandle;
+    }
+    // With an event tracer (ETDump), every dispatch is timed on the GPU and logged below.
+    executorch::runtime::EventTracer* tracer = context.event_tracer();
+    if (tracer != nullptr && etvk_set_profiling(handle, true) != ETVK_STATUS_OK) {
+      ET_LOG(Info, "etvk: no per-dispatch profile: %s", etvk_last_error());
+      tracer = nullptr;
     }
     const size_t n_in = etvk_num_inputs(handle);
     const size_t n_out = etvk_num_outputs(handle);
@@ -261,6 +289,7 @@ class EtvkBackend final : public BackendInterface {
     if (status != ETVK_STATUS_OK) {
       return fail("execute", status);
     }
+    if (tracer != nullptr) log_profile(tracer, handle);
 
     for (size_t o = 0; o < n_out; ++o) {
       const EtvkTensor& t = tensors[n_in + o];

@@ -398,6 +398,24 @@ void print_memory_report(FILE* f, const EtvkMemoryStats& m) {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
+// The per-dispatch table of --profile: op, kernel, bound shapes, GPU microseconds, and GFLOP/s
+// (dispatches that count their flops) or GB/s of the tensors they bind.
+void print_profile(FILE* f, const std::vector<EtvkProfileEntry>& profile) {
+  double total_us = 0;
+  for (const auto& e : profile) total_us += e.busy_ns / 1000.0;
+  std::fprintf(f, "profile (last execute, GPU time per dispatch; total %.1f us):\n", total_us);
+  std::fprintf(f, "  %4s  %-30s %-16s %10s %9s  %s\n", "op", "name", "kernel", "us", "rate",
+               "shapes");
+  for (const auto& e : profile) {
+    double us = e.busy_ns / 1000.0;
+    char rate[32] = "";
+    if (us > 0 && e.flops > 0) std::snprintf(rate, sizeof rate, "%.1f GF/s", e.flops / us / 1e3);
+    else if (us > 0) std::snprintf(rate, sizeof rate, "%.1f GB/s", e.bytes / us / 1e3);
+    std::fprintf(f, "  %4u  %-30s %-16s %10.1f %9s  %s\n", e.op_index, e.op_name, e.kernel, us,
+                 rate, e.shapes);
+  }
+}
+
 struct Options {
   std::string model;
   std::string data;
@@ -411,6 +429,7 @@ struct Options {
   bool mmap = true;
   bool json = false;
   bool memory_report = false;
+  bool profile = false;
   uint32_t seed = 0;
   std::string save_dir;
 };
@@ -421,7 +440,8 @@ struct Options {
       stderr,
       "usage: etvk_run MODEL.pte [--data FILE.ptd] [--inputs a.npy ...] [--expected x.npy ...]\n"
       "                [--atol A] [--rtol R] [--iters N] [--warmup N] [--loader mmap|file]\n"
-      "                [--json] [--memory-report] [--method NAME] [--seed S] [--save DIR]\n"
+      "                [--json] [--memory-report] [--profile] [--method NAME] [--seed S]\n"
+      "                [--save DIR]\n"
       "Random inputs (seeded) are used when --inputs is absent. --expected compares every\n"
       "output with allclose: |out - exp| <= atol + rtol * |exp| (defaults 1e-4, 1e-4).\n");
   std::exit(2);
@@ -457,6 +477,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--save") o.save_dir = value(i);
     else if (a == "--json") o.json = true;
     else if (a == "--memory-report") o.memory_report = true;
+    else if (a == "--profile") o.profile = true;
     else if (a == "--loader") {
       std::string v = value(i);
       if (v == "mmap") o.mmap = true;
@@ -596,6 +617,8 @@ int main(int argc, char** argv) {
   g_json = opt.json;
   FILE* info = opt.json ? stderr : stdout; // with --json stdout carries only the JSON object
   executorch::runtime::runtime_init();
+  // Every delegate this program loads then times each dispatch (GPU timestamps).
+  if (opt.profile) etvk_set_profiling_default(true);
 
   if (executorch::runtime::get_backend_class("VulkanBackend") == nullptr) {
     die(3, "VulkanBackend is not registered (is libetvk_executorch.so linked --no-as-needed?)");
@@ -764,6 +787,21 @@ int main(int argc, char** argv) {
     if (!all) status = 1;
   }
 
+  // Per-dispatch GPU times of the last execute, over every delegate.
+  std::vector<EtvkProfileEntry> profile;
+  if (opt.profile) {
+    size_t n = 0;
+    if (etvk_profile(nullptr, nullptr, 0, &n) != ETVK_STATUS_OK) {
+      die(3, std::string("etvk_profile failed: ") + etvk_last_error());
+    }
+    profile.resize(n);
+    if (n > 0 && etvk_profile(nullptr, profile.data(), n, &n) != ETVK_STATUS_OK) {
+      die(3, std::string("etvk_profile failed: ") + etvk_last_error());
+    }
+    profile.resize(std::min(n, profile.size()));
+    print_profile(info, profile);
+  }
+
   int64_t rss = peak_rss_bytes();
   // Split of the resident set after the last execute: anonymous pages (heap, device memory
   // on unified-memory drivers) and file-backed ones (shared-library code such as a JIT's).
@@ -796,7 +834,20 @@ int main(int argc, char** argv) {
       for (size_t d = 0; d < results[i].shape.size(); ++d) j << (d ? ", " : "") << results[i].shape[d];
       j << "], \"dtype\": \"" << dtype_name(results[i].type) << "\"}";
     }
-    j << "], \"match\": " << match_json << "}";
+    j << "], \"match\": " << match_json;
+    if (opt.profile) {
+      j << ", \"profile\": [";
+      for (size_t i = 0; i < profile.size(); ++i) {
+        const EtvkProfileEntry& e = profile[i];
+        j << (i ? ", " : "") << "{\"op_index\": " << e.op_index << ", \"node_id\": " << e.node_id
+          << ", \"op\": \"" << json_escape(e.op_name) << "\", \"kernel\": \""
+          << json_escape(e.kernel) << "\", \"shapes\": \"" << json_escape(e.shapes)
+          << "\", \"us\": " << e.busy_ns / 1000.0 << ", \"flops\": " << e.flops
+          << ", \"bytes\": " << e.bytes << "}";
+      }
+      j << "]";
+    }
+    j << "}";
     std::printf("%s\n", j.str().c_str());
   }
   // Tear down explicitly so delegate destroy errors show up before exit.

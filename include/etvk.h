@@ -251,6 +251,44 @@ typedef struct EtvkMemoryStats {
     uint64_t reserved_peak;
 } EtvkMemoryStats;
 
+/**
+ * One dispatch of a delegate's last execute (see `etvk_profile`). Strings are NUL-terminated
+ * and cut to fit.
+ */
+typedef struct EtvkProfileEntry {
+    /**
+     * The operator call (chain index and the exporter's node id) that recorded the dispatch.
+     */
+    uint32_t op_index;
+    int64_t node_id;
+    /**
+     * The operator's name, e.g. "aten.convolution.default".
+     */
+    char op_name[64];
+    /**
+     * The shader, e.g. "conv2d_pw".
+     */
+    char kernel[32];
+    /**
+     * Sizes of the tensors the dispatch binds, e.g. "[1,32,112,112] [1,16,112,112]".
+     */
+    char shapes[128];
+    /**
+     * GPU timestamps around the dispatch, in ns on the device's clock.
+     */
+    uint64_t start_ns;
+    uint64_t end_ns;
+    /**
+     * Its own time: from the later of its start and the previous dispatch's end to its end.
+     */
+    uint64_t busy_ns;
+    /**
+     * Floating-point operations (0 where not counted) and bytes of the tensors it binds.
+     */
+    uint64_t flops;
+    uint64_t bytes;
+} EtvkProfileEntry;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -324,6 +362,31 @@ uint32_t etvk_read_output(struct EtvkDelegate *handle, size_t index, uint32_t dt
  * `handle` is NULL or a live handle; `out` points to a writable `EtvkMemoryStats`.
  */
 uint32_t etvk_memory_stats(const struct EtvkDelegate *handle, struct EtvkMemoryStats *out);
+
+/**
+ * Turns per-dispatch GPU timing on or off for `handle` (the graph is recorded again); the
+ * timings of each later execute are then read with `etvk_profile`.
+ *
+ * # Safety
+ * `handle` is a live handle from `etvk_init`.
+ */
+uint32_t etvk_set_profiling(struct EtvkDelegate *handle, bool on);
+
+/**
+ * Makes delegates initialized from now on time every dispatch (as `ETVK_PROFILE=1` does).
+ */
+void etvk_set_profiling_default(bool on);
+
+/**
+ * Copies up to `capacity` entries of the last execute's profile of `handle` (or, when `handle`
+ * is NULL, of every live profiling delegate, oldest first) into `out` and sets `*count` to the
+ * number of entries there are (which may exceed `capacity`: call again with more room).
+ *
+ * # Safety
+ * `handle` is NULL or a live handle; `out` has room for `capacity` entries (may be NULL when
+ * `capacity` is 0); `count` is writable.
+ */
+uint32_t etvk_profile(const struct EtvkDelegate *handle, struct EtvkProfileEntry *out, size_t capacity, size_t *count);
 
 /**
  * Destroys a delegate and releases every resource (and named data buffer) it holds.

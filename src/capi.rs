@@ -769,6 +769,117 @@ pub unsafe extern "C" fn etvk_memory_stats(
     })
 }
 
+/// One dispatch of a delegate's last execute (see `etvk_profile`). Strings are NUL-terminated
+/// and cut to fit.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct EtvkProfileEntry {
+    /// The operator call (chain index and the exporter's node id) that recorded the dispatch.
+    pub op_index: u32,
+    pub node_id: i64,
+    /// The operator's name, e.g. "aten.convolution.default".
+    pub op_name: [c_char; 64],
+    /// The shader, e.g. "conv2d_pw".
+    pub kernel: [c_char; 32],
+    /// Sizes of the tensors the dispatch binds, e.g. "[1,32,112,112] [1,16,112,112]".
+    pub shapes: [c_char; 128],
+    /// GPU timestamps around the dispatch, in ns on the device's clock.
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// Its own time: from the later of its start and the previous dispatch's end to its end.
+    pub busy_ns: u64,
+    /// Floating-point operations (0 where not counted) and bytes of the tensors it binds.
+    pub flops: u64,
+    pub bytes: u64,
+}
+
+fn c_text<const N: usize>(text: &str) -> [c_char; N] {
+    let mut out = [0 as c_char; N];
+    for (o, b) in out.iter_mut().zip(text.bytes().take(N - 1)) {
+        *o = b as c_char;
+    }
+    out
+}
+
+impl From<&crate::runtime::ProfileEntry> for EtvkProfileEntry {
+    fn from(e: &crate::runtime::ProfileEntry) -> Self {
+        let shapes: Vec<String> = e
+            .shapes
+            .iter()
+            .map(|s| {
+                let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
+                format!("[{}]", dims.join(","))
+            })
+            .collect();
+        EtvkProfileEntry {
+            op_index: e.op_index.min(u32::MAX as usize) as u32,
+            node_id: e.node_id,
+            op_name: c_text(&e.op_name),
+            kernel: c_text(e.kernel),
+            shapes: c_text(&shapes.join(" ")),
+            start_ns: e.start_ns,
+            end_ns: e.end_ns,
+            busy_ns: e.busy_ns,
+            flops: e.flops,
+            bytes: e.bytes,
+        }
+    }
+}
+
+/// Turns per-dispatch GPU timing on or off for `handle` (the graph is recorded again); the
+/// timings of each later execute are then read with `etvk_profile`.
+///
+/// # Safety
+/// `handle` is a live handle from `etvk_init`.
+#[no_mangle]
+pub unsafe extern "C" fn etvk_set_profiling(handle: *mut EtvkDelegate, on: bool) -> u32 {
+    guard_handle(handle, |h| h.delegate.set_profiling(on))
+}
+
+/// Makes delegates initialized from now on time every dispatch (as `ETVK_PROFILE=1` does).
+#[no_mangle]
+pub extern "C" fn etvk_set_profiling_default(on: bool) {
+    clear_last_error();
+    crate::runtime::set_profiling_by_default(on);
+}
+
+/// Copies up to `capacity` entries of the last execute's profile of `handle` (or, when `handle`
+/// is NULL, of every live profiling delegate, oldest first) into `out` and sets `*count` to the
+/// number of entries there are (which may exceed `capacity`: call again with more room).
+///
+/// # Safety
+/// `handle` is NULL or a live handle; `out` has room for `capacity` entries (may be NULL when
+/// `capacity` is 0); `count` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn etvk_profile(
+    handle: *const EtvkDelegate,
+    out: *mut EtvkProfileEntry,
+    capacity: usize,
+    count: *mut usize,
+) -> u32 {
+    guard(|| {
+        // SAFETY: the caller passes a writable count.
+        let count = unsafe { count.as_mut() }.ok_or_else(|| null_arg("count"))?;
+        // SAFETY: the caller passes NULL or a live handle.
+        let entries = match unsafe { handle.as_ref() } {
+            Some(h) => h.delegate.profile(),
+            None => crate::runtime::process_profile(),
+        };
+        *count = entries.len();
+        if capacity > 0 {
+            if out.is_null() {
+                return Err(null_arg("out"));
+            }
+            // SAFETY: the caller gives room for `capacity` entries at `out`.
+            let dst = unsafe { std::slice::from_raw_parts_mut(out, capacity) };
+            for (d, e) in dst.iter_mut().zip(&entries) {
+                *d = e.into();
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Destroys a delegate and releases every resource (and named data buffer) it holds.
 /// NULL is a no-op.
 ///

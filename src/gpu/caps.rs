@@ -41,6 +41,10 @@ pub struct Caps {
     pub non_coherent_atom_size: u64,
     /// A memory type that is both device-local and host-visible exists (unified memory).
     pub has_host_visible_device_memory: bool,
+    /// Nanoseconds per timestamp tick.
+    pub timestamp_period_ns: f32,
+    /// Valid bits of the compute queue's timestamps (0: no timestamps, no profiling).
+    pub timestamp_valid_bits: u32,
 }
 
 impl Caps {
@@ -80,6 +84,8 @@ impl Caps {
             min_storage_buffer_offset_alignment: l.min_storage_buffer_offset_alignment,
             non_coherent_atom_size: l.non_coherent_atom_size,
             has_host_visible_device_memory: unified,
+            timestamp_period_ns: l.timestamp_period,
+            timestamp_valid_bits: 0,
         }
     }
 }

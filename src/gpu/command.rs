@@ -14,7 +14,7 @@ const FENCE_TIMEOUT_NS: u64 = 120_000_000_000;
 
 /// A primary command buffer. Recording methods assume the buffer is between `begin` and `end`.
 pub struct CommandBuffer {
-    ctx: Arc<Context>,
+    pub(super) ctx: Arc<Context>,
     pool: vk::CommandPool,
     cmd: vk::CommandBuffer,
 }

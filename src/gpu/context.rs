@@ -375,7 +375,9 @@ fn pick_device(instance: &ash::Instance) -> Result<(vk::PhysicalDevice, u32, Cap
         else {
             continue;
         };
-        candidates.push((index, pd, family as u32, Caps::read(&props, &mem)));
+        let mut caps = Caps::read(&props, &mem);
+        caps.timestamp_valid_bits = families[family].timestamp_valid_bits;
+        candidates.push((index, pd, family as u32, caps));
     }
     if candidates.is_empty() {
         return Err(Error::not_supported(

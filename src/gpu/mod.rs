@@ -14,6 +14,7 @@ mod context;
 mod descriptor;
 pub mod memory;
 mod pipeline;
+mod query;
 pub mod shaders;
 
 pub use buffer::{Buffer, BufferKind};
@@ -23,6 +24,7 @@ pub use context::{pipelines_created, reserved, Context};
 pub use descriptor::{BufferRange, DescriptorPool};
 pub use memory::{Accountant, MemTag, MemoryStats, PhasePeak};
 pub use pipeline::{Pipeline, PipelineKey};
+pub use query::TimestampPool;
 pub use shaders::Shader;
 
 use crate::error::{Error, ErrorKind};

@@ -71,6 +71,10 @@ pub struct Dispatch {
     pub tensors: Vec<ValueId>,
     /// Index of the chain entry that recorded it (for error messages).
     pub op_index: usize,
+    /// Floating-point operations (0: unknown) and the sizes of the bound tensors, for the
+    /// profile.
+    pub flops: u64,
+    pub shapes: Vec<Vec<usize>>,
 }
 
 impl Dispatch {
@@ -693,6 +697,10 @@ impl<'g> OpBuilder<'g> {
                 self.converted.retain(|(r, _), _| *r != root);
             }
         }
+        let shapes = tensors
+            .iter()
+            .map(|&t| self.sizes_of(t).map(<[usize]>::to_vec).unwrap_or_default())
+            .collect();
         self.dispatches.push(Dispatch {
             kernel: k,
             variant: call.variant,
@@ -701,6 +709,8 @@ impl<'g> OpBuilder<'g> {
             params: call.params,
             tensors,
             op_index: self.op_index,
+            flops: call.flops,
+            shapes,
         });
         Ok(())
     }

@@ -265,6 +265,8 @@ pub struct Call<S> {
     pub spec: Vec<u32>,
     pub grid: Grid,
     pub params: Vec<u32>,
+    /// Floating-point operations the dispatch does (for the profile's GFLOP/s; 0: unknown).
+    pub flops: u64,
     _spec: PhantomData<fn() -> S>,
 }
 
@@ -278,6 +280,7 @@ impl<P: Params, S: Params> Kernel<P, S> {
             spec: Vec::new(),
             grid: Grid::Linear(0),
             params: params.words(),
+            flops: 0,
             _spec: PhantomData,
         }
     }
@@ -293,6 +296,12 @@ impl<S: Params> Call<S> {
     /// Which build of a shader compiled once per op (`// variants: OP ...`).
     pub fn variant(mut self, op: i32) -> Self {
         self.variant = Some(op);
+        self
+    }
+
+    /// The floating-point operations this dispatch does (2 per multiply-add).
+    pub fn flops(mut self, flops: u64) -> Self {
+        self.flops = flops;
         self
     }
 

@@ -27,7 +27,7 @@ use crate::runtime::convert::{from_gpu, pack_to_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
 use crate::runtime::prepack::{write_direct, StagingRing};
-use crate::runtime::record::{record, Recording, Transfer};
+use crate::runtime::record::{record, DispatchTiming, Recording, Transfer};
 use crate::runtime::{CompileSpecs, DataBuffer, HostTensor, InputValue, NamedData};
 
 /// A tensor input or output of the graph together with its host transfer buffer.
@@ -96,6 +96,56 @@ pub fn process_memory_report() -> (usize, MemoryReport) {
     (live.len(), sum)
 }
 
+/// One dispatch of the last execute, as `etvk_run --profile` and ETDump report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileEntry {
+    /// The chain entry (operator call) that recorded the dispatch, and its node id.
+    pub op_index: usize,
+    pub node_id: i64,
+    pub op_name: String,
+    /// The shader.
+    pub kernel: &'static str,
+    /// Sizes of the tensors it binds.
+    pub shapes: Vec<Vec<usize>>,
+    /// GPU timestamps around the dispatch (ns, on the device's clock).
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// Its own time: from the later of its start and the previous dispatch's end to its end.
+    pub busy_ns: u64,
+    /// Floating-point operations (0 where not counted) and bytes it binds.
+    pub flops: u64,
+    pub bytes: u64,
+}
+
+/// Environment variable: `1` makes every delegate record per-dispatch timings.
+pub const PROFILE_ENV: &str = "ETVK_PROFILE";
+
+/// Delegates created from now on profile (see [`Delegate::set_profiling`]).
+static PROFILE_BY_DEFAULT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The last execute's profile of every live delegate that profiles, by delegate id.
+static LAST_PROFILES: Mutex<Vec<(u64, Vec<ProfileEntry>)>> = Mutex::new(Vec::new());
+
+/// The last execute's profile of every live, profiling delegate, oldest delegate first.
+pub fn process_profile() -> Vec<ProfileEntry> {
+    let mut all = LAST_PROFILES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    all.sort_by_key(|(id, _)| *id);
+    all.into_iter().flat_map(|(_, e)| e).collect()
+}
+
+/// Makes delegates created from now on record per-dispatch timings (or not).
+pub fn set_profiling_by_default(on: bool) {
+    PROFILE_BY_DEFAULT.store(on, Ordering::Relaxed);
+}
+
+fn profiling_by_default() -> bool {
+    PROFILE_BY_DEFAULT.load(Ordering::Relaxed) || std::env::var(PROFILE_ENV).is_ok_and(|v| v == "1")
+}
+
 /// A weight buffer shared by every constant tensor with the same source, dtype and packing.
 struct Weight {
     source: ConstantSource,
@@ -138,6 +188,10 @@ pub struct Delegate {
     metas: Vec<Option<TensorMeta>>,
     /// The builder setting init used; a resize must alias the same values.
     alias_activations: bool,
+    /// The recording writes a timestamp pair per dispatch; `last_timings` holds the last
+    /// execute's.
+    profiling: bool,
+    last_timings: Vec<DispatchTiming>,
     id: u64,
     report: MemoryReport,
     accountant: Arc<Accountant>,
@@ -192,6 +246,55 @@ impl Delegate {
     /// What init measured and decided about memory.
     pub fn memory_report(&self) -> &MemoryReport {
         &self.report
+    }
+
+    /// Records the graph again with (or without) a timestamp pair per dispatch; the timings
+    /// of each later execute are then in [`profile`](Self::profile).
+    pub fn set_profiling(&mut self, on: bool) -> Result<()> {
+        if on == self.profiling {
+            return Ok(());
+        }
+        let previous = self.profiling;
+        self.profiling = on;
+        let runtime = self.recorded_for.clone();
+        self.recorded_for.clear();
+        if let Err(e) = self.resize(runtime.clone()) {
+            self.profiling = previous;
+            self.recorded_for = runtime;
+            return Err(e);
+        }
+        self.last_timings.clear();
+        Ok(())
+    }
+
+    /// Whether executes record per-dispatch timings.
+    pub fn profiling(&self) -> bool {
+        self.profiling
+    }
+
+    /// Per-dispatch GPU timings of the last execute, in order (empty unless profiling).
+    pub fn profile(&self) -> Vec<ProfileEntry> {
+        let mut previous_end = None;
+        self.last_timings
+            .iter()
+            .map(|t| {
+                let call = self.graph.chain.get(t.dispatch.op_index);
+                let busy = t.busy_ns(previous_end);
+                previous_end = Some(previous_end.map_or(t.end_ns, |p: u64| p.max(t.end_ns)));
+                ProfileEntry {
+                    op_index: t.dispatch.op_index,
+                    node_id: call.map_or(-1, |c| c.node_id as i64),
+                    op_name: call.map_or_else(String::new, |c| c.name.clone()),
+                    kernel: t.dispatch.kernel,
+                    shapes: t.dispatch.shapes.clone(),
+                    start_ns: t.start_ns,
+                    end_ns: t.end_ns,
+                    busy_ns: busy,
+                    flops: t.dispatch.flops,
+                    bytes: t.dispatch.bytes,
+                }
+            })
+            .collect()
     }
 
     /// Dispatches and barriers in the current recording (barriers only where a dispatch
@@ -292,6 +395,13 @@ impl Delegate {
             }
         }
         self.recording.command.submit_and_wait(&self.fence)?;
+        if self.profiling {
+            self.last_timings = self.recording.timings()?;
+            let entries = self.profile();
+            let mut all = LAST_PROFILES.lock().unwrap_or_else(|e| e.into_inner());
+            all.retain(|(id, _)| *id != self.id);
+            all.push((self.id, entries));
+        }
         self.ctx.check_validation("execute")
     }
 
@@ -342,10 +452,10 @@ impl Delegate {
             &ctx,
             &self.accountant,
             &built.dispatches,
-            &self.placements,
-            &self.buffers,
+            (&self.placements, &self.buffers),
             &tensor_inputs,
             &self.outputs,
+            self.profiling,
         );
         self.recording = match recording {
             Ok(r) => r,
@@ -476,6 +586,10 @@ impl Drop for Delegate {
     fn drop(&mut self) {
         // Nothing is pending: init and execute wait for their submissions.
         LIVE_REPORTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(id, _)| *id != self.id);
+        LAST_PROFILES
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(id, _)| *id != self.id);
@@ -731,14 +845,15 @@ impl Loader<'_> {
             io.sizes = sizes.clone();
         }
         let tensor_inputs: Vec<&Io> = inputs.iter().filter_map(InputSlot::io).collect();
+        let profiling = profiling_by_default();
         let recording = record_graph(
             ctx,
             acct,
             dispatches,
-            &placements,
-            &buffers,
+            (&placements, &buffers),
             &tensor_inputs,
             &outputs,
+            profiling,
         )?;
         let fence = Fence::new(ctx)?;
         drop(held_sources);
@@ -761,6 +876,8 @@ impl Loader<'_> {
             roots,
             metas,
             alias_activations,
+            profiling,
+            last_timings: Vec::new(),
             id,
             report,
             accountant: acct.clone(),
@@ -1069,10 +1186,10 @@ fn record_graph(
     ctx: &Arc<Context>,
     acct: &Arc<Accountant>,
     dispatches: &[Dispatch],
-    placements: &BTreeMap<ValueId, Placement>,
-    buffers: &[Buffer],
+    (placements, buffers): (&BTreeMap<ValueId, Placement>, &[Buffer]),
     inputs: &[&Io],
     outputs: &[Io],
+    profile: bool,
 ) -> Result<Recording> {
     let range = |id: ValueId| -> Result<BufferRange> {
         let p = placements
@@ -1118,7 +1235,15 @@ fn record_graph(
             });
         }
     }
-    record(ctx, acct, dispatches, &range, &in_transfers, &out_transfers)
+    record(
+        ctx,
+        acct,
+        dispatches,
+        &range,
+        &in_transfers,
+        &out_transfers,
+        profile,
+    )
 }
 
 impl InputSlot {

@@ -11,7 +11,10 @@ pub use compile_specs::CompileSpecs;
 pub use host_tensor::{HostTensor, InputValue};
 pub use named_data::{DataBuffer, NamedData};
 pub mod delegate;
-pub use delegate::{is_available, process_memory_report, Delegate, MemoryReport};
+pub use delegate::{
+    is_available, process_memory_report, process_profile, set_profiling_by_default, Delegate,
+    MemoryReport, ProfileEntry,
+};
 
 pub mod convert;
 pub mod load_options;

@@ -12,6 +12,7 @@ use crate::gpu::memory::Accountant;
 use crate::gpu::shaders::PUSH_PARAMS_MAX_BYTES;
 use crate::gpu::{
     Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, MemTag, PipelineKey,
+    TimestampPool,
 };
 use crate::graph::Dispatch;
 use crate::kernels::Grid;
@@ -32,6 +33,20 @@ pub struct Recording {
     pub dispatches: usize,
     /// Barriers recorded between dispatches (hazards found).
     pub barriers: usize,
+    /// With profiling: a start and an end timestamp per dispatch, and what each dispatch was.
+    pub timestamps: Option<TimestampPool>,
+    pub profiled: Vec<ProfiledDispatch>,
+}
+
+/// What the profile reports of one recorded dispatch.
+#[derive(Debug, Clone)]
+pub struct ProfiledDispatch {
+    pub op_index: usize,
+    pub kernel: &'static str,
+    pub flops: u64,
+    /// Bytes of every bound tensor range (what it may read and write).
+    pub bytes: u64,
+    pub shapes: Vec<Vec<usize>>,
 }
 
 /// Buffer ranges touched since the last barrier.
@@ -77,6 +92,7 @@ pub fn record(
     range: &dyn Fn(ValueId) -> Result<BufferRange>,
     inputs: &[Transfer],
     outputs: &[Transfer],
+    profile: bool,
 ) -> Result<Recording> {
     let dispatches: Vec<&Dispatch> = dispatches.iter().filter(|d| d.work_items() > 0).collect();
     let (params, offsets) = pack_params(ctx, acct, &dispatches)?;
@@ -88,7 +104,16 @@ pub fn record(
         .max(1);
     let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
     let mut command = CommandBuffer::new(ctx)?;
+    let timestamps = if profile {
+        Some(TimestampPool::new(ctx, 2 * dispatches.len() as u32)?)
+    } else {
+        None
+    };
+    let mut profiled = Vec::new();
     command.begin(false)?;
+    if let Some(pool) = &timestamps {
+        command.reset_queries(pool);
+    }
     for t in inputs.iter().filter(|t| t.bytes > 0) {
         command.copy(
             t.host.handle(),
@@ -141,9 +166,24 @@ pub fn record(
         };
         let pipeline = ctx.pipeline(d.kernel.shader, key)?;
         let set = descriptors.allocate(&pipeline, &set_ranges)?;
+        let set_ranges = &set_ranges[off.is_some() as usize..];
         let groups = workgroups(ctx, d)?;
         let push_words: &[u32] = if push { &d.params } else { &[] };
+        let index = 2 * profiled.len() as u32;
+        if let Some(pool) = &timestamps {
+            command.timestamp(pool, index, false);
+        }
         command.dispatch(&pipeline, set, push_words, groups);
+        if let Some(pool) = &timestamps {
+            command.timestamp(pool, index + 1, true);
+            profiled.push(ProfiledDispatch {
+                op_index: d.op_index,
+                kernel: d.kernel.shader.name,
+                flops: d.flops,
+                bytes: set_ranges.iter().map(|r| r.size).sum(),
+                shapes: d.shapes.clone(),
+            });
+        }
     }
     command.full_barrier();
     for t in outputs.iter().filter(|t| t.bytes > 0) {
@@ -163,6 +203,8 @@ pub fn record(
         _params: params,
         dispatches: dispatches.len(),
         barriers,
+        timestamps,
+        profiled,
     })
 }
 
@@ -232,4 +274,41 @@ fn pack_params(
         }
     }
     Ok((Some(params), offsets))
+}
+
+/// One dispatch's GPU time in the last execute.
+#[derive(Debug, Clone)]
+pub struct DispatchTiming {
+    pub dispatch: ProfiledDispatch,
+    pub start_ns: u64,
+    pub end_ns: u64,
+}
+
+impl DispatchTiming {
+    /// The dispatch's own time: from the later of its start and the previous dispatch's end
+    /// (dependent dispatches wait for their producer) to its end.
+    pub fn busy_ns(&self, previous_end: Option<u64>) -> u64 {
+        let from = previous_end.map_or(self.start_ns, |p| p.max(self.start_ns));
+        self.end_ns.saturating_sub(from)
+    }
+}
+
+impl Recording {
+    /// Per-dispatch timings of the last completed submission (empty without profiling).
+    pub fn timings(&self) -> Result<Vec<DispatchTiming>> {
+        let Some(pool) = &self.timestamps else {
+            return Ok(Vec::new());
+        };
+        let ns = pool.read_ns()?;
+        Ok(self
+            .profiled
+            .iter()
+            .enumerate()
+            .map(|(k, d)| DispatchTiming {
+                dispatch: d.clone(),
+                start_ns: ns[2 * k],
+                end_ns: ns[2 * k + 1],
+            })
+            .collect())
+    }
 }

@@ -79,6 +79,20 @@ pub struct Geometry {
     pub clamp: [f32; 2],
 }
 
+impl Geometry {
+    /// Floating-point operations: two per multiply-add.
+    pub fn flops(&self) -> u64 {
+        let macs = self.n
+            * self.cout
+            * self.ho
+            * self.wo
+            * (self.cin / self.groups.max(1))
+            * self.kernel[0]
+            * self.kernel[1];
+        2 * macs as u64
+    }
+}
+
 /// An f64 bound as f32, saturating instead of overflowing to infinity.
 fn f32_bound(v: f64) -> f32 {
     v.clamp(-f32::MAX as f64, f32::MAX as f64) as f32
@@ -293,5 +307,6 @@ fn build(
     } else {
         &CONV2D
     };
-    b.dispatch(kernel.call(p).linear(work), &[out_id, x.id, w.id, bias_id])
+    let call = kernel.call(p).linear(work).flops(geometry.flops());
+    b.dispatch(call, &[out_id, x.id, w.id, bias_id])
 }

@@ -92,6 +92,7 @@ pub fn build(
     let bias_id = packed_bias.unwrap_or(packed_w);
     let tensors = [out.id, x.id, packed_w, bias_id];
     let [lo, hi] = g.clamp;
+    let flops = g.flops();
     let i = |v: usize| v as i32;
     match path {
         Path::Pointwise => {
@@ -118,6 +119,7 @@ pub fn build(
             let call = CONV2D_PW
                 .call(p)
                 .spec(ConvPwSpec { TILE_OC4: tile })
+                .flops(flops)
                 .tiles(global, [64, 1, 1]);
             b.dispatch(call, &tensors)?;
         }
@@ -147,6 +149,7 @@ pub fn build(
             let call = CONV2D_DW
                 .call(p)
                 .spec(spec)
+                .flops(flops)
                 .tiles(global, local_2d(tiles, g.ho));
             b.dispatch(call, &tensors)?;
         }
@@ -181,6 +184,7 @@ pub fn build(
             let call = CONV2D_TILED
                 .call(p)
                 .spec(spec)
+                .flops(flops)
                 .tiles(global, local_2d(tiles, g.ho));
             b.dispatch(call, &tensors)?;
         }
