@@ -103,6 +103,9 @@ test: deps build
 	@export $(VALIDATION_ENV); failed=""; \
 	step() { name="$$1"; shift; echo "== $$name"; echo "+ $$*"; "$$@" || failed="$$failed\n   $$name"; }; \
 	step "cargo test (validation on)" $(CARGO) test --release --no-fail-fast; \
+	step "kernels again with storage-buffer reads (the GPU path; lavapipe defaults to texels)" \
+	  env ETVK_STORAGE=buffer $(CARGO) test --release --no-fail-fast --test ops_conv \
+	  --test ops_elementwise4 --test ops_matmul --test fixtures_rust; \
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \
 	step "C ABI smoke test (C99)" $(BUILD_DIR)/etvk_capi_smoke; \
 	step "runner over tests/fixtures (validation on)" scripts/test_runner.sh; \

@@ -33,6 +33,10 @@
 
 #include "etvk.h"
 
+#ifdef ETVK_RUN_PLUGIN
+#include <dlfcn.h>
+#endif
+
 using executorch::aten::Half;
 using executorch::aten::ScalarType;
 using executorch::aten::Tensor;
@@ -416,6 +420,20 @@ void print_profile(FILE* f, const std::vector<EtvkProfileEntry>& profile) {
   }
 }
 
+// The etvk C ABI functions the runner calls. etvk_run links the plugin and calls it directly;
+// etvk_bench (built with ETVK_RUN_PLUGIN) loads any VulkanBackend plugin given by --plugin and
+// finds them with dlsym, so a plugin without them (another implementation) still runs, without
+// etvk's memory figures and profile.
+struct EtvkApi {
+  decltype(&etvk_memory_stats) memory_stats = nullptr;
+  decltype(&etvk_last_error) last_error = nullptr;
+  decltype(&etvk_set_profiling_default) set_profiling_default = nullptr;
+  decltype(&etvk_profile) profile = nullptr;
+};
+EtvkApi g_etvk;
+
+const char* etvk_error_text() { return g_etvk.last_error ? g_etvk.last_error() : "(unknown)"; }
+
 struct Options {
   std::string model;
   std::string data;
@@ -430,6 +448,7 @@ struct Options {
   bool json = false;
   bool memory_report = false;
   bool profile = false;
+  std::string plugin;
   uint32_t seed = 0;
   std::string save_dir;
 };
@@ -441,7 +460,7 @@ struct Options {
       "usage: etvk_run MODEL.pte [--data FILE.ptd] [--inputs a.npy ...] [--expected x.npy ...]\n"
       "                [--atol A] [--rtol R] [--iters N] [--warmup N] [--loader mmap|file]\n"
       "                [--json] [--memory-report] [--profile] [--method NAME] [--seed S]\n"
-      "                [--save DIR]\n"
+      "                [--save DIR] [--plugin PLUGIN.so (etvk_bench only)]\n"
       "Random inputs (seeded) are used when --inputs is absent. --expected compares every\n"
       "output with allclose: |out - exp| <= atol + rtol * |exp| (defaults 1e-4, 1e-4).\n");
   std::exit(2);
@@ -478,6 +497,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--json") o.json = true;
     else if (a == "--memory-report") o.memory_report = true;
     else if (a == "--profile") o.profile = true;
+    else if (a == "--plugin") o.plugin = value(i);
     else if (a == "--loader") {
       std::string v = value(i);
       if (v == "mmap") o.mmap = true;
@@ -617,8 +637,24 @@ int main(int argc, char** argv) {
   g_json = opt.json;
   FILE* info = opt.json ? stderr : stdout; // with --json stdout carries only the JSON object
   executorch::runtime::runtime_init();
+#ifdef ETVK_RUN_PLUGIN
+  if (opt.plugin.empty()) die(2, "etvk_bench needs --plugin PLUGIN.so");
+  void* lib = dlopen(opt.plugin.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (lib == nullptr) die(3, "cannot load " + opt.plugin + ": " + dlerror());
+  g_etvk.memory_stats = reinterpret_cast<decltype(&etvk_memory_stats)>(dlsym(lib, "etvk_memory_stats"));
+  g_etvk.last_error = reinterpret_cast<decltype(&etvk_last_error)>(dlsym(lib, "etvk_last_error"));
+  g_etvk.set_profiling_default =
+      reinterpret_cast<decltype(&etvk_set_profiling_default)>(dlsym(lib, "etvk_set_profiling_default"));
+  g_etvk.profile = reinterpret_cast<decltype(&etvk_profile)>(dlsym(lib, "etvk_profile"));
+#else
+  if (!opt.plugin.empty()) die(2, "--plugin needs etvk_bench (etvk_run links its plugin)");
+  g_etvk = EtvkApi{&etvk_memory_stats, &etvk_last_error, &etvk_set_profiling_default, &etvk_profile};
+#endif
   // Every delegate this program loads then times each dispatch (GPU timestamps).
-  if (opt.profile) etvk_set_profiling_default(true);
+  if (opt.profile) {
+    if (!g_etvk.set_profiling_default || !g_etvk.profile) die(2, "--profile: the plugin has no etvk profile");
+    g_etvk.set_profiling_default(true);
+  }
 
   if (executorch::runtime::get_backend_class("VulkanBackend") == nullptr) {
     die(3, "VulkanBackend is not registered (is libetvk_executorch.so linked --no-as-needed?)");
@@ -645,8 +681,8 @@ int main(int argc, char** argv) {
 
   // etvk's own accounting, over every delegate this program loaded.
   EtvkMemoryStats mem{};
-  if (etvk_memory_stats(nullptr, &mem) != ETVK_STATUS_OK) {
-    die(3, std::string("etvk_memory_stats failed: ") + etvk_last_error());
+  if (g_etvk.memory_stats && g_etvk.memory_stats(nullptr, &mem) != ETVK_STATUS_OK) {
+    die(3, std::string("etvk_memory_stats failed: ") + etvk_error_text());
   }
   if (opt.memory_report) print_memory_report(info, mem);
 
@@ -791,12 +827,12 @@ int main(int argc, char** argv) {
   std::vector<EtvkProfileEntry> profile;
   if (opt.profile) {
     size_t n = 0;
-    if (etvk_profile(nullptr, nullptr, 0, &n) != ETVK_STATUS_OK) {
-      die(3, std::string("etvk_profile failed: ") + etvk_last_error());
+    if (g_etvk.profile(nullptr, nullptr, 0, &n) != ETVK_STATUS_OK) {
+      die(3, std::string("etvk_profile failed: ") + etvk_error_text());
     }
     profile.resize(n);
-    if (n > 0 && etvk_profile(nullptr, profile.data(), n, &n) != ETVK_STATUS_OK) {
-      die(3, std::string("etvk_profile failed: ") + etvk_last_error());
+    if (n > 0 && g_etvk.profile(nullptr, profile.data(), n, &n) != ETVK_STATUS_OK) {
+      die(3, std::string("etvk_profile failed: ") + etvk_error_text());
     }
     profile.resize(std::min(n, profile.size()));
     print_profile(info, profile);

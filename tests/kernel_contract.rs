@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use etvk::gpu::shaders;
-use etvk::kernels::{self, Access, KernelInfo, Scalar};
+use etvk::kernels::{self, Access, BindingKind, KernelInfo, Scalar};
 
 /// Decorations of one id or struct member: (decoration, literal operands).
 type Decorations = Vec<(u32, Vec<u32>)>;
@@ -54,6 +54,7 @@ const DEC_NON_READABLE: u32 = 25;
 const DEC_BINDING: u32 = 33;
 const DEC_OFFSET: u32 = 35;
 
+const SC_UNIFORM_CONSTANT: u32 = 0;
 const SC_UNIFORM: u32 = 2;
 const SC_PUSH_CONSTANT: u32 = 9;
 const SC_STORAGE_BUFFER: u32 = 12;
@@ -195,16 +196,23 @@ impl Module {
         Some(fields)
     }
 
-    /// (binding, block name, access) of every tensor binding (1..), in binding order.
-    fn bindings(&self) -> Vec<(u32, String, Access)> {
-        let mut out: Vec<(u32, String, Access)> = self
+    /// (binding, name, access, kind) of every tensor binding (1..), in binding order: storage
+    /// buffers by block name, texel buffers (`uniform samplerBuffer`) by variable name.
+    fn bindings(&self) -> Vec<(u32, String, Access, BindingKind)> {
+        let mut out: Vec<(u32, String, Access, BindingKind)> = self
             .variables
             .iter()
-            .filter(|&&(_, _, sc)| sc == SC_STORAGE_BUFFER || sc == SC_UNIFORM)
-            .filter_map(|&(ptr, id, _)| {
+            .filter(|&&(_, _, sc)| {
+                sc == SC_STORAGE_BUFFER || sc == SC_UNIFORM || sc == SC_UNIFORM_CONSTANT
+            })
+            .filter_map(|&(ptr, id, sc)| {
                 let binding = self.decoration(id, DEC_BINDING)?[0];
                 if binding == 0 {
                     return None;
+                }
+                if sc == SC_UNIFORM_CONSTANT {
+                    let name = self.names.get(&id).cloned().unwrap_or_default();
+                    return Some((binding, name, Access::Read, BindingKind::Texels));
                 }
                 let block = self.pointee(ptr);
                 let has = |dec| {
@@ -217,7 +225,12 @@ impl Module {
                     (false, false) => Access::ReadWrite,
                     (true, true) => panic!("binding {binding} is neither read nor written"),
                 };
-                Some((binding, self.names[&block].clone(), access))
+                Some((
+                    binding,
+                    self.names[&block].clone(),
+                    access,
+                    BindingKind::Storage,
+                ))
             })
             .collect();
         out.sort_by_key(|b| b.0);
@@ -297,12 +310,12 @@ fn check(k: &KernelInfo) {
             ));
         }
 
-        let got: Vec<(u32, String, Access)> = m.bindings();
-        let want: Vec<(u32, String, Access)> = k
+        let got = m.bindings();
+        let want: Vec<(u32, String, Access, BindingKind)> = k
             .bindings
             .iter()
             .enumerate()
-            .map(|(i, b)| (i as u32 + 1, b.name.to_string(), b.access))
+            .map(|(i, b)| (i as u32 + 1, b.name.to_string(), b.access, b.kind))
             .collect();
         if got != want {
             problems.push(format!(

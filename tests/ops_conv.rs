@@ -319,7 +319,7 @@ impl Conv {
         let mut d = self.graph(&vw, &vb, None).build().unwrap();
         let x = etvk::runtime::InputValue::Tensor(f32_host(&self.input, &vx));
         let got = d.run(&[x]).unwrap()[0].to_f32_vec();
-        let shaders = d.recorded_shaders().unwrap();
+        let shaders = kernels(&d);
         let what = format!(
             "conv in {:?} w {:?} s {:?} p {:?} d {:?} g {} bias {} on {shaders:?}",
             self.input,
@@ -330,7 +330,10 @@ impl Conv {
             self.groups,
             self.bias
         );
-        assert!(shaders.contains(&shader), "{what}: expected {shader}");
+        assert!(
+            shaders.iter().any(|s| s == shader),
+            "{what}: expected {shader}"
+        );
         assert_close(&got, &want, 1e-4, 1e-4, &what);
     }
 }
@@ -688,7 +691,7 @@ fn packed_chain_converts_only_at_the_ends() {
     g.output(c);
     let d = g.build().unwrap();
     assert_eq!(
-        d.recorded_shaders().unwrap(),
+        kernels(&d),
         [
             "to_channels4",
             "conv2d_tiled",

@@ -48,9 +48,16 @@ impl Buffer {
         tag: MemTag,
     ) -> Result<Buffer> {
         let size = size.max(4);
+        // Tensors (device and unified memory) may also be read through uniform texel buffer
+        // views by kernels that prefer texel fetches (see `Caps::texel_reads`).
+        let texel = match kind {
+            BufferKind::Device | BufferKind::Unified => vk::BufferUsageFlags::UNIFORM_TEXEL_BUFFER,
+            BufferKind::Host => vk::BufferUsageFlags::empty(),
+        };
         let usage = vk::BufferUsageFlags::STORAGE_BUFFER
             | vk::BufferUsageFlags::TRANSFER_SRC
-            | vk::BufferUsageFlags::TRANSFER_DST;
+            | vk::BufferUsageFlags::TRANSFER_DST
+            | texel;
         let info = vk::BufferCreateInfo::default()
             .size(size)
             .usage(usage)

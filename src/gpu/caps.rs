@@ -41,13 +41,46 @@ pub struct Caps {
     pub non_coherent_atom_size: u64,
     /// A memory type that is both device-local and host-visible exists (unified memory).
     pub has_host_visible_device_memory: bool,
+    /// Texels a uniform texel buffer view may span, and the alignment of its offset.
+    pub max_texel_buffer_elements: u32,
+    pub min_texel_buffer_offset_alignment: u64,
+    /// Kernels read their inputs through uniform texel buffers rather than storage buffers
+    /// (see [`Caps::texel_reads`]).
+    pub prefer_texel_reads: bool,
     /// Nanoseconds per timestamp tick.
     pub timestamp_period_ns: f32,
     /// Valid bits of the compute queue's timestamps (0: no timestamps, no profiling).
     pub timestamp_valid_bits: u32,
 }
 
+/// Environment override of the storage kernels read their inputs from: `texel` or `buffer`.
+pub const STORAGE_ENV: &str = "ETVK_STORAGE";
+
+/// Whether kernels on a device of `kind` read through texel buffers unless `ETVK_STORAGE`
+/// says otherwise. Measured (docs/speed.md): on lavapipe a texel fetch is one vector gather
+/// while a storage-buffer load at a non-uniform address is a loop over the SIMD lanes.
+fn texel_reads_by_default(kind: DeviceKind) -> bool {
+    match std::env::var(STORAGE_ENV).as_deref() {
+        Ok("texel") => true,
+        Ok("buffer") => false,
+        _ => kind == DeviceKind::Cpu,
+    }
+}
+
 impl Caps {
+    /// Whether a kernel should read `texels` vec4s through a uniform texel buffer: the device
+    /// prefers it and one view can span them.
+    pub fn texel_reads(&self, texels: usize) -> bool {
+        self.prefer_texel_reads && texels <= self.max_texel_buffer_elements as usize
+    }
+
+    /// The offset alignment every tensor in a shared buffer needs (storage and texel views).
+    pub fn tensor_alignment(&self) -> u64 {
+        self.min_storage_buffer_offset_alignment
+            .max(self.min_texel_buffer_offset_alignment)
+            .max(16)
+    }
+
     /// CPU and GPU share memory (phones, integrated GPUs, CPU devices): device-local memory
     /// is host-visible and as fast for the CPU as any. Discrete GPUs with a resizable BAR also
     /// expose such memory, but CPU reads of it cross PCIe uncached, so they don't count.
@@ -84,6 +117,9 @@ impl Caps {
             min_storage_buffer_offset_alignment: l.min_storage_buffer_offset_alignment,
             non_coherent_atom_size: l.non_coherent_atom_size,
             has_host_visible_device_memory: unified,
+            max_texel_buffer_elements: l.max_texel_buffer_elements,
+            min_texel_buffer_offset_alignment: l.min_texel_buffer_offset_alignment,
+            prefer_texel_reads: texel_reads_by_default(DeviceKind::from_vk(props.device_type)),
             timestamp_period_ns: l.timestamp_period,
             timestamp_valid_bits: 0,
         }

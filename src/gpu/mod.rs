@@ -16,16 +16,18 @@ pub mod memory;
 mod pipeline;
 mod query;
 pub mod shaders;
+mod view;
 
 pub use buffer::{Buffer, BufferKind};
-pub use caps::{Caps, DeviceKind};
+pub use caps::{Caps, DeviceKind, STORAGE_ENV};
 pub use command::{CommandBuffer, Fence};
 pub use context::{pipelines_created, reserved, Context};
-pub use descriptor::{BufferRange, DescriptorPool};
+pub use descriptor::{Bound, BufferRange, DescriptorPool};
 pub use memory::{Accountant, MemTag, MemoryStats, PhasePeak};
 pub use pipeline::{Pipeline, PipelineKey};
 pub use query::TimestampPool;
 pub use shaders::Shader;
+pub use view::BufferView;
 
 use crate::error::{Error, ErrorKind};
 use ash::vk;
@@ -77,16 +79,18 @@ mod tests {
             shader: shaders::COPY.name,
             variant: None,
             tensor_bindings: 2,
+            texel_mask: 0,
             push_bytes: 0,
             spec: vec![64, 1, 1],
         };
         let pipeline = ctx.pipeline(&shaders::COPY, key).unwrap();
-        let pool = DescriptorPool::new(&ctx, 1, 3).unwrap();
+        let pool = DescriptorPool::new(&ctx, 1, 3, 0).unwrap();
         let bad = BufferRange {
             buffer: buf.handle(),
             offset: 0,
             size: 1 << 20,
         };
+        let bad = Bound::Buffer(bad);
         let _ = pool.allocate(&pipeline, &[bad, bad, bad]);
         let err = ctx
             .check_validation("test")

@@ -16,6 +16,9 @@ pub struct PipelineKey {
     /// The `OP` of a shader compiled once per op, `None` for the others.
     pub variant: Option<i32>,
     pub tensor_bindings: u32,
+    /// Bit i set: tensor binding i (binding i + 1) is a uniform texel buffer, not a storage
+    /// buffer.
+    pub texel_mask: u32,
     /// Bytes of push constants (the params struct), or 0 when params are in binding 0.
     pub push_bytes: u32,
     /// Specialization constants by id: 0..=2 the workgroup size, then the kernel's own.
@@ -29,6 +32,17 @@ pub struct Pipeline {
     pub(crate) pipeline: vk::Pipeline,
     /// The first binding of the set: 0 (params buffer) or 1 (params in push constants).
     pub(crate) first_binding: u32,
+    /// See [`PipelineKey::texel_mask`].
+    pub(crate) texel_mask: u32,
+}
+
+/// The descriptor type of `binding` (0: params, 1..: tensors) under `texel_mask`.
+pub(crate) fn descriptor_type(binding: u32, texel_mask: u32) -> vk::DescriptorType {
+    if binding >= 1 && texel_mask & (1 << (binding - 1)) != 0 {
+        vk::DescriptorType::UNIFORM_TEXEL_BUFFER
+    } else {
+        vk::DescriptorType::STORAGE_BUFFER
+    }
 }
 
 impl Pipeline {
@@ -60,14 +74,14 @@ impl Pipeline {
             .map(|b| {
                 vk::DescriptorSetLayoutBinding::default()
                     .binding(b)
-                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .descriptor_type(descriptor_type(b, key.texel_mask))
                     .descriptor_count(1)
                     .stage_flags(vk::ShaderStageFlags::COMPUTE)
             })
             .collect();
         let mut guard = PipelineGuard {
             device,
-            p: Pipeline::null(first_binding),
+            p: Pipeline::null(first_binding, key.texel_mask),
             module: vk::ShaderModule::null(),
         };
         // SAFETY: all create infos below refer to locals that outlive each call; on any error
@@ -118,16 +132,17 @@ impl Pipeline {
             device.destroy_shader_module(guard.module, None);
             guard.module = vk::ShaderModule::null();
         }
-        let p = std::mem::replace(&mut guard.p, Pipeline::null(first_binding));
+        let p = std::mem::replace(&mut guard.p, Pipeline::null(first_binding, key.texel_mask));
         Ok(p)
     }
 
-    fn null(first_binding: u32) -> Self {
+    fn null(first_binding: u32, texel_mask: u32) -> Self {
         Pipeline {
             set_layout: vk::DescriptorSetLayout::null(),
             layout: vk::PipelineLayout::null(),
             pipeline: vk::Pipeline::null(),
             first_binding,
+            texel_mask,
         }
     }
 

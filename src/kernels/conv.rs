@@ -1,6 +1,6 @@
 //! Convolution kernels.
 
-use super::{read, write, Kernel, Layout};
+use super::{read, read_texels, write, Kernel, Layout};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -129,6 +129,42 @@ pub static CONV2D_TILED: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
         write("Out").in_layout(Layout::Channels4),
         read("In").in_layout(Layout::Channels4),
         read("W"),
+        read("Bias"),
+    ],
+);
+
+/// `conv2d_pw_texel.comp`: as [`CONV2D_PW`], reading the input and the weights through texel
+/// buffers (devices that prefer texel fetches, see `Caps::texel_reads`).
+pub static CONV2D_PW_TEXEL: Kernel<ConvPwParams, ConvPwSpec> = Kernel::new(
+    &shaders::CONV2D_PW_TEXEL,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read_texels("In").in_layout(Layout::Channels4),
+        read_texels("W"),
+        read("Bias"),
+    ],
+);
+
+/// `conv2d_dw_texel.comp`: as [`CONV2D_DW`], reading the input and the weights through texel
+/// buffers (devices that prefer texel fetches, see `Caps::texel_reads`).
+pub static CONV2D_DW_TEXEL: Kernel<ConvDwParams, ConvDwSpec> = Kernel::new(
+    &shaders::CONV2D_DW_TEXEL,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read_texels("In").in_layout(Layout::Channels4),
+        read_texels("W"),
+        read("Bias"),
+    ],
+);
+
+/// `conv2d_tiled_texel.comp`: as [`CONV2D_TILED`], reading the input and the weights through texel
+/// buffers (devices that prefer texel fetches, see `Caps::texel_reads`).
+pub static CONV2D_TILED_TEXEL: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
+    &shaders::CONV2D_TILED_TEXEL,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read_texels("In").in_layout(Layout::Channels4),
+        read_texels("W"),
         read("Bias"),
     ],
 );

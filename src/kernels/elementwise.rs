@@ -1,6 +1,6 @@
 //! Elementwise kernels: broadcasting binary/ternary ops, unary ops, clamp and fills.
 
-use super::{read, write, Kernel, Layout};
+use super::{read, read_texels, write, Kernel, Layout};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -98,5 +98,19 @@ pub static ELEMENTWISE4_C4: Kernel<Elementwise4Params> = Kernel::new(
         write("Out").in_layout(Layout::Channels4),
         read("A").in_layout(Layout::Channels4),
         read("B").in_layout(Layout::Channels4),
+    ],
+);
+/// `elementwise4_texel.comp`: as [`ELEMENTWISE4`], reading through texel buffers.
+pub static ELEMENTWISE4_TEXEL: Kernel<Elementwise4Params> = Kernel::new(
+    &shaders::ELEMENTWISE4_TEXEL,
+    &[write("Out"), read_texels("A"), read_texels("B")],
+);
+/// `elementwise4_texel.comp`: as [`ELEMENTWISE4_C4`], reading through texel buffers.
+pub static ELEMENTWISE4_C4_TEXEL: Kernel<Elementwise4Params> = Kernel::new(
+    &shaders::ELEMENTWISE4_TEXEL,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read_texels("A").in_layout(Layout::Channels4),
+        read_texels("B").in_layout(Layout::Channels4),
     ],
 );

@@ -42,11 +42,24 @@ impl Access {
 /// buffer when the params do not travel as push constants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Binding {
-    /// The GLSL block's type name (`buffer Out { ... }` is "Out").
+    /// The GLSL block's type name (`buffer Out { ... }` is "Out"), or for a texel buffer the
+    /// variable's name (`uniform samplerBuffer x_tex` is "x_tex").
     pub name: &'static str,
     pub access: Access,
     /// The memory layout the shader indexes the tensor in.
     pub layout: Layout,
+    /// How the shader reaches it.
+    pub kind: BindingKind,
+}
+
+/// The descriptor a binding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingKind {
+    /// A storage buffer (`buffer` block).
+    Storage,
+    /// A uniform texel buffer of RGBA32F texels (`uniform samplerBuffer`, read with
+    /// `texelFetch`): read-only.
+    Texels,
 }
 
 /// A read-only contiguous binding.
@@ -55,6 +68,17 @@ pub const fn read(name: &'static str) -> Binding {
         name,
         access: Access::Read,
         layout: Layout::Contiguous,
+        kind: BindingKind::Storage,
+    }
+}
+
+/// A contiguous binding read as RGBA32F texels through a uniform texel buffer.
+pub const fn read_texels(name: &'static str) -> Binding {
+    Binding {
+        name,
+        access: Access::Read,
+        layout: Layout::Contiguous,
+        kind: BindingKind::Texels,
     }
 }
 
@@ -64,6 +88,7 @@ pub const fn write(name: &'static str) -> Binding {
         name,
         access: Access::Write,
         layout: Layout::Contiguous,
+        kind: BindingKind::Storage,
     }
 }
 
@@ -73,6 +98,7 @@ pub const fn read_write(name: &'static str) -> Binding {
         name,
         access: Access::ReadWrite,
         layout: Layout::Contiguous,
+        kind: BindingKind::Storage,
     }
 }
 
@@ -200,6 +226,17 @@ pub struct KernelInfo {
     pub params_bytes: usize,
     /// Kernel-specific specialization constants, ids 3, 4, ... (0..=2 are the workgroup size).
     pub spec: &'static [Field],
+}
+
+impl KernelInfo {
+    /// Bit i set: tensor binding i is a texel buffer (see `PipelineKey::texel_mask`).
+    pub fn texel_mask(&self) -> u32 {
+        self.bindings
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.kind == BindingKind::Texels)
+            .fold(0, |m, (i, _)| m | (1 << i))
+    }
 }
 
 /// A shader with its typed parameters `P` and specialization constants `S`.
@@ -341,12 +378,17 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &conv::CONV2D_PW.info,
         &conv::CONV2D_DW.info,
         &conv::CONV2D_TILED.info,
+        &conv::CONV2D_PW_TEXEL.info,
+        &conv::CONV2D_DW_TEXEL.info,
+        &conv::CONV2D_TILED_TEXEL.info,
         &elementwise::BINARY.info,
         &elementwise::UNARY.info,
         &elementwise::CLAMP.info,
         &elementwise::CREATE_FILL.info,
         &elementwise::ELEMENTWISE4.info,
         &elementwise::ELEMENTWISE4_C4.info,
+        &elementwise::ELEMENTWISE4_TEXEL.info,
+        &elementwise::ELEMENTWISE4_C4_TEXEL.info,
         &layout_convert::TO_CHANNELS4.info,
         &layout_convert::FROM_CHANNELS4.info,
         &matmul::MATMUL.info,

@@ -8,7 +8,9 @@ use super::binary::{Op, Operand};
 use crate::error::Result;
 use crate::format::ValueId;
 use crate::graph::{OpBuilder, TensorInfo};
-use crate::kernels::elementwise::{Elementwise4Params, ELEMENTWISE4, ELEMENTWISE4_C4};
+use crate::kernels::elementwise::{
+    Elementwise4Params, ELEMENTWISE4, ELEMENTWISE4_C4, ELEMENTWISE4_C4_TEXEL, ELEMENTWISE4_TEXEL,
+};
 use crate::kernels::layout::nchw;
 use crate::kernels::Layout;
 
@@ -184,9 +186,13 @@ fn record(
     p.hw = (h * w) as u32;
     p.c4 = c.div_ceil(4) as u32;
     p.mask_lanes = (layout == Layout::Channels4 && c % 4 != 0) as i32;
-    let kernel = match layout {
-        Layout::Channels4 => &ELEMENTWISE4_C4,
-        Layout::Contiguous => &ELEMENTWISE4,
+    // Texel fetches where the device prefers them; a and b (same or fewer texels) fit when
+    // the output does.
+    let kernel = match (layout, b.caps().texel_reads(texels)) {
+        (Layout::Channels4, false) => &ELEMENTWISE4_C4,
+        (Layout::Contiguous, false) => &ELEMENTWISE4,
+        (Layout::Channels4, true) => &ELEMENTWISE4_C4_TEXEL,
+        (Layout::Contiguous, true) => &ELEMENTWISE4_TEXEL,
     };
     b.dispatch(
         kernel.call(p).variant(op).linear(texels),

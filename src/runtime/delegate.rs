@@ -692,11 +692,8 @@ impl Loader<'_> {
             .map(|s| s.iter().copied().filter(|v| active.contains(v)).collect())
             .collect();
         let act_lifetimes = lifetimes(&act_steps, gpu_bytes);
-        let align = ctx
-            .caps()
-            .min_storage_buffer_offset_alignment
-            .max(GPU_ELEM_SIZE as u64);
-        let arena = plan_arena(&act_lifetimes, align);
+        // Aligned for storage-buffer bindings and texel views alike.
+        let arena = plan_arena(&act_lifetimes, ctx.caps().tensor_alignment());
         let shared: Vec<(ValueId, Option<u32>, u64)> = activations
             .iter()
             .map(|&v| (v, tensor(v).mem_obj_id(), gpu_bytes(v)))

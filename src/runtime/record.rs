@@ -11,11 +11,11 @@ use crate::format::ValueId;
 use crate::gpu::memory::Accountant;
 use crate::gpu::shaders::PUSH_PARAMS_MAX_BYTES;
 use crate::gpu::{
-    Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, MemTag, PipelineKey,
-    TimestampPool,
+    Bound, Buffer, BufferKind, BufferRange, BufferView, CommandBuffer, Context, DescriptorPool,
+    MemTag, PipelineKey, TimestampPool,
 };
 use crate::graph::Dispatch;
-use crate::kernels::Grid;
+use crate::kernels::{BindingKind, Grid};
 
 /// One copy between a host transfer buffer and a tensor's device memory.
 pub struct Transfer<'a> {
@@ -28,6 +28,7 @@ pub struct Transfer<'a> {
 pub struct Recording {
     pub command: CommandBuffer,
     _descriptors: DescriptorPool,
+    _views: Vec<BufferView>,
     _params: Option<Buffer>,
     /// Dispatches recorded (those with work).
     pub dispatches: usize,
@@ -96,13 +97,18 @@ pub fn record(
 ) -> Result<Recording> {
     let dispatches: Vec<&Dispatch> = dispatches.iter().filter(|d| d.work_items() > 0).collect();
     let (params, offsets) = pack_params(ctx, acct, &dispatches)?;
-    let n_bindings: u32 = dispatches
+    let n_texels: u32 = dispatches
+        .iter()
+        .map(|d| d.kernel.texel_mask().count_ones())
+        .sum();
+    let n_buffers: u32 = dispatches
         .iter()
         .zip(&offsets)
         .map(|(d, off)| d.tensors.len() as u32 + off.is_some() as u32)
         .sum::<u32>()
-        .max(1);
-    let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_bindings)?;
+        - n_texels;
+    let descriptors = DescriptorPool::new(ctx, dispatches.len() as u32, n_buffers, n_texels)?;
+    let mut views = Vec::with_capacity(n_texels as usize);
     let mut command = CommandBuffer::new(ctx)?;
     let timestamps = if profile {
         Some(TimestampPool::new(ctx, 2 * dispatches.len() as u32)?)
@@ -127,15 +133,15 @@ pub fn record(
     let mut hazards = Hazards::default();
     let mut barriers = 0;
     for (d, off) in dispatches.iter().zip(&offsets) {
-        let mut set_ranges = Vec::with_capacity(d.tensors.len() + 1);
+        let mut bound = Vec::with_capacity(d.tensors.len() + 1);
         if let (Some(off), Some(params)) = (off, &params) {
-            set_ranges.push(BufferRange {
+            bound.push(Bound::Buffer(BufferRange {
                 buffer: params.handle(),
                 offset: *off,
                 size: (d.params.len() * 4) as u64,
-            });
+            }));
         }
-        let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        let (mut reads, mut writes, mut tensor_bytes) = (Vec::new(), Vec::new(), 0);
         for (i, &t) in d.tensors.iter().enumerate() {
             let r = range(t)?;
             if d.access(i).reads() {
@@ -144,7 +150,20 @@ pub fn record(
             if d.access(i).writes() {
                 writes.push(r);
             }
-            set_ranges.push(r);
+            tensor_bytes += r.size;
+            if d.kernel.bindings[i].kind == BindingKind::Texels {
+                if r.size % 16 != 0 || r.offset % ctx.caps().tensor_alignment() != 0 {
+                    return Err(Error::internal(format!(
+                        "op #{}: value {t} ({} bytes at {}) cannot be read as whole texels",
+                        d.op_index, r.size, r.offset
+                    )));
+                }
+                let view = BufferView::new(ctx, r.buffer, r.offset, r.size)?;
+                bound.push(Bound::Texels(view.handle()));
+                views.push(view);
+            } else {
+                bound.push(Bound::Buffer(r));
+            }
         }
         if hazards.conflict(&reads, &writes) {
             command.compute_barrier();
@@ -161,12 +180,12 @@ pub fn record(
             shader: d.kernel.shader.name,
             variant: d.variant,
             tensor_bindings: d.tensors.len() as u32,
+            texel_mask: d.kernel.texel_mask(),
             push_bytes: if push { (d.params.len() * 4) as u32 } else { 0 },
             spec,
         };
         let pipeline = ctx.pipeline(d.kernel.shader, key)?;
-        let set = descriptors.allocate(&pipeline, &set_ranges)?;
-        let set_ranges = &set_ranges[off.is_some() as usize..];
+        let set = descriptors.allocate(&pipeline, &bound)?;
         let groups = workgroups(ctx, d)?;
         let push_words: &[u32] = if push { &d.params } else { &[] };
         let index = 2 * profiled.len() as u32;
@@ -180,7 +199,7 @@ pub fn record(
                 op_index: d.op_index,
                 kernel: d.kernel.shader.name,
                 flops: d.flops,
-                bytes: set_ranges.iter().map(|r| r.size).sum(),
+                bytes: tensor_bytes,
                 shapes: d.shapes.clone(),
             });
         }
@@ -200,6 +219,7 @@ pub fn record(
     Ok(Recording {
         command,
         _descriptors: descriptors,
+        _views: views,
         _params: params,
         dispatches: dispatches.len(),
         barriers,

@@ -263,3 +263,13 @@ pub fn run(g: &GraphBuilder, inputs: Vec<HostTensor>) -> Vec<HostTensor> {
 pub fn build_err(g: &GraphBuilder) -> etvk::Error {
     g.build().err().expect("must fail")
 }
+
+/// The kernels `d` recorded, in order, without the storage variant suffix (`_texel`: the same
+/// kernel reading through texel buffers, chosen per device).
+pub fn kernels(d: &Delegate) -> Vec<String> {
+    d.recorded_shaders()
+        .unwrap()
+        .iter()
+        .map(|s| s.trim_end_matches("_texel").to_string())
+        .collect()
+}

@@ -15,10 +15,11 @@ use crate::format::ValueId;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::conv::{
     ConvDwParams, ConvDwSpec, ConvPwParams, ConvPwSpec, ConvTiledParams, ConvTiledSpec, CONV2D_DW,
-    CONV2D_PW, CONV2D_TILED,
+    CONV2D_DW_TEXEL, CONV2D_PW, CONV2D_PW_TEXEL, CONV2D_TILED, CONV2D_TILED_TEXEL,
 };
 use crate::kernels::packing::Packing;
 use crate::kernels::Layout;
+use crate::kernels::{Kernel, Params};
 
 /// Input texels one row of 4 outputs spans at most: more would spill registers.
 const MAX_SPAN: i64 = 32;
@@ -116,7 +117,8 @@ pub fn build(
                 (oc4 as usize).div_ceil(tile as usize),
                 g.n,
             ];
-            let call = CONV2D_PW
+            let kernel = pick(b, x, weight_packing, [&CONV2D_PW, &CONV2D_PW_TEXEL]);
+            let call = kernel
                 .call(p)
                 .spec(ConvPwSpec { TILE_OC4: tile })
                 .flops(flops)
@@ -146,7 +148,8 @@ pub fn build(
             };
             let tiles = g.wo.div_ceil(4);
             let global = [tiles, g.ho, g.n * oc4 as usize];
-            let call = CONV2D_DW
+            let kernel = pick(b, x, weight_packing, [&CONV2D_DW, &CONV2D_DW_TEXEL]);
+            let call = kernel
                 .call(p)
                 .spec(spec)
                 .flops(flops)
@@ -181,7 +184,8 @@ pub fn build(
             };
             let tiles = g.wo.div_ceil(4);
             let global = [tiles, g.ho, g.n * groups as usize];
-            let call = CONV2D_TILED
+            let kernel = pick(b, x, weight_packing, [&CONV2D_TILED, &CONV2D_TILED_TEXEL]);
+            let call = kernel
                 .call(p)
                 .spec(spec)
                 .flops(flops)
@@ -198,4 +202,21 @@ pub fn local_2d(tx: usize, ty: usize) -> [u32; 3] {
     let lx = tx.next_power_of_two().clamp(1, 64);
     let ly = (64 / lx).min(ty.next_power_of_two()).max(1);
     [lx as u32, ly as u32, 1]
+}
+
+/// The storage-buffer kernel, or, where the device prefers texel fetches and the input fits a
+/// texel view, the variant reading input and weights through texel buffers.
+fn pick<P: Params, S: Params>(
+    b: &OpBuilder,
+    x: &TensorInfo,
+    weights: Packing,
+    [buffer, texel]: [&'static Kernel<P, S>; 2],
+) -> &'static Kernel<P, S> {
+    let texels = Layout::Channels4.stored_elements(&x.sizes) / 4;
+    let caps = b.caps();
+    if caps.texel_reads(texels) && caps.texel_reads(weights.packed_len() / 4) {
+        texel
+    } else {
+        buffer
+    }
 }

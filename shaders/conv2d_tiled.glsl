@@ -1,0 +1,101 @@
+// The body of conv2d_tiled.comp and its texel-fetch variants (TEXEL_INPUT: the input is a
+// uniform texel buffer; TEXEL_WEIGHTS: the weights too).
+// Regular (groups = 1) KxK convolution on channels-packed tensors (Layout::Channels4), any
+// stride, padding and dilation, bias, then clamp. Each invocation computes 4 consecutive
+// outputs along W x (4 * TILE_OC4) output channels of one output row: per block of 4 input
+// channels and kernel row it loads the SPAN input texels the 4 outputs cover once and reuses
+// them across the KW taps; per tap it loads 4 weight texels per output-channel block and does
+// 16 vec4 multiply-adds per block.
+// Grid: x = output columns / 4, y = output rows, z = batch * output channel groups (from
+// gl_WorkGroupID, so weight and bias loads are uniform). Kernel size, stride and dilation are
+// specialization constants.
+// Weights: Packing::ConvBlocks, bias: Packing::Pad4 (any buffer when has_bias is 0).
+layout(constant_id = 3) const int KH = 3;
+layout(constant_id = 4) const int KW = 3;
+layout(constant_id = 5) const int SH = 1;
+layout(constant_id = 6) const int SW = 1;
+layout(constant_id = 7) const int DH = 1;
+layout(constant_id = 8) const int DW = 1;
+layout(constant_id = 9) const int TILE_OC4 = 2;
+const int SPAN = 3 * SW + (KW - 1) * DW + 1;
+struct Params {
+    int h_in;
+    int w_in;
+    int h_out;
+    int w_out;
+    uint ic4;
+    uint oc4;
+    uint oc_groups;
+    int pad_h;
+    int pad_w;
+    int has_bias;
+    float clamp_min;
+    float clamp_max;
+};
+PARAMS_BLOCK(Params)
+layout(std430, set = 0, binding = 1) writeonly buffer Out { vec4 o[]; };
+#ifdef TEXEL_INPUT
+layout(set = 0, binding = 2) uniform samplerBuffer In;
+#define LOAD_X(i) texelFetch(In, int(i))
+#else
+layout(std430, set = 0, binding = 2) readonly buffer In { vec4 x[]; } In_;
+#define LOAD_X(i) In_.x[i]
+#endif
+#ifdef TEXEL_WEIGHTS
+layout(set = 0, binding = 3) uniform samplerBuffer W;
+#define LOAD_W(i) texelFetch(W, int(i))
+#else
+layout(std430, set = 0, binding = 3) readonly buffer W { vec4 w[]; } W_;
+#define LOAD_W(i) W_.w[i]
+#endif
+layout(std430, set = 0, binding = 4) readonly buffer Bias { vec4 bias[]; };
+
+void main() {
+    int ow0 = int(gl_GlobalInvocationID.x) * 4;
+    int oh = int(gl_GlobalInvocationID.y);
+    uint n = gl_WorkGroupID.z / p.oc_groups;
+    uint ocb = (gl_WorkGroupID.z % p.oc_groups) * uint(TILE_OC4);
+    if (ow0 >= p.w_out || oh >= p.h_out) return;
+    uint hw_in = uint(p.h_in * p.w_in);
+    int iw0 = ow0 * SW - p.pad_w;
+    vec4 acc[TILE_OC4 * 4];
+    for (int j = 0; j < TILE_OC4; ++j) {
+        vec4 b = p.has_bias != 0 ? bias[min(ocb + uint(j), p.oc4 - 1u)] : vec4(0.0);
+        for (int t = 0; t < 4; ++t) acc[j * 4 + t] = b;
+    }
+    for (uint c = 0u; c < p.ic4; ++c) {
+        uint plane = (n * p.ic4 + c) * hw_in;
+        for (int kh = 0; kh < KH; ++kh) {
+            int ih = oh * SH - p.pad_h + kh * DH;
+            bool row_ok = ih >= 0 && ih < p.h_in;
+            uint row = plane + uint(clamp(ih, 0, p.h_in - 1) * p.w_in);
+            vec4 span[SPAN];
+            for (int s = 0; s < SPAN; ++s) {
+                int iw = iw0 + s;
+                bool ok = row_ok && iw >= 0 && iw < p.w_in;
+                span[s] = LOAD_X(row + uint(clamp(iw, 0, p.w_in - 1))) * (ok ? 1.0 : 0.0);
+            }
+            for (int kw = 0; kw < KW; ++kw) {
+                for (int j = 0; j < TILE_OC4; ++j) {
+                    uint oc = min(ocb + uint(j), p.oc4 - 1u);
+                    uint wb = (((oc * p.ic4 + c) * uint(KH) + uint(kh)) * uint(KW) + uint(kw)) * 4u;
+                    vec4 w0 = LOAD_W(wb), w1 = LOAD_W(wb + 1u), w2 = LOAD_W(wb + 2u), w3 = LOAD_W(wb + 3u);
+                    for (int t = 0; t < 4; ++t) {
+                        vec4 xv = span[t * SW + kw * DW];
+                        acc[j * 4 + t] += xv.x * w0 + xv.y * w1 + xv.z * w2 + xv.w * w3;
+                    }
+                }
+            }
+        }
+    }
+    for (int j = 0; j < TILE_OC4; ++j) {
+        uint oc = ocb + uint(j);
+        if (oc >= p.oc4) break;
+        uint out_base = ((n * p.oc4 + oc) * uint(p.h_out) + uint(oh)) * uint(p.w_out);
+        for (int t = 0; t < 4; ++t) {
+            if (ow0 + t < p.w_out) {
+                o[out_base + uint(ow0 + t)] = clamp(acc[j * 4 + t], p.clamp_min, p.clamp_max);
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Uniform texel buffer views: a buffer range read as RGBA32F texels (`texelFetch`).
+
+use std::sync::Arc;
+
+use ash::vk;
+
+use super::vk_error;
+use super::Context;
+use crate::error::Result;
+
+/// A view of `range` bytes of a buffer from `offset`, as R32G32B32A32_SFLOAT texels.
+pub struct BufferView {
+    ctx: Arc<Context>,
+    view: vk::BufferView,
+}
+
+impl BufferView {
+    /// The caller keeps offset aligned to `minTexelBufferOffsetAlignment` and range within
+    /// `maxTexelBufferElements` texels (see `Caps::texel_reads`).
+    pub fn new(ctx: &Arc<Context>, buffer: vk::Buffer, offset: u64, range: u64) -> Result<Self> {
+        let info = vk::BufferViewCreateInfo::default()
+            .buffer(buffer)
+            .format(vk::Format::R32G32B32A32_SFLOAT)
+            .offset(offset)
+            .range(range);
+        // SAFETY: valid create info on a live device; the buffer has UNIFORM_TEXEL_BUFFER usage.
+        let view = unsafe { ctx.device().create_buffer_view(&info, None) }
+            .map_err(|r| vk_error("vkCreateBufferView", r))?;
+        Ok(BufferView {
+            ctx: ctx.clone(),
+            view,
+        })
+    }
+
+    pub fn handle(&self) -> vk::BufferView {
+        self.view
+    }
+}
+
+impl Drop for BufferView {
+    fn drop(&mut self) {
+        // SAFETY: owners wait for submissions using the view before dropping it.
+        unsafe { self.ctx.device().destroy_buffer_view(self.view, None) };
+    }
+}
