@@ -311,3 +311,49 @@ fn addmm_wrong_output_shape_is_rejected() {
     let err = g.build().err().expect("must fail");
     assert_eq!(err.kind, etvk::ErrorKind::InvalidProgram);
 }
+
+/// The tiled GEMM (K and N multiples of 4) over its edge shapes, with the kernel asserted:
+/// rows 1..=9 (tiles of 1, 2 and 4 rows, partial last tiles), batches, B as [K, N] and as
+/// linear's [N, K], long K (and the split-K layout under ETVK_SPLIT_REDUCTION=always).
+#[test]
+fn gemm_tiles_and_edges() {
+    for &(batch, m, k, n) in &[
+        (1, 1, 4, 4),
+        (1, 1, 256, 12),
+        (1, 2, 8, 8),
+        (1, 3, 12, 4),
+        (1, 5, 16, 20),
+        (2, 9, 32, 8),
+        (3, 7, 4, 16),
+        (1, 64, 64, 64),
+    ] {
+        let mut rng = Rng::new((batch * 31 + m * 7 + k + n) as u64);
+        let (va, vb) = (rng.vec(batch * m * k), rng.vec(batch * k * n));
+        let want = ref_matmul(&va, &vb, batch, m, k, n, false);
+        let mut g = GraphBuilder::new();
+        let a = g.input(&[batch, m, k]);
+        let bm = g.input(&[batch, k, n]);
+        let out = g.f32(&[batch, m, n]);
+        g.op("aten.bmm.default", &[a, bm, out]);
+        g.output(out);
+        let mut d = g.build().unwrap();
+        assert_eq!(kernels(&d), ["gemm"], "bmm {batch}x{m}x{k}x{n}");
+        let got = d
+            .run(&[
+                etvk::runtime::InputValue::Tensor(f32_host(&[batch, m, k], &va)),
+                etvk::runtime::InputValue::Tensor(f32_host(&[batch, k, n], &vb)),
+            ])
+            .unwrap();
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            1e-5,
+            1e-5,
+            &format!("gemm bmm {batch}x{m}x{k}x{n}"),
+        );
+    }
+    for (shape, nout) in [(vec![1, 384], 384), (vec![3, 16], 8), (vec![2, 5, 64], 12)] {
+        run_linear(&shape, nout, true, true);
+        run_linear(&shape, nout, false, false);
+    }
+}

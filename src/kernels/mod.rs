@@ -392,6 +392,8 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &layout_convert::TO_CHANNELS4.info,
         &layout_convert::FROM_CHANNELS4.info,
         &matmul::MATMUL.info,
+        &matmul::GEMM.info,
+        &matmul::GEMM_TEXEL.info,
         &norm::NORM_BATCH.info,
         &norm::NORM_ROWS.info,
         &pool::POOL_AVG.info,

@@ -5,9 +5,10 @@
 
 use crate::error::Result;
 use crate::format::ValueId;
+use crate::gpu::DeviceKind;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
-use crate::kernels::matmul::{MatmulParams, MATMUL};
+use crate::kernels::matmul::{GemmParams, GemmSpec, MatmulParams, GEMM, GEMM_TEXEL, MATMUL};
 
 use super::binary::broadcast_strides;
 
@@ -57,6 +58,9 @@ fn record(
         // No bias: bind A again (never read).
         None => (a.id, 0, 0.0, 0, 0),
     };
+    if plan.k % 4 == 0 && plan.n % 4 == 0 {
+        return record_gemm(b, &plan, a, mat, &out, (bias_id, has_bias, beta, sm, sn));
+    }
     let split = super::split::use_split(b, numel, plan.k, super::split::Reads::Contiguous);
     let work = if split {
         numel * super::split::SPLIT_LANES
@@ -83,6 +87,64 @@ fn record(
         &[out_id, a.id, mat.id, bias_id],
     )
 }
+
+/// Records `plan` on `gemm.comp` (K and N multiples of 4): tiles of up to 4 rows x 4 columns,
+/// and on GPUs, when the tiles are few and K long (single-token decode), one workgroup per
+/// tile splitting K.
+fn record_gemm(
+    b: &mut OpBuilder,
+    plan: &Plan,
+    a: &TensorInfo,
+    mat: &TensorInfo,
+    out: &TensorInfo,
+    (bias_id, has_bias, beta, sm, sn): (ValueId, i32, f64, usize, usize),
+) -> Result<()> {
+    let (m, k4, n4) = (plan.m, plan.k / 4, plan.n / 4);
+    let tm = m.next_power_of_two().min(4);
+    let row_blocks = m.div_ceil(tm);
+    let tiles = n4 * row_blocks * plan.batch;
+    let split = match std::env::var(super::split::SPLIT_ENV).as_deref() {
+        Ok("always") => k4 > 1,
+        Ok("never") => false,
+        _ => b.caps().kind != DeviceKind::Cpu && tiles < 4096 && k4 >= 32,
+    };
+    let lanes = if split { GEMM_SPLIT_LANES } else { 1 };
+    let p = GemmParams {
+        m: m as u32,
+        k4: k4 as u32,
+        n4: n4 as u32,
+        a_batch_stride4: (plan.a_batch_stride / 4) as u32,
+        b_batch_stride4: (plan.b_batch_stride / 4) as u32,
+        has_bias,
+        alpha: plan.alpha as f32,
+        beta: beta as f32,
+        bias_sm: sm as u32,
+        bias_sn: sn as u32,
+    };
+    let spec = GemmSpec {
+        TM: tm as i32,
+        B_TRANSPOSED: plan.b_transposed as i32,
+        SPLIT: lanes as i32,
+    };
+    let (global, local) = if split {
+        ([n4 * lanes, row_blocks, plan.batch], [lanes as u32, 1, 1])
+    } else {
+        let local = super::conv::local_2d(n4, row_blocks);
+        ([n4, row_blocks, plan.batch], local)
+    };
+    let texels = (a.numel() / 4).max(mat.numel() / 4);
+    let kernel = if b.caps().texel_reads(texels) {
+        &GEMM_TEXEL
+    } else {
+        &GEMM
+    };
+    let flops = 2 * (plan.batch * m * plan.n * plan.k) as u64;
+    let call = kernel.call(p).spec(spec).tiles(global, local).flops(flops);
+    b.dispatch(call, &[out.id, a.id, mat.id, bias_id])
+}
+
+/// Lanes that split one tile's K in `gemm.comp` (GPUs, few tiles).
+const GEMM_SPLIT_LANES: usize = 64;
 
 /// `mm(self [M,K], mat2 [K,N]) -> [M,N]`.
 pub fn mm(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {

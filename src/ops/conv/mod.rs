@@ -9,6 +9,8 @@
 
 mod packed;
 
+pub use packed::local_2d;
+
 use crate::error::Result;
 use crate::format::ValueId;
 use crate::graph::OpBuilder;
