@@ -58,7 +58,7 @@ fn record(
         // No bias: bind A again (never read).
         None => (a.id, 0, 0.0, 0, 0),
     };
-    if plan.k % 4 == 0 && plan.n % 4 == 0 {
+    if plan.k.is_multiple_of(4) && plan.n.is_multiple_of(4) {
         return record_gemm(b, &plan, a, mat, &out, (bias_id, has_bias, beta, sm, sn));
     }
     let split = super::split::use_split(b, numel, plan.k, super::split::Reads::Contiguous);
