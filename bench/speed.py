@@ -37,7 +37,16 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "bench", "out", "speed")
 BENCH_RUNNER = os.path.join(REPO, "build", "etvk_bench")
 ETVK_PLUGIN = os.path.join(REPO, "build", "libetvk_executorch.so")
-MODELS = ["mobilenet_v2", "resnet18", "transformer", "vit", "llama_decode", "unet"]
+MODELS = [
+    "mobilenet_v2",
+    "mobilenet_v2_fp16",
+    "resnet18",
+    "transformer",
+    "vit",
+    "llama_decode",
+    "unet",
+    "unet_fp16",
+]
 
 # Bump when a definition changes: cached exports of another version are redone.
 EXPORT_VERSION = 1
@@ -86,7 +95,8 @@ def unet_module():
 
 
 def build_model(name):
-    """(module, example inputs)."""
+    """(module, example inputs). A `_fp16` suffix is the same model exported with force_fp16."""
+    name = name.removesuffix("_fp16")
     if name == "unet":
         return unet_module()
     if name in ("mobilenet_v2", "resnet18", "transformer"):
@@ -184,7 +194,8 @@ def export(name, factory):
     with torch.no_grad():
         expected = copy.deepcopy(model)(*inputs)
         ep = torch.export.export(model, inputs)
-        prog = to_edge_transform_and_lower(ep, partitioner=[VulkanPartitioner()]).to_executorch()
+        options = {"force_fp16": True} if name.endswith("_fp16") else {}
+        prog = to_edge_transform_and_lower(ep, partitioner=[VulkanPartitioner(options)]).to_executorch()
     expected = expected if isinstance(expected, (tuple, list)) else (expected,)
     for i, t in enumerate(inputs):
         np.save(os.path.join(OUT, f"{name}.input{i}.npy"), t.numpy())
@@ -220,8 +231,10 @@ def run(plugin, name, meta, iters, warmup, profile):
     expected = [os.path.join(OUT, f"{name}.expected{i}.npy") for i in range(meta["n_outputs"])]
     if all(os.path.exists(e) for e in expected):
         # A tolerance scaled to the output (random-weight models have tiny outputs).
+        # fp16 programs: f16 weights and activations against fp32 PyTorch.
+        tol = 1e-2 if name.endswith("_fp16") else 1e-3
         scale = max(meta.get("max_abs_expected", 1.0), 1e-30)
-        cmd += ["--expected"] + expected + ["--atol", repr(1e-3 * scale), "--rtol", "1e-3"]
+        cmd += ["--expected"] + expected + ["--atol", repr(tol * scale), "--rtol", repr(tol)]
     if profile:
         cmd.append("--profile")
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -274,8 +287,8 @@ def main():
             jobs.append(("op", name, desc, spec))
 
     results = {"device_note": "", "iters": a.iters, "warmup": a.warmup, "rows": []}
-    print(f"{'program':58} {'ref ms':>9} {'etvk ms':>9} {'x':>6}  {'etvk op us':>10} {'GFLOP/s':>8}  match",
-          flush=True)
+    print(f"{'program':58} {'ref ms':>9} {'etvk ms':>9} {'x':>6}  {'etvk op us':>10} {'GFLOP/s':>8}  "
+          f"{'W MB':>6}  match", flush=True)
     for kind, name, desc, spec in jobs:
         meta_path = os.path.join(OUT, f"{name}.json")
         if a.no_export and not os.path.exists(meta_path):
@@ -310,7 +323,8 @@ def main():
         match = mine.get("match") if "error" not in mine else mine["error"]
         print(
             f"{name:58} {fmt_ms(ref):>9} {fmt_ms(mine):>9} {ratio:>6}  "
-            f"{(f'{op_us:.1f}' if op_us else ''):>10} {(f'{gflops(flops, op_us):.1f}' if op_us else ''):>8}  {match}",
+            f"{(f'{op_us:.1f}' if op_us else ''):>10} {(f'{gflops(flops, op_us):.1f}' if op_us else ''):>8}  "
+            f"{mine.get('weights_bytes', 0) / 1e6:>6.2f}  {match}",
             flush=True,
         )
     os.makedirs(os.path.dirname(a.json), exist_ok=True)

@@ -1,5 +1,5 @@
-// The body of conv2d_dw.comp and its texel-fetch variants (TEXEL_INPUT: the input is a
-// uniform texel buffer; TEXEL_WEIGHTS: the weights too).
+// The body of conv2d_dw.comp and its variants: TEXEL_INPUT / TEXEL_WEIGHTS read the input /
+// weights through uniform texel buffers (_texel), F16 stores f16 (_f16).
 // Depthwise convolution (groups = channels, one filter per channel) on channels-packed tensors
 // (Layout::Channels4), bias, then clamp. Each invocation computes 4 consecutive outputs along
 // W for one block of 4 channels and one output row: per kernel row it loads the input texels
@@ -29,22 +29,29 @@ struct Params {
     float clamp_max;
 };
 PARAMS_BLOCK(Params)
-layout(std430, set = 0, binding = 1) writeonly buffer Out { vec4 o[]; };
+// F16: f16 storage (outputs, weights and bias, and inputs read from storage buffers), f32
+// arithmetic.
+#ifdef F16
+#define STORE_T f16vec4
+#else
+#define STORE_T vec4
+#endif
+layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
 #ifdef TEXEL_INPUT
 layout(set = 0, binding = 2) uniform samplerBuffer In;
 #define LOAD_X(i) texelFetch(In, int(i))
 #else
-layout(std430, set = 0, binding = 2) readonly buffer In { vec4 x[]; } In_;
-#define LOAD_X(i) In_.x[i]
+layout(std430, set = 0, binding = 2) readonly buffer In { STORE_T x[]; } In_;
+#define LOAD_X(i) vec4(In_.x[i])
 #endif
 #ifdef TEXEL_WEIGHTS
 layout(set = 0, binding = 3) uniform samplerBuffer W;
 #define LOAD_W(i) texelFetch(W, int(i))
 #else
-layout(std430, set = 0, binding = 3) readonly buffer W { vec4 w[]; } W_;
-#define LOAD_W(i) W_.w[i]
+layout(std430, set = 0, binding = 3) readonly buffer W { STORE_T w[]; } W_;
+#define LOAD_W(i) vec4(W_.w[i])
 #endif
-layout(std430, set = 0, binding = 4) readonly buffer Bias { vec4 bias[]; };
+layout(std430, set = 0, binding = 4) readonly buffer Bias { STORE_T bias[]; };
 
 void main() {
     int ow0 = int(gl_GlobalInvocationID.x) * 4;
@@ -54,7 +61,7 @@ void main() {
     uint c = nc % p.c4;
     uint in_base = nc * uint(p.h_in * p.w_in);
     int iw0 = ow0 * SW - p.pad_w;
-    vec4 b = p.has_bias != 0 ? bias[c] : vec4(0.0);
+    vec4 b = p.has_bias != 0 ? vec4(bias[c]) : vec4(0.0);
     vec4 acc[4] = vec4[4](b, b, b, b);
     for (int kh = 0; kh < KH; ++kh) {
         int ih = oh * SH - p.pad_h + kh * DH;
@@ -74,7 +81,7 @@ void main() {
     uint out_base = (nc * uint(p.h_out) + uint(oh)) * uint(p.w_out);
     for (int t = 0; t < 4; ++t) {
         if (ow0 + t < p.w_out) {
-            o[out_base + uint(ow0 + t)] = clamp(acc[t], p.clamp_min, p.clamp_max);
+            o[out_base + uint(ow0 + t)] = STORE_T(clamp(acc[t], p.clamp_min, p.clamp_max));
         }
     }
 }

@@ -1,5 +1,5 @@
-// The body of conv2d_pw.comp and its texel-fetch variants (TEXEL_INPUT: the input is a
-// uniform texel buffer; TEXEL_WEIGHTS: the weights too).
+// The body of conv2d_pw.comp and its variants: TEXEL_INPUT / TEXEL_WEIGHTS read the input /
+// weights through uniform texel buffers (_texel), F16 stores f16 (_f16).
 // Pointwise (1x1) convolution on channels-packed tensors (Layout::Channels4), any stride and
 // padding, bias, then clamp. Each invocation computes a register tile of 4 consecutive output
 // positions x (4 * TILE_OC4) output channels: per block of 4 input channels it loads 4 input
@@ -23,22 +23,29 @@ struct Params {
     float clamp_max;
 };
 PARAMS_BLOCK(Params)
-layout(std430, set = 0, binding = 1) writeonly buffer Out { vec4 o[]; };
+// F16: f16 storage (outputs, weights and bias, and inputs read from storage buffers), f32
+// arithmetic.
+#ifdef F16
+#define STORE_T f16vec4
+#else
+#define STORE_T vec4
+#endif
+layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
 #ifdef TEXEL_INPUT
 layout(set = 0, binding = 2) uniform samplerBuffer In;
 #define LOAD_X(i) texelFetch(In, int(i))
 #else
-layout(std430, set = 0, binding = 2) readonly buffer In { vec4 x[]; } In_;
-#define LOAD_X(i) In_.x[i]
+layout(std430, set = 0, binding = 2) readonly buffer In { STORE_T x[]; } In_;
+#define LOAD_X(i) vec4(In_.x[i])
 #endif
 #ifdef TEXEL_WEIGHTS
 layout(set = 0, binding = 3) uniform samplerBuffer W;
 #define LOAD_W(i) texelFetch(W, int(i))
 #else
-layout(std430, set = 0, binding = 3) readonly buffer W { vec4 w[]; } W_;
-#define LOAD_W(i) W_.w[i]
+layout(std430, set = 0, binding = 3) readonly buffer W { STORE_T w[]; } W_;
+#define LOAD_W(i) vec4(W_.w[i])
 #endif
-layout(std430, set = 0, binding = 4) readonly buffer Bias { vec4 bias[]; };
+layout(std430, set = 0, binding = 4) readonly buffer Bias { STORE_T bias[]; };
 
 void main() {
     uint p0 = gl_GlobalInvocationID.x * 4u;
@@ -59,7 +66,7 @@ void main() {
     }
     vec4 acc[TILE_OC4 * 4];
     for (int j = 0; j < TILE_OC4; ++j) {
-        vec4 b = p.has_bias != 0 ? bias[min(ocb + uint(j), p.oc4 - 1u)] : vec4(0.0);
+        vec4 b = p.has_bias != 0 ? vec4(bias[min(ocb + uint(j), p.oc4 - 1u)]) : vec4(0.0);
         for (int t = 0; t < 4; ++t) acc[j * 4 + t] = b;
     }
     for (uint c = 0u; c < p.ic4; ++c) {
@@ -80,7 +87,7 @@ void main() {
         uint out_base = (n * p.oc4 + oc) * p.hw_out;
         for (int t = 0; t < 4; ++t) {
             if (p0 + uint(t) < p.hw_out) {
-                o[out_base + p0 + uint(t)] = clamp(acc[j * 4 + t], p.clamp_min, p.clamp_max);
+                o[out_base + p0 + uint(t)] = STORE_T(clamp(acc[j * 4 + t], p.clamp_min, p.clamp_max));
             }
         }
     }

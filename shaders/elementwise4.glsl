@@ -1,5 +1,5 @@
-// The body of elementwise4.comp and elementwise4_texel.comp (TEXEL_INPUT: inputs are
-// uniform texel buffers).
+// The body of elementwise4.comp and its variants: TEXEL_INPUT reads the inputs through
+// uniform texel buffers (_texel), F16 stores f16 (_f16).
 // Float elementwise ops over whole texels (vec4), in whatever layout the tensors share
 // (contiguous, or channels-packed: Layout::Channels4). One invocation per texel.
 // OP selects the op; build.rs compiles one SPIR-V per op listed below:
@@ -26,17 +26,22 @@ struct Params {
     float lo;
     float hi;
 };
-layout(std430, set = 0, binding = 1) writeonly buffer Out { vec4 o[]; };
+#ifdef F16
+#define STORE_T f16vec4
+#else
+#define STORE_T vec4
+#endif
+layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
 #ifdef TEXEL_INPUT
 layout(set = 0, binding = 2) uniform samplerBuffer A;
 layout(set = 0, binding = 3) uniform samplerBuffer B;
 #define LOAD_A(i) texelFetch(A, int(i))
 #define LOAD_B(i) texelFetch(B, int(i))
 #else
-layout(std430, set = 0, binding = 2) readonly buffer A { vec4 a[]; } A_;
-layout(std430, set = 0, binding = 3) readonly buffer B { vec4 b[]; } B_;
-#define LOAD_A(i) A_.a[i]
-#define LOAD_B(i) B_.b[i]
+layout(std430, set = 0, binding = 2) readonly buffer A { STORE_T a[]; } A_;
+layout(std430, set = 0, binding = 3) readonly buffer B { STORE_T b[]; } B_;
+#define LOAD_A(i) vec4(A_.a[i])
+#define LOAD_B(i) vec4(B_.b[i])
 #endif
 PARAMS_BLOCK(Params)
 
@@ -81,5 +86,5 @@ void main() {
             if (c0 + uint(l) >= p.c) r[l] = 0.0;
         }
     }
-    o[t] = r;
+    o[t] = STORE_T(r);
 }

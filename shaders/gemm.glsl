@@ -1,22 +1,26 @@
-// The body of gemm.comp and gemm_texel.comp (TEXEL_INPUT: A and B are uniform texel buffers).
-// Register-tiled matrix product over vec4s, for linear, addmm, mm and bmm:
+// The body of gemm.comp and its variants: TEXEL_INPUT reads A and B through uniform texel
+// buffers (_texel), F16 stores f16 (_f16).
+// Register-tiled matrix product for linear, addmm, mm and bmm:
 //   out[b, m, n] = alpha * sum_k A[b, m, k] * B(k, n) + beta * bias[m * bias_sm + n * bias_sn]
-// A is [M, K] per batch (row-major, K % 4 == 0), B is [K, N] (B_TRANSPOSED = 0) or [N, K]
-// (B_TRANSPOSED = 1, linear's weight), N % 4 == 0. Each invocation computes a tile of TM rows
-// x 4 columns: per 4 steps of k it loads TM vec4s of A and 4 of B and does 4 * TM vec4
-// multiply-adds. With SPLIT > 1 a workgroup of SPLIT invocations computes one tile, each
+// A is [M, K] per batch (row-major), B is [K, N] (B_TRANSPOSED = 0) or [N, K] (B_TRANSPOSED
+// = 1, linear's weight). Each invocation computes a tile of TM rows x 4 columns: per 4 steps
+// of k it loads TM vec4s of A and 4 of B and does 4 * TM vec4 multiply-adds.
+// ALIGNED = 1 (K, N and the batch strides multiples of 4) loads and stores whole vec4s;
+// ALIGNED = 0 gathers them from scalars with bounds (storage buffers only), so any shape runs
+// on the same kernel. With SPLIT > 1 a workgroup of SPLIT invocations computes one tile, each
 // folding every SPLIT-th block of k, merged in shared memory (few long dot products: GEMV).
-// Grid: x = N / 4 (SPLIT = 1) or N / 4 * SPLIT (one workgroup per column block), y = M / TM,
-// z = batch.
+// Grid: x = ceil(N / 4) (SPLIT = 1) or ceil(N / 4) * SPLIT (one workgroup per column block),
+// y = ceil(M / TM), z = batch.
 layout(constant_id = 3) const int TM = 4;
 layout(constant_id = 4) const int B_TRANSPOSED = 1;
 layout(constant_id = 5) const int SPLIT = 1;
+layout(constant_id = 6) const int ALIGNED = 1;
 struct Params {
     uint m;
-    uint k4;
-    uint n4;
-    uint a_batch_stride4;
-    uint b_batch_stride4;
+    uint k;
+    uint n;
+    uint a_batch_stride;
+    uint b_batch_stride;
     int has_bias;
     float alpha;
     float beta;
@@ -24,55 +28,100 @@ struct Params {
     uint bias_sn;
 };
 PARAMS_BLOCK(Params)
-layout(std430, set = 0, binding = 1) writeonly buffer Out { vec4 o[]; };
+#ifdef F16
+#define STORE_T f16vec4
+#define SCALAR_T float16_t
+#else
+#define STORE_T vec4
+#define SCALAR_T float
+#endif
+// Whole-vec4 and scalar views of the same bindings (ALIGNED picks which are used).
+layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Out1 { SCALAR_T o1[]; };
 #ifdef TEXEL_INPUT
 layout(set = 0, binding = 2) uniform samplerBuffer A;
 layout(set = 0, binding = 3) uniform samplerBuffer B;
 #define LOAD_A(i) texelFetch(A, int(i))
 #define LOAD_B(i) texelFetch(B, int(i))
+#define LOAD_A1(i) 0.0
+#define LOAD_B1(i) 0.0
 #else
-layout(std430, set = 0, binding = 2) readonly buffer A { vec4 a[]; } A_;
-layout(std430, set = 0, binding = 3) readonly buffer B { vec4 b[]; } B_;
-#define LOAD_A(i) A_.a[i]
-#define LOAD_B(i) B_.b[i]
+layout(std430, set = 0, binding = 2) readonly buffer A { STORE_T a[]; } A_;
+layout(std430, set = 0, binding = 2) readonly buffer A1 { SCALAR_T a1[]; } A1_;
+layout(std430, set = 0, binding = 3) readonly buffer B { STORE_T b[]; } B_;
+layout(std430, set = 0, binding = 3) readonly buffer B1 { SCALAR_T b1[]; } B1_;
+#define LOAD_A(i) vec4(A_.a[i])
+#define LOAD_B(i) vec4(B_.b[i])
+#define LOAD_A1(i) float(A1_.a1[i])
+#define LOAD_B1(i) float(B1_.b1[i])
 #endif
-layout(std430, set = 0, binding = 4) readonly buffer Bias { float bias[]; };
+layout(std430, set = 0, binding = 4) readonly buffer Bias { SCALAR_T bias[]; };
 
 shared vec4 partial[SPLIT > 1 ? SPLIT * TM : 1];
 
+// Scalars `base + j * step` for j < 4 where `first + j < limit`, else 0 (ALIGNED = 0).
+vec4 gather_a(uint base, uint step, uint first, uint limit) {
+    vec4 v = vec4(0.0);
+    for (uint j = 0u; j < 4u; ++j) {
+        uint at = first + j < limit ? base + j * step : base;
+        v[j] = first + j < limit ? LOAD_A1(at) : 0.0;
+    }
+    return v;
+}
+vec4 gather_b(uint base, uint step, uint first, uint limit) {
+    vec4 v = vec4(0.0);
+    for (uint j = 0u; j < 4u; ++j) {
+        uint at = first + j < limit ? base + j * step : base;
+        v[j] = first + j < limit ? LOAD_B1(at) : 0.0;
+    }
+    return v;
+}
+
 void main() {
+    uint n4s = (p.n + 3u) / 4u;
+    uint k4s = (p.k + 3u) / 4u;
     uint n4 = SPLIT > 1 ? gl_WorkGroupID.x : gl_GlobalInvocationID.x;
     uint lane = SPLIT > 1 ? gl_LocalInvocationID.x : 0u;
     uint m0 = gl_GlobalInvocationID.y * uint(TM);
     uint batch = gl_GlobalInvocationID.z;
-    bool live = n4 < p.n4 && m0 < p.m;
+    bool live = n4 < n4s && m0 < p.m;
     // Out-of-range invocations still take part in the merge (barriers), computing on clamped
     // indices and storing nothing.
-    n4 = min(n4, p.n4 - 1u);
-    uint a_base = batch * p.a_batch_stride4;
-    uint b_base = batch * p.b_batch_stride4;
+    n4 = min(n4, n4s - 1u);
+    uint n0 = n4 * 4u;
+    uint a_base = batch * p.a_batch_stride;
+    uint b_base = batch * p.b_batch_stride;
     uint rows[TM];
-    for (int r = 0; r < TM; ++r) rows[r] = a_base + min(m0 + uint(r), p.m - 1u) * p.k4;
+    for (int r = 0; r < TM; ++r) rows[r] = a_base + min(m0 + uint(r), p.m - 1u) * p.k;
     vec4 acc[TM];
     for (int r = 0; r < TM; ++r) acc[r] = vec4(0.0);
-    for (uint k = lane; k < p.k4; k += uint(SPLIT)) {
+    for (uint k4 = lane; k4 < k4s; k4 += uint(SPLIT)) {
+        uint k0 = k4 * 4u;
         vec4 av[TM];
-        for (int r = 0; r < TM; ++r) av[r] = LOAD_A(rows[r] + k);
+        for (int r = 0; r < TM; ++r) {
+            av[r] = ALIGNED != 0 ? LOAD_A(rows[r] / 4u + k4) : gather_a(rows[r] + k0, 1u, k0, p.k);
+        }
+        vec4 bv[4];
         if (B_TRANSPOSED != 0) {
-            // B rows n0..n0+3 at this block of k: dot products.
-            uint bb = b_base + (n4 * 4u) * p.k4 + k;
-            vec4 b0 = LOAD_B(bb), b1 = LOAD_B(bb + p.k4), b2 = LOAD_B(bb + 2u * p.k4),
-                 b3 = LOAD_B(bb + 3u * p.k4);
+            // B rows n0..n0+3 at columns k0..k0+3: dot products.
+            for (uint j = 0u; j < 4u; ++j) {
+                uint row = b_base + min(n0 + j, p.n - 1u) * p.k;
+                bv[j] = ALIGNED != 0 ? LOAD_B(row / 4u + k4) : gather_b(row + k0, 1u, k0, p.k);
+                if (n0 + j >= p.n) bv[j] = vec4(0.0);
+            }
             for (int r = 0; r < TM; ++r) {
-                acc[r] += vec4(dot(av[r], b0), dot(av[r], b1), dot(av[r], b2), dot(av[r], b3));
+                acc[r] += vec4(dot(av[r], bv[0]), dot(av[r], bv[1]), dot(av[r], bv[2]),
+                               dot(av[r], bv[3]));
             }
         } else {
-            // B rows k..k+3 at columns n0..n0+3.
-            uint bb = b_base + (k * 4u) * p.n4 + n4;
-            vec4 b0 = LOAD_B(bb), b1 = LOAD_B(bb + p.n4), b2 = LOAD_B(bb + 2u * p.n4),
-                 b3 = LOAD_B(bb + 3u * p.n4);
+            // B rows k0..k0+3 at columns n0..n0+3.
+            for (uint j = 0u; j < 4u; ++j) {
+                uint row = b_base + min(k0 + j, p.k - 1u) * p.n;
+                bv[j] = ALIGNED != 0 ? LOAD_B(row / 4u + n4) : gather_b(row + n0, 1u, n0, p.n);
+                if (k0 + j >= p.k) bv[j] = vec4(0.0);
+            }
             for (int r = 0; r < TM; ++r) {
-                acc[r] += av[r].x * b0 + av[r].y * b1 + av[r].z * b2 + av[r].w * b3;
+                acc[r] += av[r].x * bv[0] + av[r].y * bv[1] + av[r].z * bv[2] + av[r].w * bv[3];
             }
         }
     }
@@ -91,17 +140,25 @@ void main() {
         for (int r = 0; r < TM; ++r) acc[r] = partial[uint(r)];
     }
     if (!live) return;
-    uint n0 = n4 * 4u;
-    uint out_base = batch * p.m * p.n4;
+    uint out_base = batch * p.m * p.n;
     for (int r = 0; r < TM; ++r) {
         uint m = m0 + uint(r);
         if (m >= p.m) break;
         vec4 v = p.alpha * acc[r];
         if (p.has_bias != 0) {
             uint bm = m * p.bias_sm;
-            v += p.beta * vec4(bias[bm + n0 * p.bias_sn], bias[bm + (n0 + 1u) * p.bias_sn],
-                               bias[bm + (n0 + 2u) * p.bias_sn], bias[bm + (n0 + 3u) * p.bias_sn]);
+            for (uint j = 0u; j < 4u; ++j) {
+                uint at = bm + min(n0 + j, p.n - 1u) * p.bias_sn;
+                v[j] += p.beta * float(bias[at]);
+            }
         }
-        o[out_base + m * p.n4 + n4] = v;
+        uint row = out_base + m * p.n;
+        if (ALIGNED != 0) {
+            o[row / 4u + n4] = STORE_T(v);
+        } else {
+            for (uint j = 0u; j < 4u; ++j) {
+                if (n0 + j < p.n) o1[row + n0 + j] = SCALAR_T(v[j]);
+            }
+        }
     }
 }

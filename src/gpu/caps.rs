@@ -47,6 +47,9 @@ pub struct Caps {
     /// Kernels read their inputs through uniform texel buffers rather than storage buffers
     /// (see [`Caps::texel_reads`]).
     pub prefer_texel_reads: bool,
+    /// 16-bit storage buffers (and RGBA16F texel views) are on: FLOAT16 tensors are stored
+    /// as f16 by the kernels that have f16 variants.
+    pub f16_storage: bool,
     /// Nanoseconds per timestamp tick.
     pub timestamp_period_ns: f32,
     /// Valid bits of the compute queue's timestamps (0: no timestamps, no profiling).
@@ -120,6 +123,7 @@ impl Caps {
             max_texel_buffer_elements: l.max_texel_buffer_elements,
             min_texel_buffer_offset_alignment: l.min_texel_buffer_offset_alignment,
             prefer_texel_reads: texel_reads_by_default(DeviceKind::from_vk(props.device_type)),
+            f16_storage: false,
             timestamp_period_ns: l.timestamp_period,
             timestamp_valid_bits: 0,
         }

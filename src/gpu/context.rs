@@ -155,13 +155,20 @@ impl Context {
             partial.debug = Some((loader, messenger));
         }
 
-        let (physical_device, queue_family, caps) = pick_device(partial.instance())?;
+        let (physical_device, queue_family, mut caps) = pick_device(partial.instance())?;
+        caps.f16_storage = f16_storage_supported(partial.instance(), physical_device);
 
         let priorities = [1.0f32];
         let queue_info = [vk::DeviceQueueCreateInfo::default()
             .queue_family_index(queue_family)
             .queue_priorities(&priorities)];
-        let device_info = vk::DeviceCreateInfo::default().queue_create_infos(&queue_info);
+        // 16-bit storage lets fp16 programs keep FLOAT16 tensors at 2 bytes (see Caps).
+        let mut storage16 =
+            vk::PhysicalDevice16BitStorageFeatures::default().storage_buffer16_bit_access(true);
+        let mut device_info = vk::DeviceCreateInfo::default().queue_create_infos(&queue_info);
+        if caps.f16_storage {
+            device_info = device_info.push_next(&mut storage16);
+        }
         // SAFETY: `physical_device` came from this instance; the create info refers to locals.
         let device = unsafe {
             partial
@@ -353,6 +360,31 @@ impl Drop for PartialInstance {
         }
     }
 }
+
+/// Whether `pd` can store f16 tensors: 16-bit storage-buffer access, and RGBA16F uniform
+/// texel buffers (kernels may read f16 tensors through texel views). `ETVK_FP16=0` turns it
+/// off (fp16 programs then run in f32, as on devices without it).
+fn f16_storage_supported(instance: &ash::Instance, pd: vk::PhysicalDevice) -> bool {
+    if std::env::var(FP16_ENV).is_ok_and(|v| v == "0") {
+        return false;
+    }
+    let mut storage16 = vk::PhysicalDevice16BitStorageFeatures::default();
+    let mut features = vk::PhysicalDeviceFeatures2::default().push_next(&mut storage16);
+    // SAFETY: `pd` was enumerated from this instance (Vulkan 1.1 core query).
+    unsafe { instance.get_physical_device_features2(pd, &mut features) };
+    let storage = storage16.storage_buffer16_bit_access == vk::TRUE;
+    // SAFETY: as above.
+    let format = unsafe {
+        instance.get_physical_device_format_properties(pd, vk::Format::R16G16B16A16_SFLOAT)
+    };
+    let texels = format
+        .buffer_features
+        .contains(vk::FormatFeatureFlags::UNIFORM_TEXEL_BUFFER);
+    storage && texels
+}
+
+/// Environment variable: `0` keeps fp16 programs' tensors in f32 on the device.
+pub const FP16_ENV: &str = "ETVK_FP16";
 
 /// Picks the physical device: `ETVK_DEVICE` when set, else discrete > integrated > virtual > CPU.
 fn pick_device(instance: &ash::Instance) -> Result<(vk::PhysicalDevice, u32, Caps)> {

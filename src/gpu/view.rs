@@ -8,7 +8,8 @@ use super::vk_error;
 use super::Context;
 use crate::error::Result;
 
-/// A view of `range` bytes of a buffer from `offset`, as R32G32B32A32_SFLOAT texels.
+/// A view of `range` bytes of a buffer from `offset`, as RGBA texels of 32-bit or 16-bit
+/// floats.
 pub struct BufferView {
     ctx: Arc<Context>,
     view: vk::BufferView,
@@ -17,10 +18,21 @@ pub struct BufferView {
 impl BufferView {
     /// The caller keeps offset aligned to `minTexelBufferOffsetAlignment` and range within
     /// `maxTexelBufferElements` texels (see `Caps::texel_reads`).
-    pub fn new(ctx: &Arc<Context>, buffer: vk::Buffer, offset: u64, range: u64) -> Result<Self> {
+    pub fn new(
+        ctx: &Arc<Context>,
+        buffer: vk::Buffer,
+        offset: u64,
+        range: u64,
+        half: bool,
+    ) -> Result<Self> {
+        let format = if half {
+            vk::Format::R16G16B16A16_SFLOAT
+        } else {
+            vk::Format::R32G32B32A32_SFLOAT
+        };
         let info = vk::BufferViewCreateInfo::default()
             .buffer(buffer)
-            .format(vk::Format::R32G32B32A32_SFLOAT)
+            .format(format)
             .offset(offset)
             .range(range);
         // SAFETY: valid create info on a live device; the buffer has UNIFORM_TEXEL_BUFFER usage.

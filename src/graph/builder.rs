@@ -7,9 +7,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{DType, Graph, Value, ValueId};
 use crate::gpu::Caps;
 use crate::kernels::layout::nchw;
-use crate::kernels::layout_convert::{Channels4Params, FROM_CHANNELS4, TO_CHANNELS4};
+use crate::kernels::layout_convert::{
+    convert_op, Channels4Params, ConvertParams, CONVERT, FROM_CHANNELS4, TO_CHANNELS4,
+};
 use crate::kernels::packing::Packing;
-use crate::kernels::{Access, Call, Grid, KernelInfo, Layout, Params};
+use crate::kernels::{Access, Call, Elem, Grid, KernelInfo, Layout, Params};
 
 use super::tensors::{TensorKind, TensorMeta};
 
@@ -96,10 +98,10 @@ pub struct OpBuilder<'g> {
     metas: Vec<Option<TensorMeta>>,
     /// Sizes of every tensor value as the graph runs (starts at the serialized dims).
     sizes: Vec<Option<Vec<usize>>>,
-    /// Copies of a value (alias root) in another layout, recorded once per layout.
-    converted: HashMap<(ValueId, Layout), ValueId>,
-    /// Constants re-laid out for a kernel, recorded once per packing.
-    packed: HashMap<(ValueId, Packing), ValueId>,
+    /// Copies of a value (alias root) in another layout or element format, recorded once each.
+    converted: HashMap<(ValueId, Layout, Elem), ValueId>,
+    /// Constants re-laid out (or stored in another format) for a kernel, recorded once each.
+    packed: HashMap<(ValueId, Option<Packing>, Elem), ValueId>,
     dispatches: Vec<Dispatch>,
     /// For each value, the value whose memory it shares (itself when not an alias).
     alias_root: Vec<ValueId>,
@@ -136,6 +138,7 @@ impl<'g> OpBuilder<'g> {
                     dtype: t.dtype,
                     bound_sizes: t.dims.clone(),
                     layout: Layout::Contiguous,
+                    elem: Elem::default_for(t.dtype.is_float()),
                     kind: match t.constant {
                         Some(constant) => TensorKind::Constant {
                             constant,
@@ -237,7 +240,9 @@ impl<'g> OpBuilder<'g> {
         for &id in &self.graph.output_ids {
             let is_tensor = self.meta(id).is_some();
             outputs.push(if is_tensor {
-                self.in_layout(id, Layout::Contiguous)?
+                // The host reads 32-bit words in row-major order.
+                let words = crate::kernels::ElemReq::Words32.target(self.elem_of(id));
+                self.in_format(id, Layout::Contiguous, words)?
             } else {
                 id
             });
@@ -301,15 +306,26 @@ impl<'g> OpBuilder<'g> {
         id
     }
 
-    /// Tensor `id` in `layout`: itself, or a converted copy, recorded once per value and
-    /// layout (so several consumers share it).
+    /// Tensor `id` in `layout`, keeping its element format (see [`in_format`](Self::in_format)).
     pub fn in_layout(&mut self, id: ValueId, layout: Layout) -> Result<ValueId> {
+        let elem = self.elem_of(id);
+        self.in_format(id, layout, elem)
+    }
+
+    /// How tensor `id`'s elements are stored.
+    pub fn elem_of(&self, id: ValueId) -> Elem {
+        self.meta(self.alias_root[id]).map_or(Elem::F32, |m| m.elem)
+    }
+
+    /// Tensor `id` in `layout` with `elem` elements: itself, or a converted copy, recorded once
+    /// per value and format (so several consumers share it).
+    pub fn in_format(&mut self, id: ValueId, layout: Layout, elem: Elem) -> Result<ValueId> {
         let root = self.alias_root[id];
-        let have = self.layout_of(root);
-        if have == layout {
+        let (have, have_elem) = (self.layout_of(root), self.elem_of(root));
+        if have == layout && have_elem == elem {
             return Ok(id);
         }
-        if let Some(&c) = self.converted.get(&(root, layout)) {
+        if let Some(&c) = self.converted.get(&(root, layout, elem)) {
             return Ok(c);
         }
         let meta = self
@@ -317,9 +333,14 @@ impl<'g> OpBuilder<'g> {
             .cloned()
             .ok_or_else(|| self.err(format!("value {id} is not a tensor")))?;
         let sizes = self.sizes_of(id).map(<[usize]>::to_vec).unwrap_or_default();
-        if !matches!(sizes.len(), 3 | 4) {
+        let packed = have == Layout::Channels4 || layout == Layout::Channels4;
+        let float = |e: Elem| e != Elem::I32;
+        if (packed && !matches!(sizes.len(), 3 | 4))
+            || (have_elem != elem && !(float(have_elem) && float(elem)))
+        {
             return Err(Error::internal(format!(
-                "op #{} {}: value {id} with sizes {sizes:?} cannot be in layout {layout:?}",
+                "op #{} {}: value {id} ({sizes:?}, {have:?}, {have_elem:?}) cannot be converted \
+                 to {layout:?} {elem:?}",
                 self.op_index, self.op_name
             )));
         }
@@ -328,35 +349,53 @@ impl<'g> OpBuilder<'g> {
                 dtype: meta.dtype,
                 bound_sizes: meta.bound_sizes,
                 layout,
+                elem,
                 kind: TensorKind::Activation { mem_obj_id: None },
             },
             sizes.clone(),
         );
         let [n, c, h, w] = nchw(&sizes);
-        let texels = n * c.div_ceil(4) * h * w;
-        let p = Channels4Params {
-            count: texels as u32,
-            c: c as u32,
-            hw: (h * w) as u32,
-        };
-        let kernel = match (have, layout) {
-            (Layout::Contiguous, Layout::Channels4) => &TO_CHANNELS4,
-            (Layout::Channels4, Layout::Contiguous) => &FROM_CHANNELS4,
-            _ => {
-                return Err(Error::internal(format!(
-                    "no conversion from {have:?} to {layout:?}"
-                )))
-            }
-        };
-        self.push_dispatch(kernel.call(p).linear(texels), vec![converted, root])?;
-        self.converted.insert((root, layout), converted);
+        let tensors = vec![converted, root];
+        if have_elem == elem {
+            // Words move unchanged: vectorized layout conversions.
+            let texels = n * c.div_ceil(4) * h * w;
+            let p = Channels4Params {
+                count: texels as u32,
+                c: c as u32,
+                hw: (h * w) as u32,
+            };
+            let kernel = match (have, layout) {
+                (Layout::Contiguous, Layout::Channels4) => &TO_CHANNELS4,
+                _ => &FROM_CHANNELS4,
+            };
+            self.push_dispatch(kernel.call(p).linear(texels), tensors)?;
+        } else {
+            let count = layout.stored_elements(&sizes);
+            let p = ConvertParams {
+                count: count as u32,
+                c: c as u32,
+                h: h as u32,
+                w: w as u32,
+                in_c4: (have == Layout::Channels4) as u32,
+                out_c4: (layout == Layout::Channels4) as u32,
+            };
+            let op = convert_op(have_elem == Elem::F16, elem == Elem::F16);
+            self.push_dispatch(CONVERT.call(p).variant(op).linear(count), tensors)?;
+        }
+        self.converted.insert((root, layout, elem), converted);
         Ok(converted)
     }
 
-    /// Constant `w` re-laid out by `packing` for a kernel (recorded once per constant and
-    /// packing; streamed in its packed order during prepack). `None` when `w` is not a
-    /// constant of the graph, or is written in place: the caller then needs another kernel.
-    pub fn packed_constant(&mut self, w: &TensorInfo, packing: Packing) -> Result<Option<ValueId>> {
+    /// Constant `w` re-laid out by `packing` (`None`: as it is) with `elem` elements, for a
+    /// kernel (recorded once per constant, packing and format; streamed in its packed order
+    /// during prepack). `None` when `w` is not a constant of the graph, or is written in
+    /// place: the caller then needs another kernel.
+    pub fn packed_constant(
+        &mut self,
+        w: &TensorInfo,
+        packing: Option<Packing>,
+        elem: Elem,
+    ) -> Result<Option<ValueId>> {
         let root = self.alias_root[w.id];
         if self.written.contains(&root) {
             return Ok(None);
@@ -373,7 +412,7 @@ impl<'g> OpBuilder<'g> {
         else {
             return Ok(None);
         };
-        if packing.source_len() != w.numel() {
+        if packing.is_some_and(|p| p.source_len() != w.numel()) {
             return Err(Error::internal(format!(
                 "op #{} {}: packing {packing:?} does not fit value {} of {} elements",
                 self.op_index,
@@ -382,23 +421,29 @@ impl<'g> OpBuilder<'g> {
                 w.numel()
             )));
         }
-        if let Some(&p) = self.packed.get(&(root, packing)) {
+        if packing.is_none() && elem == self.elem_of(root) {
+            return Ok(Some(root));
+        }
+        if let Some(&p) = self.packed.get(&(root, packing, elem)) {
             return Ok(Some(p));
         }
-        let len = packing.packed_len();
+        let len = packing.map_or(w.numel(), |p| p.packed_len());
+        let sizes = if packing.is_some() {
+            vec![len]
+        } else {
+            w.sizes.clone()
+        };
         let id = self.new_tensor(
             TensorMeta {
                 dtype,
-                bound_sizes: vec![len],
+                bound_sizes: sizes.clone(),
                 layout: Layout::Contiguous,
-                kind: TensorKind::Constant {
-                    constant,
-                    packing: Some(packing),
-                },
+                elem,
+                kind: TensorKind::Constant { constant, packing },
             },
-            vec![len],
+            sizes,
         );
-        self.packed.insert((root, packing), id);
+        self.packed.insert((root, packing, elem), id);
         Ok(Some(id))
     }
 
@@ -616,6 +661,22 @@ impl<'g> OpBuilder<'g> {
         sizes: Vec<usize>,
         layout: Layout,
     ) -> Result<TensorInfo> {
+        let elem = match self.value(id)? {
+            Value::Tensor(t) => Elem::default_for(t.dtype.is_float()),
+            _ => Elem::F32,
+        };
+        self.set_output_as(id, sizes, layout, elem)
+    }
+
+    /// As [`set_output_in`](Self::set_output_in), for an op that stores the output's elements
+    /// as `elem` (an f16 kernel writing a FLOAT16 value).
+    pub fn set_output_as(
+        &mut self,
+        id: ValueId,
+        sizes: Vec<usize>,
+        layout: Layout,
+        elem: Elem,
+    ) -> Result<TensorInfo> {
         let t = match self.value(id)? {
             Value::Tensor(t) => t,
             _ => return Err(self.type_err(id, "an output tensor")),
@@ -633,9 +694,16 @@ impl<'g> OpBuilder<'g> {
                 self.op_index, self.op_name
             )));
         }
+        if elem == Elem::F16 && t.dtype != DType::Float16 {
+            return Err(Error::internal(format!(
+                "op #{} {}: output {id} is {:?}, it cannot be stored as f16",
+                self.op_index, self.op_name, t.dtype
+            )));
+        }
         self.sizes[id] = Some(sizes.clone());
         if let Some(Some(m)) = self.metas.get_mut(id) {
             m.layout = layout;
+            m.elem = elem;
         }
         Ok(TensorInfo {
             id,
@@ -662,15 +730,16 @@ impl<'g> OpBuilder<'g> {
         }
         let mut bound = Vec::with_capacity(tensors.len());
         for (&t, binding) in tensors.iter().zip(k.bindings) {
-            let have = self.layout_of(t);
-            if have == binding.layout {
+            let (have, elem) = (self.layout_of(t), self.elem_of(t));
+            if have == binding.layout && binding.elem.accepts(elem) {
                 bound.push(t);
             } else if binding.access == Access::Read {
-                bound.push(self.in_layout(t, binding.layout)?);
+                bound.push(self.in_format(t, binding.layout, binding.elem.target(elem))?);
             } else {
                 return Err(Error::internal(format!(
-                    "op #{} {}: shader {} writes value {t} as {:?}, but it is {have:?}",
-                    self.op_index, self.op_name, k.shader.name, binding.layout
+                    "op #{} {}: shader {} writes value {t} as {:?} {:?}, but it is {have:?} \
+                     {elem:?}",
+                    self.op_index, self.op_name, k.shader.name, binding.layout, binding.elem
                 )));
             }
         }
@@ -694,7 +763,7 @@ impl<'g> OpBuilder<'g> {
         for (&t, binding) in tensors.iter().zip(k.bindings) {
             if binding.access.writes() {
                 let root = self.alias_root[t];
-                self.converted.retain(|(r, _), _| *r != root);
+                self.converted.retain(|(r, _, _), _| *r != root);
             }
         }
         let shapes = tensors

@@ -3,7 +3,7 @@
 
 use crate::format::DType;
 use crate::kernels::packing::Packing;
-use crate::kernels::Layout;
+use crate::kernels::{Elem, Layout};
 
 /// Where a tensor's contents come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub struct TensorMeta {
     /// Sizes at the serialized bounds: what memory is planned for.
     pub bound_sizes: Vec<usize>,
     pub layout: Layout,
+    /// How its elements are stored (f16 only where an f16 kernel wrote or packed it).
+    pub elem: Elem,
     pub kind: TensorKind,
 }
 
@@ -40,6 +42,11 @@ impl TensorMeta {
             } => p.packed_len(),
             _ => self.layout.stored_elements(&self.bound_sizes),
         }
+    }
+
+    /// Device bytes.
+    pub fn bytes(&self) -> usize {
+        self.stored_elements() * self.elem.bytes()
     }
 
     pub fn is_constant(&self) -> bool {

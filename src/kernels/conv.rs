@@ -1,6 +1,6 @@
 //! Convolution kernels.
 
-use super::{read, read_texels, write, Kernel, Layout};
+use super::{read, read_texels, write, Kernel, Layout, Variants};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -60,15 +60,6 @@ kernel_params! {
     #[allow(non_snake_case)]
     pub struct ConvPwSpec { TILE_OC4: i32 }
 }
-pub static CONV2D_PW: Kernel<ConvPwParams, ConvPwSpec> = Kernel::new(
-    &shaders::CONV2D_PW,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read("In").in_layout(Layout::Channels4),
-        read("W"),
-        read("Bias"),
-    ],
-);
 
 kernel_params! {
     /// `conv2d_dw.comp`: depthwise convolution on channels-packed tensors.
@@ -90,15 +81,6 @@ kernel_params! {
     #[allow(non_snake_case)]
     pub struct ConvDwSpec { KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32 }
 }
-pub static CONV2D_DW: Kernel<ConvDwParams, ConvDwSpec> = Kernel::new(
-    &shaders::CONV2D_DW,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read("In").in_layout(Layout::Channels4),
-        read("W"),
-        read("Bias"),
-    ],
-);
 
 kernel_params! {
     /// `conv2d_tiled.comp`: KxK convolution (groups = 1) on channels-packed tensors.
@@ -123,48 +105,74 @@ kernel_params! {
     #[allow(non_snake_case)]
     pub struct ConvTiledSpec { KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, TILE_OC4: i32 }
 }
-pub static CONV2D_TILED: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
-    &shaders::CONV2D_TILED,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read("In").in_layout(Layout::Channels4),
-        read("W"),
-        read("Bias"),
-    ],
-);
 
-/// `conv2d_pw_texel.comp`: as [`CONV2D_PW`], reading the input and the weights through texel
-/// buffers (devices that prefer texel fetches, see `Caps::texel_reads`).
-pub static CONV2D_PW_TEXEL: Kernel<ConvPwParams, ConvPwSpec> = Kernel::new(
-    &shaders::CONV2D_PW_TEXEL,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read_texels("In").in_layout(Layout::Channels4),
-        read_texels("W"),
-        read("Bias"),
-    ],
-);
+macro_rules! conv_kernels {
+    ($name:ident, $p:ty, $s:ty, $buffer:ident, $texel:ident, $buffer_f16:ident, $texel_f16:ident) => {
+        pub static $name: Variants<$p, $s> = Variants {
+            buffer: Kernel::new(
+                &shaders::$buffer,
+                &[
+                    write("Out").in_layout(Layout::Channels4),
+                    read("In").in_layout(Layout::Channels4),
+                    read("W"),
+                    read("Bias"),
+                ],
+            ),
+            texel: Kernel::new(
+                &shaders::$texel,
+                &[
+                    write("Out").in_layout(Layout::Channels4),
+                    read_texels("In").in_layout(Layout::Channels4),
+                    read_texels("W"),
+                    read("Bias"),
+                ],
+            ),
+            buffer_f16: Kernel::new(
+                &shaders::$buffer_f16,
+                &[
+                    write("Out").in_layout(Layout::Channels4).f16(),
+                    read("In").in_layout(Layout::Channels4).f16(),
+                    read("W").f16(),
+                    read("Bias").f16(),
+                ],
+            ),
+            texel_f16: Kernel::new(
+                &shaders::$texel_f16,
+                &[
+                    write("Out").in_layout(Layout::Channels4).f16(),
+                    read_texels("In").in_layout(Layout::Channels4).f16(),
+                    read_texels("W").f16(),
+                    read("Bias").f16(),
+                ],
+            ),
+        };
+    };
+}
 
-/// `conv2d_dw_texel.comp`: as [`CONV2D_DW`], reading the input and the weights through texel
-/// buffers (devices that prefer texel fetches, see `Caps::texel_reads`).
-pub static CONV2D_DW_TEXEL: Kernel<ConvDwParams, ConvDwSpec> = Kernel::new(
-    &shaders::CONV2D_DW_TEXEL,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read_texels("In").in_layout(Layout::Channels4),
-        read_texels("W"),
-        read("Bias"),
-    ],
+conv_kernels!(
+    CONV2D_PW,
+    ConvPwParams,
+    ConvPwSpec,
+    CONV2D_PW,
+    CONV2D_PW_TEXEL,
+    CONV2D_PW_F16,
+    CONV2D_PW_TEXEL_F16
 );
-
-/// `conv2d_tiled_texel.comp`: as [`CONV2D_TILED`], reading the input and the weights through texel
-/// buffers (devices that prefer texel fetches, see `Caps::texel_reads`).
-pub static CONV2D_TILED_TEXEL: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
-    &shaders::CONV2D_TILED_TEXEL,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read_texels("In").in_layout(Layout::Channels4),
-        read_texels("W"),
-        read("Bias"),
-    ],
+conv_kernels!(
+    CONV2D_DW,
+    ConvDwParams,
+    ConvDwSpec,
+    CONV2D_DW,
+    CONV2D_DW_TEXEL,
+    CONV2D_DW_F16,
+    CONV2D_DW_TEXEL_F16
+);
+conv_kernels!(
+    CONV2D_TILED,
+    ConvTiledParams,
+    ConvTiledSpec,
+    CONV2D_TILED,
+    CONV2D_TILED_TEXEL,
+    CONV2D_TILED_F16,
+    CONV2D_TILED_TEXEL_F16
 );

@@ -1,6 +1,6 @@
 //! Elementwise kernels: broadcasting binary/ternary ops, unary ops, clamp and fills.
 
-use super::{read, read_texels, write, Kernel, Layout};
+use super::{read, read_texels, write, Kernel, Layout, Variants};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -86,31 +86,61 @@ kernel_params! {
         hi: f32,
     }
 }
-/// `elementwise4.comp` over contiguous tensors (element count a multiple of 4).
-pub static ELEMENTWISE4: Kernel<Elementwise4Params> = Kernel::new(
-    &shaders::ELEMENTWISE4,
-    &[write("Out"), read("A"), read("B")],
-);
-/// `elementwise4.comp` over channels-packed tensors.
-pub static ELEMENTWISE4_C4: Kernel<Elementwise4Params> = Kernel::new(
-    &shaders::ELEMENTWISE4,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read("A").in_layout(Layout::Channels4),
-        read("B").in_layout(Layout::Channels4),
-    ],
-);
-/// `elementwise4_texel.comp`: as [`ELEMENTWISE4`], reading through texel buffers.
-pub static ELEMENTWISE4_TEXEL: Kernel<Elementwise4Params> = Kernel::new(
-    &shaders::ELEMENTWISE4_TEXEL,
-    &[write("Out"), read_texels("A"), read_texels("B")],
-);
-/// `elementwise4_texel.comp`: as [`ELEMENTWISE4_C4`], reading through texel buffers.
-pub static ELEMENTWISE4_C4_TEXEL: Kernel<Elementwise4Params> = Kernel::new(
-    &shaders::ELEMENTWISE4_TEXEL,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read_texels("A").in_layout(Layout::Channels4),
-        read_texels("B").in_layout(Layout::Channels4),
-    ],
-);
+/// `elementwise4.comp` and its variants over contiguous tensors (element count a multiple of 4).
+pub static ELEMENTWISE4: Variants<Elementwise4Params> = Variants {
+    buffer: Kernel::new(
+        &shaders::ELEMENTWISE4,
+        &[write("Out"), read("A"), read("B")],
+    ),
+    texel: Kernel::new(
+        &shaders::ELEMENTWISE4_TEXEL,
+        &[write("Out"), read_texels("A"), read_texels("B")],
+    ),
+    buffer_f16: Kernel::new(
+        &shaders::ELEMENTWISE4_F16,
+        &[write("Out").f16(), read("A").f16(), read("B").f16()],
+    ),
+    texel_f16: Kernel::new(
+        &shaders::ELEMENTWISE4_TEXEL_F16,
+        &[
+            write("Out").f16(),
+            read_texels("A").f16(),
+            read_texels("B").f16(),
+        ],
+    ),
+};
+/// `elementwise4.comp` and its variants over channels-packed tensors.
+pub static ELEMENTWISE4_C4: Variants<Elementwise4Params> = Variants {
+    buffer: Kernel::new(
+        &shaders::ELEMENTWISE4,
+        &[
+            write("Out").in_layout(Layout::Channels4),
+            read("A").in_layout(Layout::Channels4),
+            read("B").in_layout(Layout::Channels4),
+        ],
+    ),
+    texel: Kernel::new(
+        &shaders::ELEMENTWISE4_TEXEL,
+        &[
+            write("Out").in_layout(Layout::Channels4),
+            read_texels("A").in_layout(Layout::Channels4),
+            read_texels("B").in_layout(Layout::Channels4),
+        ],
+    ),
+    buffer_f16: Kernel::new(
+        &shaders::ELEMENTWISE4_F16,
+        &[
+            write("Out").in_layout(Layout::Channels4).f16(),
+            read("A").in_layout(Layout::Channels4).f16(),
+            read("B").in_layout(Layout::Channels4).f16(),
+        ],
+    ),
+    texel_f16: Kernel::new(
+        &shaders::ELEMENTWISE4_TEXEL_F16,
+        &[
+            write("Out").in_layout(Layout::Channels4).f16(),
+            read_texels("A").in_layout(Layout::Channels4).f16(),
+            read_texels("B").in_layout(Layout::Channels4).f16(),
+        ],
+    ),
+};

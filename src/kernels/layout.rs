@@ -33,3 +33,63 @@ pub fn nchw(sizes: &[usize]) -> [usize; 4] {
         _ => [1, 1, 1, sizes.iter().product()],
     }
 }
+
+/// How a tensor's elements are stored on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Elem {
+    /// 32-bit floats (every float dtype unless stored as f16).
+    F32,
+    /// 16-bit floats: FLOAT16 tensors of kernels with f16 variants, on devices with 16-bit
+    /// storage.
+    F16,
+    /// 32-bit integers (every integer and bool dtype).
+    I32,
+}
+
+impl Elem {
+    pub fn bytes(self) -> usize {
+        match self {
+            Elem::F16 => 2,
+            Elem::F32 | Elem::I32 => 4,
+        }
+    }
+
+    /// The element format etvk stores a dtype in by default (before any f16 kernel).
+    pub fn default_for(float: bool) -> Elem {
+        if float {
+            Elem::F32
+        } else {
+            Elem::I32
+        }
+    }
+}
+
+/// What element format a binding accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElemReq {
+    /// 32-bit words: f32 or i32 (every storage binding of the 32-bit kernels).
+    Words32,
+    /// f16 (bindings of f16 kernel variants). A texel binding could read either format, but
+    /// it takes the same as the variant's storage-buffer twin, so that the conversions a graph
+    /// gets do not depend on which twin the run-time sizes pick.
+    F16,
+}
+
+impl ElemReq {
+    /// Whether a tensor stored as `e` can be bound as is.
+    pub fn accepts(self, e: Elem) -> bool {
+        match self {
+            ElemReq::Words32 => e != Elem::F16,
+            ElemReq::F16 => e == Elem::F16,
+        }
+    }
+
+    /// The format a tensor stored as `have` is converted to for this binding.
+    pub fn target(self, have: Elem) -> Elem {
+        match self {
+            ElemReq::Words32 if have == Elem::F16 => Elem::F32,
+            ElemReq::F16 => Elem::F16,
+            _ => have,
+        }
+    }
+}

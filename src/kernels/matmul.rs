@@ -1,40 +1,16 @@
 //! Matrix-product kernels.
 
-use super::{read, read_texels, write, Kernel};
+use super::{read, read_texels, write, Kernel, Variants};
 use crate::gpu::shaders;
 
 kernel_params! {
-    /// `matmul.comp`: out[b,m,n] = beta * bias(m,n) + alpha * sum_k A[b,m,k] * B(k,n).
-    pub struct MatmulParams {
-        count: u32,
-        m: i32,
-        k: i32,
-        n: i32,
-        a_batch_stride: i32,
-        b_batch_stride: i32,
-        b_transposed: i32,
-        has_bias: i32,
-        alpha: f32,
-        beta: f32,
-        bias_stride_m: i32,
-        bias_stride_n: i32,
-        split: i32,
-    }
-}
-pub static MATMUL: Kernel<MatmulParams> = Kernel::new(
-    &shaders::MATMUL,
-    &[write("Out"), read("A"), read("B"), read("Bias")],
-);
-
-kernel_params! {
-    /// `gemm.comp`: a register-tiled product over vec4s (K and N multiples of 4); sizes in
-    /// vec4s where they say so.
+    /// `gemm.comp`: a register-tiled product, sizes and strides in elements.
     pub struct GemmParams {
         m: u32,
-        k4: u32,
-        n4: u32,
-        a_batch_stride4: u32,
-        b_batch_stride4: u32,
+        k: u32,
+        n: u32,
+        a_batch_stride: u32,
+        b_batch_stride: u32,
         has_bias: i32,
         alpha: f32,
         beta: f32,
@@ -43,21 +19,43 @@ kernel_params! {
     }
 }
 kernel_params! {
-    /// `gemm.comp` specialization: rows per tile, B's orientation, lanes per tile along K.
+    /// `gemm.comp` specialization: rows per tile, B's orientation, lanes per tile along K,
+    /// whole-vec4 loads and stores (K, N and batch strides multiples of 4; any device) or
+    /// gathered scalars (storage-buffer builds only).
     #[allow(non_snake_case)]
-    pub struct GemmSpec { TM: i32, B_TRANSPOSED: i32, SPLIT: i32 }
+    pub struct GemmSpec { TM: i32, B_TRANSPOSED: i32, SPLIT: i32, ALIGNED: i32 }
 }
-pub static GEMM: Kernel<GemmParams, GemmSpec> = Kernel::new(
-    &shaders::GEMM,
-    &[write("Out"), read("A"), read("B"), read("Bias")],
-);
-/// `gemm_texel.comp`: as [`GEMM`], reading A and B through texel buffers.
-pub static GEMM_TEXEL: Kernel<GemmParams, GemmSpec> = Kernel::new(
-    &shaders::GEMM_TEXEL,
-    &[
-        write("Out"),
-        read_texels("A"),
-        read_texels("B"),
-        read("Bias"),
-    ],
-);
+/// `gemm.comp` and its variants.
+pub static GEMM: Variants<GemmParams, GemmSpec> = Variants {
+    buffer: Kernel::new(
+        &shaders::GEMM,
+        &[write("Out"), read("A"), read("B"), read("Bias")],
+    ),
+    texel: Kernel::new(
+        &shaders::GEMM_TEXEL,
+        &[
+            write("Out"),
+            read_texels("A"),
+            read_texels("B"),
+            read("Bias"),
+        ],
+    ),
+    buffer_f16: Kernel::new(
+        &shaders::GEMM_F16,
+        &[
+            write("Out").f16(),
+            read("A").f16(),
+            read("B").f16(),
+            read("Bias").f16(),
+        ],
+    ),
+    texel_f16: Kernel::new(
+        &shaders::GEMM_TEXEL_F16,
+        &[
+            write("Out").f16(),
+            read_texels("A").f16(),
+            read_texels("B").f16(),
+            read("Bias").f16(),
+        ],
+    ),
+};

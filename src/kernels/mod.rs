@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 
 use crate::gpu::Shader;
 
-pub use layout::Layout;
+pub use layout::{Elem, ElemReq, Layout};
 
 /// How a shader uses a bound tensor. Barriers between dispatches are derived from these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub struct Binding {
     pub layout: Layout,
     /// How the shader reaches it.
     pub kind: BindingKind,
+    /// The element formats it accepts.
+    pub elem: ElemReq,
 }
 
 /// The descriptor a binding is.
@@ -69,6 +71,7 @@ pub const fn read(name: &'static str) -> Binding {
         access: Access::Read,
         layout: Layout::Contiguous,
         kind: BindingKind::Storage,
+        elem: ElemReq::Words32,
     }
 }
 
@@ -79,6 +82,7 @@ pub const fn read_texels(name: &'static str) -> Binding {
         access: Access::Read,
         layout: Layout::Contiguous,
         kind: BindingKind::Texels,
+        elem: ElemReq::Words32,
     }
 }
 
@@ -89,6 +93,7 @@ pub const fn write(name: &'static str) -> Binding {
         access: Access::Write,
         layout: Layout::Contiguous,
         kind: BindingKind::Storage,
+        elem: ElemReq::Words32,
     }
 }
 
@@ -99,6 +104,7 @@ pub const fn read_write(name: &'static str) -> Binding {
         access: Access::ReadWrite,
         layout: Layout::Contiguous,
         kind: BindingKind::Storage,
+        elem: ElemReq::Words32,
     }
 }
 
@@ -106,6 +112,12 @@ impl Binding {
     /// The same binding, indexed in `layout`.
     pub const fn in_layout(mut self, layout: Layout) -> Self {
         self.layout = layout;
+        self
+    }
+
+    /// The same binding, of f16 elements (f16 kernel variants).
+    pub const fn f16(mut self) -> Self {
+        self.elem = ElemReq::F16;
         self
     }
 }
@@ -260,6 +272,37 @@ impl<P: Params, S: Params> Kernel<P, S> {
     }
 }
 
+/// The four builds of a kernel that comes in storage variants: storage-buffer or texel reads,
+/// f32 or f16 storage (its outputs, constants and storage-buffer inputs).
+pub struct Variants<P: Params, S: Params = NoParams> {
+    pub buffer: Kernel<P, S>,
+    pub texel: Kernel<P, S>,
+    pub buffer_f16: Kernel<P, S>,
+    pub texel_f16: Kernel<P, S>,
+}
+
+impl<P: Params, S: Params> Variants<P, S> {
+    /// The build for texel reads or not, f16 storage or not.
+    pub fn pick(&self, texel: bool, f16: bool) -> &Kernel<P, S> {
+        match (texel, f16) {
+            (false, false) => &self.buffer,
+            (true, false) => &self.texel,
+            (false, true) => &self.buffer_f16,
+            (true, true) => &self.texel_f16,
+        }
+    }
+
+    /// All four, for the contract test.
+    pub fn all(&'static self) -> [&'static KernelInfo; 4] {
+        [
+            &self.buffer.info,
+            &self.texel.info,
+            &self.buffer_f16.info,
+            &self.texel_f16.info,
+        ]
+    }
+}
+
 /// The first specialization-constant id of a kernel's own constants (0..=2: workgroup size).
 pub const FIRST_KERNEL_SPEC_ID: u32 = 3;
 
@@ -369,31 +412,27 @@ pub mod shape;
 
 /// Every kernel, for the contract test and the pipeline warm-up.
 pub fn all() -> Vec<&'static KernelInfo> {
-    vec![
+    let variants = [
+        &conv::CONV2D_PW.all(),
+        &conv::CONV2D_DW.all(),
+        &conv::CONV2D_TILED.all(),
+        &elementwise::ELEMENTWISE4.all(),
+        &elementwise::ELEMENTWISE4_C4.all(),
+        &matmul::GEMM.all(),
+    ];
+    let mut all = vec![
         &attention::ATTN_SDPA.info,
         &attention::ATTN_ROTARY.info,
         &attention::ATTN_UPDATE_CACHE.info,
         &conv::CONV2D.info,
         &conv::CONV_TRANSPOSE2D.info,
-        &conv::CONV2D_PW.info,
-        &conv::CONV2D_DW.info,
-        &conv::CONV2D_TILED.info,
-        &conv::CONV2D_PW_TEXEL.info,
-        &conv::CONV2D_DW_TEXEL.info,
-        &conv::CONV2D_TILED_TEXEL.info,
         &elementwise::BINARY.info,
         &elementwise::UNARY.info,
         &elementwise::CLAMP.info,
         &elementwise::CREATE_FILL.info,
-        &elementwise::ELEMENTWISE4.info,
-        &elementwise::ELEMENTWISE4_C4.info,
-        &elementwise::ELEMENTWISE4_TEXEL.info,
-        &elementwise::ELEMENTWISE4_C4_TEXEL.info,
         &layout_convert::TO_CHANNELS4.info,
         &layout_convert::FROM_CHANNELS4.info,
-        &matmul::MATMUL.info,
-        &matmul::GEMM.info,
-        &matmul::GEMM_TEXEL.info,
+        &layout_convert::CONVERT.info,
         &norm::NORM_BATCH.info,
         &norm::NORM_ROWS.info,
         &pool::POOL_AVG.info,
@@ -411,5 +450,7 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &shape::CAST.info,
         &shape::PERMUTE.info,
         &shape::INDEX_GATHER.info,
-    ]
+    ];
+    all.extend(variants.iter().flat_map(|v| v.iter().copied()));
+    all
 }

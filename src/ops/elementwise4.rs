@@ -6,13 +6,12 @@
 
 use super::binary::{Op, Operand};
 use crate::error::Result;
+use crate::format::DType;
 use crate::format::ValueId;
 use crate::graph::{OpBuilder, TensorInfo};
-use crate::kernels::elementwise::{
-    Elementwise4Params, ELEMENTWISE4, ELEMENTWISE4_C4, ELEMENTWISE4_C4_TEXEL, ELEMENTWISE4_TEXEL,
-};
+use crate::kernels::elementwise::{Elementwise4Params, ELEMENTWISE4, ELEMENTWISE4_C4};
 use crate::kernels::layout::nchw;
-use crate::kernels::Layout;
+use crate::kernels::{Elem, Layout};
 
 /// The op code of `elementwise4.comp` for a unary op code of `unary.comp`.
 pub const UNARY_BASE: i32 = 100;
@@ -61,19 +60,43 @@ pub fn binary(
         return Ok(false);
     }
     let commutes = !matches!(op, Op::Sub | Op::Div);
-    let (a, operand) = match other {
-        Operand::Scalar(v) if a.sizes == out_sizes => (a.clone(), B::Scalar(*v as f32)),
+    let other_t = match other {
         Operand::Tensor(t) if !t.is_float() => return Ok(false),
-        Operand::Tensor(t) if t.sizes == out_sizes && a.sizes == out_sizes => {
-            (a.clone(), B::Same(t.clone()))
+        Operand::Tensor(t) => Some(t),
+        Operand::Scalar(_) => None,
+    };
+    // Decided at the serialized bounds, so that a resize picks the same kernel and formats;
+    // the run-time sizes must then follow the same pattern.
+    let bound = |b: &OpBuilder, id: ValueId| b.meta(id).map(|m| m.bound_sizes.clone());
+    let (Some(a_bound), Some(out_bound)) = (bound(b, a.id), bound(b, out_id)) else {
+        return Ok(false);
+    };
+    let other_bound = other_t.and_then(|t| bound(b, t.id));
+    let Some(at_bound) = pattern(&a_bound, other_bound.as_deref(), &out_bound, commutes) else {
+        return Ok(false);
+    };
+    let now = pattern(
+        &a.sizes,
+        other_t.map(|t| t.sizes.as_slice()),
+        out_sizes,
+        commutes,
+    );
+    if now != Some(at_bound) {
+        return Err(b.unsupported(format!(
+            "operands {:?} and {:?} broadcast differently at these sizes than at the \
+             program's bounds",
+            a.sizes,
+            other_t.map(|t| &t.sizes)
+        )));
+    }
+    let (a, operand) = match (at_bound, other) {
+        (Pattern::Scalar, Operand::Scalar(v)) => (a.clone(), B::Scalar(*v as f32)),
+        (Pattern::Same, _) => (a.clone(), B::Same(other_t.expect("tensor").clone())),
+        (Pattern::PerChannel { swapped: false }, _) => {
+            (a.clone(), B::PerChannel(other_t.expect("tensor").clone()))
         }
-        Operand::Tensor(t) if a.sizes == out_sizes && per_channel(&t.sizes, out_sizes) => {
-            (a.clone(), B::PerChannel(t.clone()))
-        }
-        Operand::Tensor(t)
-            if commutes && t.sizes == out_sizes && per_channel(&a.sizes, out_sizes) =>
-        {
-            (t.clone(), B::PerChannel(a.clone()))
+        (Pattern::PerChannel { swapped: true }, _) => {
+            (other_t.expect("tensor").clone(), B::PerChannel(a.clone()))
         }
         _ => return Ok(false),
     };
@@ -81,7 +104,7 @@ pub fn binary(
     if let B::Same(t) | B::PerChannel(t) = &operand {
         layouts.push(t.layout);
     }
-    let layout = match (&operand, texel_layout(out_sizes, &layouts)) {
+    let layout = match (&operand, texel_layout(&out_bound, &layouts)) {
         (B::PerChannel(_), Some(Layout::Channels4)) => Layout::Channels4,
         (B::PerChannel(_), _) | (_, None) => return Ok(false),
         (_, Some(l)) => l,
@@ -119,6 +142,29 @@ pub fn binary(
     Ok(true)
 }
 
+/// How the second operand of a binary op is read, for the given sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pattern {
+    Same,
+    Scalar,
+    /// One operand per channel; `swapped`: it is the first one (the op commutes).
+    PerChannel {
+        swapped: bool,
+    },
+}
+
+fn pattern(a: &[usize], other: Option<&[usize]>, out: &[usize], commutes: bool) -> Option<Pattern> {
+    match other {
+        None if a == out => Some(Pattern::Scalar),
+        Some(t) if t == out && a == out => Some(Pattern::Same),
+        Some(t) if a == out && per_channel(t, out) => Some(Pattern::PerChannel { swapped: false }),
+        Some(t) if commutes && t == out && per_channel(a, out) => {
+            Some(Pattern::PerChannel { swapped: true })
+        }
+        _ => None,
+    }
+}
+
 /// Whether `sizes` is a per-channel operand `[N or 1, C, 1, 1]` (or `[N or 1, C, 1]`) of a
 /// channels-packed `out` (rank 3 or 4).
 fn per_channel(sizes: &[usize], out: &[usize]) -> bool {
@@ -142,7 +188,11 @@ pub fn unary(
     if !x.is_float() || !b.tensor(out_id)?.is_float() {
         return Ok(false);
     }
-    let Some(layout) = texel_layout(&x.sizes, &[x.layout]) else {
+    // Decided at the serialized bounds (see `binary`).
+    let Some(out_bound) = b.meta(out_id).map(|m| m.bound_sizes.clone()) else {
+        return Ok(false);
+    };
+    let Some(layout) = texel_layout(&out_bound, &[x.layout]) else {
         return Ok(false);
     };
     record(
@@ -175,8 +225,13 @@ fn record(
     layout: Layout,
     mut p: Elementwise4Params,
 ) -> Result<()> {
-    let out = b.set_output_in(out_id, sizes.to_vec(), layout)?;
-    let texels = layout.stored_elements(sizes) / 4;
+    // FLOAT16 outputs stay f16 where the device can.
+    let half = b.tensor(out_id)?.dtype == DType::Float16 && b.caps().f16_storage;
+    let elem = if half { Elem::F16 } else { Elem::F32 };
+    let out = b.set_output_as(out_id, sizes.to_vec(), layout, elem)?;
+    // Whole texels: a contiguous run-time size below the bound (a multiple of 4) may end
+    // inside one, whose extra lanes stay inside the bound-sized allocation.
+    let texels = layout.stored_elements(sizes).div_ceil(4);
     if texels == 0 {
         return Ok(());
     }
@@ -188,12 +243,11 @@ fn record(
     p.mask_lanes = (layout == Layout::Channels4 && c % 4 != 0) as i32;
     // Texel fetches where the device prefers them; a and b (same or fewer texels) fit when
     // the output does.
-    let kernel = match (layout, b.caps().texel_reads(texels)) {
-        (Layout::Channels4, false) => &ELEMENTWISE4_C4,
-        (Layout::Contiguous, false) => &ELEMENTWISE4,
-        (Layout::Channels4, true) => &ELEMENTWISE4_C4_TEXEL,
-        (Layout::Contiguous, true) => &ELEMENTWISE4_TEXEL,
+    let variants = match layout {
+        Layout::Channels4 => &ELEMENTWISE4_C4,
+        Layout::Contiguous => &ELEMENTWISE4,
     };
+    let kernel = variants.pick(b.caps().texel_reads(texels), half);
     b.dispatch(
         kernel.call(p).variant(op).linear(texels),
         &[out.id, a.id, b_id],

@@ -1,14 +1,16 @@
-//! Matrix products: `mm`, `bmm`, `addmm`, `linear`. All lower to one shader
-//! (`shaders/matmul.comp`): out[b,m,n] = beta * bias(m,n) + alpha * sum_k A[b,m,k] * B(k,n),
-//! where B is stored either [K,N] or transposed [N,K] (linear's weight) and the bias is
-//! optional and broadcast to [M,N].
+//! Matrix products: `mm`, `bmm`, `addmm`, `linear`. All lower to one kernel
+//! (`shaders/gemm.glsl`, register tiles of up to 4 x 4 outputs):
+//! out[b,m,n] = beta * bias(m,n) + alpha * sum_k A[b,m,k] * B(k,n), where B is stored either
+//! [K,N] or transposed [N,K] (linear's weight) and the bias is optional and broadcast to [M,N].
 
 use crate::error::Result;
+use crate::format::DType;
 use crate::format::ValueId;
 use crate::gpu::DeviceKind;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
-use crate::kernels::matmul::{GemmParams, GemmSpec, MatmulParams, GEMM, GEMM_TEXEL, MATMUL};
+use crate::kernels::matmul::{GemmParams, GemmSpec, GEMM};
+use crate::kernels::{Elem, Layout};
 
 use super::binary::broadcast_strides;
 
@@ -43,7 +45,11 @@ fn record(
     out_id: ValueId,
     out_sizes: Vec<usize>,
 ) -> Result<()> {
-    let out = b.set_output(out_id, out_sizes)?;
+    // FLOAT16 outputs are stored as f16 where the device can (decided from the dtype alone,
+    // so a resize to other sizes keeps it).
+    let half = b.tensor(out_id)?.dtype == DType::Float16 && b.caps().f16_storage;
+    let elem = if half { Elem::F16 } else { Elem::F32 };
+    let out = b.set_output_as(out_id, out_sizes, Layout::Contiguous, elem)?;
     b.require_float(&[a, mat, &out])?;
     if let Some((bias, ..)) = &plan.bias {
         b.require_float(&[bias])?;
@@ -55,53 +61,18 @@ fn record(
     b.require_i32_indexing(&[&out, a, mat])?;
     let (bias_id, has_bias, beta, sm, sn) = match &plan.bias {
         Some((t, beta, sm, sn)) => (t.id, 1, *beta, *sm, *sn),
-        // No bias: bind A again (never read).
-        None => (a.id, 0, 0.0, 0, 0),
+        // No bias: bind the weights again (never read).
+        None => (mat.id, 0, 0.0, 0, 0),
     };
-    if plan.k.is_multiple_of(4) && plan.n.is_multiple_of(4) {
-        return record_gemm(b, &plan, a, mat, &out, (bias_id, has_bias, beta, sm, sn));
-    }
-    let split = super::split::use_split(b, numel, plan.k, super::split::Reads::Contiguous);
-    let work = if split {
-        numel * super::split::SPLIT_LANES
-    } else {
-        numel
-    };
-    let p = MatmulParams {
-        count: work as u32,
-        m: plan.m as i32,
-        k: plan.k as i32,
-        n: plan.n as i32,
-        a_batch_stride: plan.a_batch_stride as i32,
-        b_batch_stride: plan.b_batch_stride as i32,
-        b_transposed: plan.b_transposed as i32,
-        has_bias,
-        alpha: plan.alpha as f32,
-        beta: beta as f32,
-        bias_stride_m: sm as i32,
-        bias_stride_n: sn as i32,
-        split: split as i32,
-    };
-    b.dispatch(
-        MATMUL.call(p).linear(work),
-        &[out_id, a.id, mat.id, bias_id],
-    )
-}
-
-/// Records `plan` on `gemm.comp` (K and N multiples of 4): tiles of up to 4 rows x 4 columns,
-/// and on GPUs, when the tiles are few and K long (single-token decode), one workgroup per
-/// tile splitting K.
-fn record_gemm(
-    b: &mut OpBuilder,
-    plan: &Plan,
-    a: &TensorInfo,
-    mat: &TensorInfo,
-    out: &TensorInfo,
-    (bias_id, has_bias, beta, sm, sn): (ValueId, i32, f64, usize, usize),
-) -> Result<()> {
-    let (m, k4, n4) = (plan.m, plan.k / 4, plan.n / 4);
+    let (m, k, n) = (plan.m, plan.k, plan.n);
+    // Whole vec4s when every row and batch starts on one; else gathered scalars.
+    let aligned = [k, n, plan.a_batch_stride, plan.b_batch_stride]
+        .iter()
+        .all(|v| v.is_multiple_of(4));
     let tm = m.next_power_of_two().min(4);
     let row_blocks = m.div_ceil(tm);
+    let n4 = n.div_ceil(4);
+    let k4 = k.div_ceil(4);
     let tiles = n4 * row_blocks * plan.batch;
     let split = match std::env::var(super::split::SPLIT_ENV).as_deref() {
         Ok("always") => k4 > 1,
@@ -111,10 +82,10 @@ fn record_gemm(
     let lanes = if split { GEMM_SPLIT_LANES } else { 1 };
     let p = GemmParams {
         m: m as u32,
-        k4: k4 as u32,
-        n4: n4 as u32,
-        a_batch_stride4: (plan.a_batch_stride / 4) as u32,
-        b_batch_stride4: (plan.b_batch_stride / 4) as u32,
+        k: k as u32,
+        n: n as u32,
+        a_batch_stride: plan.a_batch_stride as u32,
+        b_batch_stride: plan.b_batch_stride as u32,
         has_bias,
         alpha: plan.alpha as f32,
         beta: beta as f32,
@@ -125,22 +96,38 @@ fn record_gemm(
         TM: tm as i32,
         B_TRANSPOSED: plan.b_transposed as i32,
         SPLIT: lanes as i32,
+        ALIGNED: aligned as i32,
     };
     let (global, local) = if split {
         ([n4 * lanes, row_blocks, plan.batch], [lanes as u32, 1, 1])
     } else {
-        let local = super::conv::local_2d(n4, row_blocks);
-        ([n4, row_blocks, plan.batch], local)
+        (
+            [n4, row_blocks, plan.batch],
+            super::conv::local_2d(n4, row_blocks),
+        )
     };
-    let texels = (a.numel() / 4).max(mat.numel() / 4);
-    let kernel = if b.caps().texel_reads(texels) {
-        &GEMM_TEXEL
+    // An f16 output keeps constant weights and bias in f16 too.
+    let (mat_id, bias_id) = if half {
+        let as_f16 = |b: &mut OpBuilder, id: ValueId| -> Result<ValueId> {
+            let t = b.tensor(id)?;
+            Ok(b.packed_constant(&t, None, Elem::F16)?.unwrap_or(id))
+        };
+        let mat_id = as_f16(b, mat.id)?;
+        let bias_id = if has_bias != 0 {
+            as_f16(b, bias_id)?
+        } else {
+            mat_id
+        };
+        (mat_id, bias_id)
     } else {
-        &GEMM
+        (mat.id, bias_id)
     };
-    let flops = 2 * (plan.batch * m * plan.n * plan.k) as u64;
+    // Texel views read whole texels: aligned shapes only.
+    let texels = (a.numel() / 4).max(mat.numel() / 4);
+    let kernel = GEMM.pick(aligned && b.caps().texel_reads(texels), half);
+    let flops = 2 * (plan.batch * m * n * k) as u64;
     let call = kernel.call(p).spec(spec).tiles(global, local).flops(flops);
-    b.dispatch(call, &[out.id, a.id, mat.id, bias_id])
+    b.dispatch(call, &[out.id, a.id, mat_id, bias_id])
 }
 
 /// Lanes that split one tile's K in `gemm.comp` (GPUs, few tiles).

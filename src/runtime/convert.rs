@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::format::DType;
 use crate::kernels::packing::Packing;
+use crate::kernels::Elem;
 use crate::runtime::host_tensor::{f32_to_half, half_to_f32};
 
 /// Bytes per element on the GPU.
@@ -81,32 +82,51 @@ fn each<const K: usize>(src: &[u8], step: usize, out: &mut [u8], f: impl Fn(&[u8
     }
 }
 
-/// Writes the GPU words of packed elements `first..first + out.len() / 4` of `src` (elements
-/// of `dtype`) re-laid out by `packing` (`None`: in source order) into `out`; padding is zero.
+/// Writes device elements (`elem`) `first..first + out.len() / elem.bytes()` of `src`
+/// (elements of `dtype`) re-laid out by `packing` (`None`: in source order) into `out`;
+/// padding is zero. f16 elements come from float dtypes only.
 pub fn pack_to_gpu(
     dtype: DType,
     src: &[u8],
     packing: Option<Packing>,
+    elem: Elem,
     first: usize,
     out: &mut [u8],
 ) -> Result<()> {
     let es = dtype.size();
-    let n = out.len() / GPU_ELEM_SIZE;
-    let Some(p) = packing else {
-        let bytes = src
-            .get(first * es..(first + n) * es)
-            .ok_or_else(|| Error::internal("pack_to_gpu: source shorter than the weight"))?;
-        return to_gpu(dtype, bytes, out);
-    };
-    if src.len() < p.source_len() * es || first + n > p.packed_len() {
+    let eb = elem.bytes();
+    let n = out.len() / eb;
+    let len = packing.map_or(src.len() / es, |p| p.packed_len());
+    if first + n > len || packing.is_some_and(|p| src.len() < p.source_len() * es) {
         return Err(Error::internal(
-            "pack_to_gpu: sizes do not match the packing",
+            "pack_to_gpu: sizes do not match the weight",
         ));
     }
-    for (k, o) in out.chunks_exact_mut(GPU_ELEM_SIZE).enumerate() {
-        match p.source_index(first + k) {
-            Some(j) => to_gpu(dtype, &src[j * es..(j + 1) * es], o)?,
+    if elem == Elem::F16 && !dtype.is_float() {
+        return Err(Error::internal(
+            "pack_to_gpu: f16 elements of an integer tensor",
+        ));
+    }
+    if packing.is_none() && elem != Elem::F16 {
+        return to_gpu(dtype, &src[first * es..(first + n) * es], out);
+    }
+    let source = |k: usize| match packing {
+        Some(p) => p.source_index(first + k),
+        None => Some(first + k),
+    };
+    for (k, o) in out.chunks_exact_mut(eb).enumerate() {
+        match source(k) {
             None => o.fill(0),
+            Some(j) if elem == Elem::F16 => {
+                let b = &src[j * es..(j + 1) * es];
+                let h = match dtype {
+                    DType::Float16 => u16::from_le_bytes([b[0], b[1]]),
+                    DType::Float64 => f32_to_half(f64::from_le_bytes(b.try_into().unwrap()) as f32),
+                    _ => f32_to_half(f32::from_le_bytes(b.try_into().unwrap())),
+                };
+                o.copy_from_slice(&h.to_le_bytes());
+            }
+            Some(j) => to_gpu(dtype, &src[j * es..(j + 1) * es], o)?,
         }
     }
     Ok(())

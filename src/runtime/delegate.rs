@@ -1,56 +1,43 @@
-//! One loaded delegate. `init` runs in phases, so that no device memory exists before it is
-//! needed:
-//! 1. **build**: every op checks its arguments and records dispatches (no device memory);
-//! 2. **plan**: weights are deduplicated by source, activation lifetimes computed and planned;
-//! 3. **prepack**: weight by weight, memory is allocated, the source fetched, converted into
-//!    the staging ring (or written directly on unified memory) and released;
-//! 4. **activations**: allocated only after the last weight is packed and staging is freed;
-//! 5. **ready**: I/O transfer buffers, parameters, descriptors, one recorded command buffer.
-//!
-//! The legacy order (weights at build, activations before prepack, one staging buffer per
-//! weight, sources held to the end) is kept behind [`LoadOptions::legacy_order`] to measure
-//! the difference on the same program.
+//! One loaded delegate: executing it (re-recording for smaller dynamic inputs), reading its
+//! outputs, its memory figures and per-dispatch profile. `init` runs in phases in
+//! [`loader`](super::loader).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{ConstantSource, DType, Graph, Value, ValueId};
+use crate::format::{DType, Graph, ValueId};
 use crate::gpu::memory::Accountant;
-use crate::gpu::{
-    Buffer, BufferKind, BufferRange, CommandBuffer, Context, Fence, MemTag, MemoryStats,
-};
-use crate::graph::{self, BuiltGraph, Dispatch, RuntimeInput, TensorKind, TensorMeta};
-use crate::kernels::packing::Packing;
-use crate::runtime::convert::{from_gpu, pack_to_gpu, to_gpu, GPU_ELEM_SIZE};
-use crate::runtime::load_options::{LoadOptions, Planner};
-use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
-use crate::runtime::prepack::{write_direct, StagingRing};
-use crate::runtime::record::{record, DispatchTiming, Recording, Transfer};
-use crate::runtime::{CompileSpecs, DataBuffer, HostTensor, InputValue, NamedData};
+use crate::gpu::{Buffer, Context, Fence, MemoryStats};
+use crate::graph::{self, BuiltGraph, Dispatch, RuntimeInput};
+use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
+use crate::runtime::load_options::LoadOptions;
+use crate::runtime::loader::{check_limits, Loader};
+use crate::runtime::record::{record, DispatchTiming, Recording, TensorMemory, Transfer};
+use crate::runtime::resident::Resident;
+use crate::runtime::{CompileSpecs, HostTensor, InputValue, NamedData};
 
 /// A tensor input or output of the graph together with its host transfer buffer.
-struct Io {
+pub(super) struct Io {
     /// The root value whose device memory holds it.
-    value: ValueId,
+    pub value: ValueId,
     /// The dtype at the delegate boundary.
-    boundary_dtype: DType,
-    gpu_float: bool,
+    pub boundary_dtype: DType,
+    pub gpu_float: bool,
     /// The serialized sizes (upper bounds for dynamic shapes).
-    bound_sizes: Vec<usize>,
+    pub bound_sizes: Vec<usize>,
     /// The sizes of the current recording.
-    sizes: Vec<usize>,
+    pub sizes: Vec<usize>,
     /// The graph reads this input's elements on the host (`et_vk.select_as_symint`), so a
     /// change of its values re-records the graph.
-    read_on_host: bool,
+    pub read_on_host: bool,
     /// Host transfer buffer; `None` when the tensor's device memory is host-visible (unified
     /// memory), where inputs are written and outputs read in place.
-    host: Option<Buffer>,
+    pub host: Option<Buffer>,
 }
 
 /// One delegate input: a tensor with its transfer buffer, or a symbolic int.
-enum InputSlot {
+pub(super) enum InputSlot {
     Tensor(Io),
     Int,
 }
@@ -76,8 +63,8 @@ pub struct MemoryReport {
 }
 
 /// Reports of every live delegate, for the process-wide figures.
-static LIVE_REPORTS: Mutex<Vec<(u64, MemoryReport)>> = Mutex::new(Vec::new());
-static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+pub(super) static LIVE_REPORTS: Mutex<Vec<(u64, MemoryReport)>> = Mutex::new(Vec::new());
+pub(super) static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// The reports of every live delegate added up (`legacy_order`/`used_arena` when any has it).
 pub fn process_memory_report() -> (usize, MemoryReport) {
@@ -142,60 +129,32 @@ pub fn set_profiling_by_default(on: bool) {
     PROFILE_BY_DEFAULT.store(on, Ordering::Relaxed);
 }
 
-fn profiling_by_default() -> bool {
+pub(super) fn profiling_by_default() -> bool {
     PROFILE_BY_DEFAULT.load(Ordering::Relaxed) || std::env::var(PROFILE_ENV).is_ok_and(|v| v == "1")
-}
-
-/// A weight buffer shared by every constant tensor with the same source, dtype and packing.
-struct Weight {
-    source: ConstantSource,
-    dtype: DType,
-    /// The kernel order it is re-laid out in while it streams (None: as the source).
-    packing: Option<Packing>,
-    /// Elements of the source.
-    source_elems: usize,
-    /// Device bytes (packed size).
-    bytes: u64,
-    /// Root values that use it.
-    users: Vec<ValueId>,
-    /// Written in place by a dispatch: never shared.
-    private: bool,
-}
-
-/// Where a root tensor's memory is: a buffer, offset and size.
-#[derive(Clone, Copy)]
-struct Placement {
-    buffer: usize,
-    offset: u64,
-    size: u64,
 }
 
 /// A delegate ready to execute. Dropping it releases every GPU resource it holds.
 pub struct Delegate {
     // Field order is drop order: GPU objects go before the context they came from.
-    recording: Recording,
-    fence: Fence,
-    inputs: Vec<InputSlot>,
-    outputs: Vec<Io>,
+    pub(super) recording: Recording,
+    pub(super) fence: Fence,
+    pub(super) inputs: Vec<InputSlot>,
+    pub(super) outputs: Vec<Io>,
     /// What the current recording was built for, per input.
-    recorded_for: Vec<RuntimeInput>,
-    placements: BTreeMap<ValueId, Placement>,
-    buffers: Vec<Buffer>,
-    graph: Graph,
-    roots: Vec<ValueId>,
-    /// Every tensor the init build planned for (graph values and those the builder added);
-    /// a resize must plan the same.
-    metas: Vec<Option<TensorMeta>>,
+    pub(super) recorded_for: Vec<RuntimeInput>,
+    pub(super) memory: Resident,
+    pub(super) graph: Graph,
+    pub(super) roots: Vec<ValueId>,
     /// The builder setting init used; a resize must alias the same values.
-    alias_activations: bool,
+    pub(super) alias_activations: bool,
     /// The recording writes a timestamp pair per dispatch; `last_timings` holds the last
     /// execute's.
-    profiling: bool,
-    last_timings: Vec<DispatchTiming>,
-    id: u64,
-    report: MemoryReport,
-    accountant: Arc<Accountant>,
-    ctx: Arc<Context>,
+    pub(super) profiling: bool,
+    pub(super) last_timings: Vec<DispatchTiming>,
+    pub(super) id: u64,
+    pub(super) report: MemoryReport,
+    pub(super) accountant: Arc<Accountant>,
+    pub(super) ctx: Arc<Context>,
 }
 
 impl Delegate {
@@ -385,11 +344,7 @@ impl Delegate {
             if let (InputSlot::Tensor(io), InputValue::Tensor(t)) = (slot, input) {
                 let dst = match io.host.as_mut() {
                     Some(host) => host.bytes_mut()?,
-                    None => {
-                        let p = self.placements[&io.value];
-                        let bytes = self.buffers[p.buffer].bytes_mut()?;
-                        &mut bytes[p.offset as usize..(p.offset + p.size) as usize]
-                    }
+                    None => self.memory.bytes_mut(io.value)?,
                 };
                 to_gpu(t.dtype, &t.data, dst)?;
             }
@@ -426,10 +381,17 @@ impl Delegate {
     fn resize(&mut self, runtime: Vec<RuntimeInput>) -> Result<()> {
         let ctx = self.ctx.clone();
         let built = self.rebuild(&runtime)?;
-        if built.roots != self.roots || built.metas != self.metas {
-            return Err(Error::internal(
-                "a resize changed which values share memory or how they are laid out",
-            ));
+        if built.roots != self.roots || built.metas != self.memory.metas {
+            let metas = &self.memory.metas;
+            let first = (0..built.metas.len().max(metas.len())).find(|&i| {
+                built.metas.get(i) != metas.get(i) || built.roots.get(i) != self.roots.get(i)
+            });
+            return Err(Error::internal(format!(
+                "a resize changed which values share memory or how they are laid out \
+                 (first at value {first:?}: {:?} was {:?})",
+                first.and_then(|i| built.metas.get(i)),
+                first.and_then(|i| metas.get(i))
+            )));
         }
         check_limits(&ctx, &built)?;
         // Sizes feed the recording (transfer lengths); put the old ones back if it fails.
@@ -452,9 +414,8 @@ impl Delegate {
             &ctx,
             &self.accountant,
             &built.dispatches,
-            (&self.placements, &self.buffers),
-            &tensor_inputs,
-            &self.outputs,
+            &self.memory,
+            (&tensor_inputs, &self.outputs),
             self.profiling,
         );
         self.recording = match recording {
@@ -497,7 +458,8 @@ impl Delegate {
         let live: Vec<_> = crate::runtime::plan::lifetimes(&steps, |_| 0)
             .into_iter()
             .filter(|l| {
-                self.metas
+                self.memory
+                    .metas
                     .get(l.value)
                     .and_then(Option::as_ref)
                     .is_some_and(|m| !m.is_constant())
@@ -506,9 +468,10 @@ impl Delegate {
         let mut found = Vec::new();
         for (i, a) in live.iter().enumerate() {
             for b in &live[i + 1..] {
-                let (Some(pa), Some(pb)) =
-                    (self.placements.get(&a.value), self.placements.get(&b.value))
-                else {
+                let (Some(pa), Some(pb)) = (
+                    self.memory.placements.get(&a.value),
+                    self.memory.placements.get(&b.value),
+                ) else {
                     found.push(format!("value {} or {} has no memory", a.value, b.value));
                     continue;
                 };
@@ -559,10 +522,7 @@ impl Delegate {
         }
         let src = match io.host.as_ref() {
             Some(host) => host.bytes()?,
-            None => {
-                let p = self.placements[&io.value];
-                &self.buffers[p.buffer].bytes()?[p.offset as usize..(p.offset + p.size) as usize]
-            }
+            None => self.memory.bytes(io.value)?,
         };
         from_gpu(io.gpu_float, &src[..n * GPU_ELEM_SIZE], dtype, dst)
     }
@@ -596,745 +556,49 @@ impl Drop for Delegate {
     }
 }
 
-/// The state of one `init`.
-struct Loader<'a> {
-    ctx: &'a Arc<Context>,
-    acct: &'a Arc<Accountant>,
-    graph: &'a Graph,
-    blob: &'a [u8],
-    named: Option<&'a dyn NamedData>,
-    options: LoadOptions,
-}
-
-impl Loader<'_> {
-    fn load(&mut self) -> Result<Delegate> {
-        let (ctx, acct, graph) = (self.ctx, self.acct, self.graph);
-
-        // 1. Build (the "build" phase began in `from_graph`: a rebuild stays in it).
-        // Values read from inputs on the host (select_as_symint) are unknown until the first
-        // execute; the build at init uses 0 for them, so outputs may be smaller than the bounds.
-        let host_read = graph::host_read_values(graph);
-        let alias_activations = self.aliases_activations();
-        let at_bounds: Option<&[(ValueId, RuntimeInput)]> = if host_read.is_empty() {
-            None
-        } else {
-            Some(&[])
-        };
-        let built = graph::build(graph, ctx.caps(), at_bounds, alias_activations)?;
-        let (dispatches, roots) = (&built.dispatches, &built.roots);
-        check_limits(ctx, &built)?;
-        // Views that share an activation's memory (only when the builder may alias).
-        let aliased_views: Vec<ValueId> = (0..roots.len())
-            .filter(|&v| roots[v] != v && built.meta(roots[v]).is_some_and(|m| !m.is_constant()))
-            .collect();
-        let views_aliased = !aliased_views.is_empty();
-
-        // 2. Plan. Step 0 copies inputs in, steps 1..=n are dispatches, the last copies out.
-        // When values read on the host decide the sizes, the build above (with 0 for them) may
-        // skip dispatches a later value records; the steps are then the chain's ops with all
-        // their tensor arguments, which hold for every value.
-        let mut input_tensors = Vec::new();
-        for &id in &graph.input_ids {
-            if check_io(graph, id, true)? {
-                input_tensors.push(roots[id]);
-            }
-        }
-        for &id in &graph.output_ids {
-            check_io(graph, id, false)?;
-        }
-        let output_tensors = built.outputs.clone();
-        let mut steps: Vec<Vec<ValueId>> = vec![input_tensors];
-        if host_read.is_empty() {
-            steps.extend(dispatches.iter().map(|d| d.tensors.clone()));
-        } else {
-            steps.extend(chain_tensor_steps(graph, &built));
-        }
-        steps.push(output_tensors);
-        let used: BTreeSet<ValueId> = steps.iter().flatten().copied().collect();
-        let tensor = |id: ValueId| built.meta(id).expect("used values are tensors");
-        let gpu_bytes = |id: ValueId| (tensor(id).stored_elements() * GPU_ELEM_SIZE) as u64;
-
-        let mut weights: Vec<Weight> = Vec::new();
-        let mut activations: Vec<ValueId> = Vec::new();
-        for &id in &used {
-            let t = tensor(id);
-            match t.kind {
-                TensorKind::Constant { constant, packing } => {
-                    let source = graph.constants[constant].source.clone();
-                    // Deduplicate by source, except tensors written in place (KV caches).
-                    let private = built.written.contains(&id);
-                    match weights.iter_mut().find(|w| {
-                        !private
-                            && !w.private
-                            && w.source == source
-                            && w.dtype == t.dtype
-                            && w.packing == packing
-                    }) {
-                        Some(w) => w.users.push(id),
-                        None => weights.push(Weight {
-                            source,
-                            dtype: t.dtype,
-                            packing,
-                            source_elems: packing
-                                .map_or_else(|| t.stored_elements(), |p| p.source_len()),
-                            bytes: gpu_bytes(id),
-                            users: vec![id],
-                            private,
-                        }),
-                    }
-                }
-                TensorKind::Activation { .. } => activations.push(id),
-            }
-        }
-        let active: BTreeSet<ValueId> = activations.iter().copied().collect();
-        let act_steps: Vec<Vec<ValueId>> = steps
-            .iter()
-            .map(|s| s.iter().copied().filter(|v| active.contains(v)).collect())
-            .collect();
-        let act_lifetimes = lifetimes(&act_steps, gpu_bytes);
-        // Aligned for storage-buffer bindings and texel views alike.
-        let arena = plan_arena(&act_lifetimes, ctx.caps().tensor_alignment());
-        let shared: Vec<(ValueId, Option<u32>, u64)> = activations
-            .iter()
-            .map(|&v| (v, tensor(v).mem_obj_id(), gpu_bytes(v)))
-            .collect();
-        // What the exporter's shared objects need. Views that alias an activation have no
-        // memory of their own in this build, but under shared objects they are copies with
-        // objects of their own, so they count there.
-        let mut shared_all = shared.clone();
-        shared_all.extend(
-            aliased_views
-                .iter()
-                .filter(|&&v| active.contains(&roots[v]))
-                .filter_map(|&v| built.meta(v).map(|t| (v, t.mem_obj_id(), gpu_bytes(v)))),
-        );
-        let shared_bytes = plan_shared_objects(&shared_all);
-        let use_arena = match self.options.planner {
-            Planner::Arena => true,
-            Planner::SharedObjects => false,
-            Planner::Auto => !self.options.legacy_order && arena.size <= shared_bytes,
-        };
-        if views_aliased && !use_arena {
-            // Aliased views are only valid in the arena (see aliases_activations): build
-            // again without them for the shared objects. Nothing is allocated yet.
-            self.options.planner = Planner::SharedObjects;
-            return self.load();
-        }
-
-        let mut buffers: Vec<Buffer> = Vec::new();
-        let mut placements: BTreeMap<ValueId, Placement> = BTreeMap::new();
-        let mut report = MemoryReport {
-            weights_bytes: weights.iter().map(|w| w.bytes).sum(),
-            activations_bytes: if use_arena { arena.size } else { shared_bytes },
-            shared_objects_bytes: shared_bytes,
-            arena_bytes: arena.size,
-            used_arena: use_arena,
-            staging_ring_bytes: 0,
-            direct_weights: 0,
-            legacy_order: self.options.legacy_order,
-        };
-
-        // 3 + 4. Weights, then activations (legacy: the other way round, everything early).
-        let mut held_sources: Vec<HeldSource> = Vec::new();
-        if self.options.legacy_order {
-            // Legacy: every source fetched and every weight allocated at build...
-            let mut sources = Vec::new();
-            for w in &weights {
-                let src = self.fetch(w)?;
-                sources.push(src);
-            }
-            let first = buffers.len();
-            for w in &weights {
-                buffers.push(Buffer::new(
-                    ctx,
-                    acct,
-                    w.bytes,
-                    BufferKind::Device,
-                    MemTag::Weight,
-                )?);
-            }
-            // ...activations at prepare...
-            acct.begin_phase("activations");
-            self.allocate_activations(use_arena, &arena, &shared, &mut buffers, &mut placements)?;
-            // ...then one staging buffer per weight during prepack.
-            acct.begin_phase("prepack");
-            let fence = Fence::new(ctx)?;
-            let mut cmd = CommandBuffer::new(ctx)?;
-            for (i, (w, src)) in weights.iter().zip(&sources).enumerate() {
-                let mut staging =
-                    Buffer::new(ctx, acct, w.bytes, BufferKind::Host, MemTag::Staging)?;
-                report.staging_ring_bytes = report.staging_ring_bytes.max(staging.size());
-                pack_to_gpu(w.dtype, src.bytes(), w.packing, 0, staging.bytes_mut()?)?;
-                cmd.begin(true)?;
-                cmd.copy(staging.handle(), 0, buffers[first + i].handle(), 0, w.bytes);
-                cmd.end()?;
-                cmd.submit_and_wait(&fence)?;
-                place_weight(w, first + i, &mut placements);
-            }
-            held_sources = sources;
-        } else {
-            acct.begin_phase("prepack");
-            self.prepack(&weights, &mut buffers, &mut placements, &mut report)?;
-            acct.begin_phase("activations");
-            self.allocate_activations(use_arena, &arena, &shared, &mut buffers, &mut placements)?;
-        }
-
-        // 5. Ready: I/O transfer buffers, parameters, descriptors, the recorded command buffer.
-        acct.begin_phase("ready");
-        // `value`: the root whose memory holds the tensor (an output's contiguous copy).
-        let make_io = |id: ValueId, value: ValueId| -> Result<Io> {
-            let t = graph
-                .tensor(id)
-                .expect("I/O values were checked to be tensors");
-            let in_place = placements
-                .get(&value)
-                .is_some_and(|p| buffers[p.buffer].is_mapped());
-            let host = if in_place {
-                None
-            } else {
-                Some(Buffer::new(
-                    ctx,
-                    acct,
-                    (t.numel() * GPU_ELEM_SIZE) as u64,
-                    BufferKind::Host,
-                    MemTag::Io,
-                )?)
-            };
-            let read_on_host = host_read.contains(&id);
-            Ok(Io {
-                value,
-                read_on_host,
-                boundary_dtype: t.staging_dtype.unwrap_or(t.dtype),
-                gpu_float: t.dtype.is_float(),
-                bound_sizes: t.dims.clone(),
-                sizes: t.dims.clone(),
-                host,
-            })
-        };
-        let mut inputs = Vec::with_capacity(graph.input_ids.len());
-        let mut recorded_for = Vec::with_capacity(graph.input_ids.len());
-        for &id in &graph.input_ids {
-            match graph.tensor(id) {
-                Some(t) => {
-                    let io = make_io(id, roots[id])?;
-                    // The build at init reads zeros from inputs read on the host.
-                    recorded_for.push(if io.read_on_host {
-                        RuntimeInput::Values(t.dims.clone(), vec![0; t.numel()])
-                    } else {
-                        RuntimeInput::Sizes(t.dims.clone())
-                    });
-                    inputs.push(InputSlot::Tensor(io));
-                }
-                None => {
-                    recorded_for.push(RuntimeInput::Int(symint_value(graph, id)));
-                    inputs.push(InputSlot::Int);
-                }
-            }
-        }
-        let mut outputs = graph
-            .output_ids
-            .iter()
-            .zip(&built.outputs)
-            .map(|(&id, &value)| make_io(id, value))
-            .collect::<Result<Vec<_>>>()?;
-        // Equal to the bounds, except in data-dependent graphs built with zeros.
-        for (io, sizes) in outputs.iter_mut().zip(&built.output_sizes) {
-            io.sizes = sizes.clone();
-        }
-        let tensor_inputs: Vec<&Io> = inputs.iter().filter_map(InputSlot::io).collect();
-        let profiling = profiling_by_default();
-        let recording = record_graph(
-            ctx,
-            acct,
-            dispatches,
-            (&placements, &buffers),
-            &tensor_inputs,
-            &outputs,
-            profiling,
-        )?;
-        let fence = Fence::new(ctx)?;
-        drop(held_sources);
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        LIVE_REPORTS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((id, report.clone()));
-        let roots = built.roots.clone();
-        let metas = built.metas.clone();
-        Ok(Delegate {
-            recording,
-            fence,
-            inputs,
-            outputs,
-            recorded_for,
-            placements,
-            buffers,
-            graph: graph.clone(),
-            roots,
-            metas,
-            alias_activations,
-            profiling,
-            last_timings: Vec::new(),
-            id,
-            report,
-            accountant: acct.clone(),
-            ctx: ctx.clone(),
-        })
-    }
-
-    /// Whether view-like ops may share their input's memory: only when the lifetime arena plans
-    /// the activations (the exporter's shared objects give every output memory of its own, and
-    /// the legacy order always uses them).
-    fn aliases_activations(&self) -> bool {
-        match self.options.planner {
-            Planner::Arena => true,
-            Planner::SharedObjects => false,
-            Planner::Auto => !self.options.legacy_order,
-        }
-    }
-
-    /// Fetches a weight's source bytes, checks their size and accounts them while held.
-    fn fetch(&self, w: &Weight) -> Result<HeldSource> {
-        let data = fetch_constant(&w.source, self.blob, self.named)?;
-        check_source_len(w, data.len())?;
-        Ok(HeldSource::new(data, self.acct))
-    }
-
-    /// Lazy prepack: per weight, allocate right before packing, stream, release the source.
-    fn prepack(
-        &self,
-        weights: &[Weight],
-        buffers: &mut Vec<Buffer>,
-        placements: &mut BTreeMap<ValueId, Placement>,
-        report: &mut MemoryReport,
-    ) -> Result<()> {
-        let (ctx, acct) = (self.ctx, self.acct);
-        let direct = self.options.direct_upload && ctx.caps().unified_memory();
-        // Bytes of the weights not packed yet: a ring created for them (staging, or a direct
-        // write that could not get unified memory) need not be larger.
-        let mut unpacked: u64 = weights.iter().map(|w| w.bytes).sum();
-        let mut ring: Option<StagingRing> = None;
-        // Sources can back several weights (the same key read as different dtypes): count
-        // their uses so each is fetched once and released after its last use, never early.
-        let mut remaining: BTreeMap<&ConstantSource, usize> = BTreeMap::new();
-        for w in weights {
-            *remaining.entry(&w.source).or_insert(0) += 1;
-        }
-        let mut held: BTreeMap<&ConstantSource, HeldSource> = BTreeMap::new();
-        // Largest first: the big weights are packed while little else is held, so the peak
-        // (packed so far + one source + ring) stays near W.
-        let mut order: Vec<&Weight> = weights.iter().collect();
-        order.sort_by_key(|w| std::cmp::Reverse(w.bytes));
-        for w in order {
-            if !held.contains_key(&w.source) {
-                held.insert(&w.source, self.fetch(w)?);
-            }
-            let src = held.get(&w.source).expect("inserted above");
-            // A source shared by several weights was checked against the first one only.
-            check_source_len(w, src.bytes().len())?;
-            let mut written = false;
-            if direct {
-                if let Ok(mut buf) =
-                    Buffer::new(ctx, acct, w.bytes, BufferKind::Unified, MemTag::Weight)
-                {
-                    write_direct(src.bytes(), w.dtype, w.packing, &mut buf)?;
-                    buffers.push(buf);
-                    report.direct_weights += 1;
-                    written = true;
-                }
-            }
-            if !written {
-                let buf = Buffer::new(ctx, acct, w.bytes, BufferKind::Device, MemTag::Weight)?;
-                if ring.is_none() {
-                    let size = self.options.staging_ring_bytes.min(unpacked);
-                    let r = StagingRing::new(ctx, acct, size)?;
-                    report.staging_ring_bytes = r.size();
-                    ring = Some(r);
-                }
-                ring.as_mut().expect("created above").upload(
-                    src.bytes(),
-                    w.dtype,
-                    w.packing,
-                    &buf,
-                )?;
-                buffers.push(buf);
-            }
-            place_weight(w, buffers.len() - 1, placements);
-            unpacked -= w.bytes;
-            let left = remaining.get_mut(&w.source).expect("counted above");
-            *left -= 1;
-            if *left == 0 {
-                held.remove(&w.source);
-            }
-        }
-        if let Some(mut r) = ring {
-            r.finish()?;
-        }
-        Ok(())
-    }
-
-    /// Activation memory: host-visible device memory on unified-memory devices (inputs and
-    /// outputs are then written and read in place, with no transfer buffers), else device-local.
-    fn activation_buffer(&self, bytes: u64) -> Result<Buffer> {
-        let (ctx, acct) = (self.ctx, self.acct);
-        if self.options.direct_upload && ctx.caps().unified_memory() {
-            if let Ok(b) = Buffer::new(ctx, acct, bytes, BufferKind::Unified, MemTag::Activation) {
-                return Ok(b);
-            }
-        }
-        Buffer::new(ctx, acct, bytes, BufferKind::Device, MemTag::Activation)
-    }
-
-    fn allocate_activations(
-        &self,
-        use_arena: bool,
-        arena: &ArenaPlan,
-        shared: &[(ValueId, Option<u32>, u64)],
-        buffers: &mut Vec<Buffer>,
-        placements: &mut BTreeMap<ValueId, Placement>,
-    ) -> Result<()> {
-        if shared.is_empty() {
-            return Ok(());
-        }
-        if use_arena {
-            buffers.push(self.activation_buffer(arena.size)?);
-            let index = buffers.len() - 1;
-            for &(v, _, bytes) in shared {
-                placements.insert(
-                    v,
-                    Placement {
-                        buffer: index,
-                        offset: arena.offsets[&v],
-                        size: bytes.max(4),
-                    },
-                );
-            }
-            return Ok(());
-        }
-        let mut objects: BTreeMap<u32, u64> = BTreeMap::new();
-        for &(_, obj, bytes) in shared {
-            if let Some(o) = obj {
-                let e = objects.entry(o).or_insert(0);
-                *e = (*e).max(bytes);
-            }
-        }
-        let mut object_buffer: BTreeMap<u32, usize> = BTreeMap::new();
-        for (&o, &bytes) in &objects {
-            buffers.push(self.activation_buffer(bytes)?);
-            object_buffer.insert(o, buffers.len() - 1);
-        }
-        for &(v, obj, bytes) in shared {
-            let index = match obj {
-                Some(o) => object_buffer[&o],
-                None => {
-                    buffers.push(self.activation_buffer(bytes)?);
-                    buffers.len() - 1
-                }
-            };
-            placements.insert(
-                v,
-                Placement {
-                    buffer: index,
-                    offset: 0,
-                    size: bytes.max(4),
-                },
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Source bytes held from the NamedDataMap or the blob, accounted under `MemTag::Source`.
-struct HeldSource {
-    data: Option<DataBuffer>,
-    acct: Arc<Accountant>,
-}
-
-/// Sources at least this large are followed by `malloc_trim`: glibc otherwise keeps the
-/// freed pages of a released weight copy resident.
-const TRIM_AFTER_BYTES: usize = 1 << 20;
-
-impl HeldSource {
-    fn new(data: DataBuffer, acct: &Arc<Accountant>) -> Self {
-        acct.add(MemTag::Source, data.len() as u64);
-        HeldSource {
-            data: Some(data),
-            acct: acct.clone(),
-        }
-    }
-    fn bytes(&self) -> &[u8] {
-        self.data.as_ref().map(DataBuffer::bytes).unwrap_or(&[])
-    }
-}
-
-impl Drop for HeldSource {
-    fn drop(&mut self) {
-        let len = self.data.as_ref().map_or(0, DataBuffer::len);
-        drop(self.data.take());
-        self.acct.sub(MemTag::Source, len as u64);
-        if len >= TRIM_AFTER_BYTES {
-            trim_heap();
-        }
-    }
-}
-
-/// Returns freed heap pages to the OS (glibc); elsewhere a no-op.
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only inspects and releases the allocator's free memory.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-fn place_weight(w: &Weight, buffer: usize, placements: &mut BTreeMap<ValueId, Placement>) {
-    for &u in &w.users {
-        placements.insert(
-            u,
-            Placement {
-                buffer,
-                offset: 0,
-                size: w.bytes.max(4),
-            },
-        );
-    }
-}
-
-fn describe(source: &ConstantSource) -> String {
-    match source {
-        ConstantSource::Inline { offset, .. } => format!("at blob offset {offset}"),
-        ConstantSource::Named { key } => format!("'{key}'"),
-    }
-}
-
-/// A constant's source must hold exactly the weight's elements in its dtype.
-fn check_source_len(w: &Weight, len: usize) -> Result<()> {
-    let want = w.source_elems * w.dtype.size();
-    if len != want {
-        return Err(Error::invalid_program(format!(
-            "constant {} has {len} bytes, expected {want} ({:?}, value {})",
-            describe(&w.source),
-            w.dtype,
-            w.users[0]
-        )));
-    }
-    Ok(())
-}
-
-/// Per chain op, the memory (alias roots) of every tensor among its arguments, lists included,
-/// and of the tensors its dispatches bind (layout copies, packed constants), and the
-/// contiguous copies of graph outputs at the end.
-fn chain_tensor_steps(graph: &Graph, built: &BuiltGraph) -> Vec<Vec<ValueId>> {
-    let roots = &built.roots;
-    let tensor_root = |id: ValueId| graph.tensor(id).map(|_| roots[id]);
-    graph
-        .chain
-        .iter()
-        .enumerate()
-        .map(|(index, call)| {
-            let mut step: Vec<ValueId> = built
-                .dispatches
-                .iter()
-                .filter(|d| d.op_index == index)
-                .flat_map(|d| d.tensors.iter().copied())
-                .collect();
-            for &arg in &call.args {
-                match &graph.values[arg] {
-                    Value::ValueList(ids) => {
-                        step.extend(ids.iter().filter_map(|&i| tensor_root(i)))
-                    }
-                    _ => step.extend(tensor_root(arg)),
-                }
-            }
-            step
-        })
-        .collect()
-}
-
-/// Checks a graph input/output value; returns whether it is a tensor (inputs may also be
-/// symbolic ints).
-fn check_io(graph: &Graph, id: ValueId, input: bool) -> Result<bool> {
-    match graph.values.get(id) {
-        Some(Value::Tensor(_)) => Ok(true),
-        Some(Value::SymInt(_) | Value::Int(_)) if input => Ok(false),
-        Some(other) => Err(Error::not_supported(format!(
-            "delegate {} value {id} is a {}; only tensors{} are supported",
-            if input { "input" } else { "output" },
-            other.kind_name(),
-            if input { " and symbolic ints" } else { "" }
-        ))),
-        None => Err(Error::invalid_program(format!(
-            "I/O value id {id} out of range"
-        ))),
-    }
-}
-
-/// The export-time value of a SymInt/Int input.
-fn symint_value(graph: &Graph, id: ValueId) -> i64 {
-    match graph.values.get(id) {
-        Some(Value::SymInt(v)) => *v as i64,
-        Some(Value::Int(v)) => *v,
-        _ => 0,
-    }
-}
-
 /// Records `dispatches` with the I/O transfers of `inputs` and `outputs` at their current sizes.
-fn record_graph(
+pub(super) fn record_graph(
     ctx: &Arc<Context>,
     acct: &Arc<Accountant>,
     dispatches: &[Dispatch],
-    (placements, buffers): (&BTreeMap<ValueId, Placement>, &[Buffer]),
-    inputs: &[&Io],
-    outputs: &[Io],
+    memory: &Resident,
+    (inputs, outputs): (&[&Io], &[Io]),
     profile: bool,
 ) -> Result<Recording> {
-    let range = |id: ValueId| -> Result<BufferRange> {
-        let p = placements
-            .get(&id)
-            .ok_or_else(|| Error::internal(format!("value {id} has no memory")))?;
-        Ok(BufferRange {
-            buffer: buffers[p.buffer].handle(),
-            offset: p.offset,
-            size: p.size,
-        })
-    };
-    let transfers = |ios: &[&'_ Io]| -> Result<Vec<(usize, BufferRange, u64)>> {
-        let mut v = Vec::new();
-        for (i, io) in ios.iter().enumerate() {
-            let r = range(io.value)?;
-            let bytes = ((io.sizes.iter().product::<usize>() * GPU_ELEM_SIZE) as u64).min(r.size);
-            if io.host.is_some() {
-                v.push((i, r, bytes));
-            }
-        }
-        Ok(v)
-    };
-    let out_refs: Vec<&Io> = outputs.iter().collect();
-    let ins = transfers(inputs)?;
-    let outs = transfers(&out_refs)?;
-    let mut in_transfers = Vec::new();
-    for &(i, device, bytes) in &ins {
-        if let Some(host) = inputs[i].host.as_ref() {
-            in_transfers.push(Transfer {
-                host,
-                device,
-                bytes,
-            });
-        }
+    // Inputs and outputs cross as 32-bit words at their current sizes.
+    let ins = transfers(memory, inputs.iter().copied())?;
+    let outs = transfers(memory, outputs.iter())?;
+    record(ctx, acct, dispatches, memory, &ins, &outs, profile)
+}
+
+/// The host copies of `ios` (those with a transfer buffer).
+fn transfers<'a>(
+    memory: &Resident,
+    ios: impl Iterator<Item = &'a Io>,
+) -> Result<Vec<Transfer<'a>>> {
+    let mut v = Vec::new();
+    for io in ios {
+        let Some(host) = io.host.as_ref() else {
+            continue;
+        };
+        let device = memory.range(io.value)?;
+        let bytes = ((io.sizes.iter().product::<usize>() * GPU_ELEM_SIZE) as u64).min(device.size);
+        v.push(Transfer {
+            host,
+            device,
+            bytes,
+        });
     }
-    let mut out_transfers = Vec::new();
-    for &(i, device, bytes) in &outs {
-        if let Some(host) = outputs[i].host.as_ref() {
-            out_transfers.push(Transfer {
-                host,
-                device,
-                bytes,
-            });
-        }
-    }
-    record(
-        ctx,
-        acct,
-        dispatches,
-        &range,
-        &in_transfers,
-        &out_transfers,
-        profile,
-    )
+    Ok(v)
 }
 
 impl InputSlot {
-    fn io(&self) -> Option<&Io> {
+    pub(super) fn io(&self) -> Option<&Io> {
         match self {
             InputSlot::Tensor(io) => Some(io),
             InputSlot::Int => None,
         }
     }
-}
-
-/// Fetches a constant's bytes: from the blob, or from the NamedDataMap.
-fn fetch_constant(
-    source: &ConstantSource,
-    blob: &[u8],
-    named: Option<&dyn NamedData>,
-) -> Result<DataBuffer> {
-    match source {
-        ConstantSource::Inline { offset, length } => {
-            let bytes = offset
-                .checked_add(*length)
-                .and_then(|end| blob.get(*offset..end))
-                .ok_or_else(|| {
-                    Error::invalid_program(format!(
-                        "inline constant at {offset}+{length} is outside the blob"
-                    ))
-                })?;
-            // SAFETY: the blob outlives init, and the buffer is dropped before init returns.
-            Ok(unsafe { DataBuffer::from_raw(bytes.as_ptr(), bytes.len(), Box::new(|| {})) })
-        }
-        ConstantSource::Named { key } => {
-            let map = named.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("constant '{key}' is named data but no NamedDataMap was given"),
-                )
-            })?;
-            map.get(key)
-                .map_err(|e| e.context(format!("named constant '{key}'")))
-        }
-    }
-}
-
-/// Device limits that must hold before anything is dispatched.
-fn check_limits(ctx: &Context, built: &BuiltGraph) -> Result<()> {
-    let caps = ctx.caps();
-    for d in &built.dispatches {
-        let local = d.grid.local();
-        let invocations: u64 = local.iter().map(|&l| l as u64).product();
-        if (0..3).any(|i| local[i] > caps.max_compute_work_group_size[i])
-            || invocations > caps.max_compute_work_group_invocations as u64
-        {
-            return Err(Error::new(
-                ErrorKind::OutOfResources,
-                format!(
-                    "op #{} ({}): workgroup {local:?} exceeds the device's limits {:?} / {} \
-                     invocations",
-                    d.op_index,
-                    d.kernel.shader.name,
-                    caps.max_compute_work_group_size,
-                    caps.max_compute_work_group_invocations
-                ),
-            ));
-        }
-        if d.work_items() > 0 {
-            crate::runtime::record::workgroups(ctx, d)?;
-        }
-        if d.tensors.len() as u32 + 1 > caps.max_per_stage_storage_buffers {
-            return Err(Error::new(
-                ErrorKind::OutOfResources,
-                format!(
-                    "op #{}: {} storage buffers exceed the device limit {}",
-                    d.op_index,
-                    d.tensors.len() + 1,
-                    caps.max_per_stage_storage_buffers
-                ),
-            ));
-        }
-        for &t in &d.tensors {
-            let bytes = built
-                .meta(t)
-                .map_or(0, |m| m.stored_elements() * GPU_ELEM_SIZE) as u64;
-            if bytes > caps.max_storage_buffer_range as u64 {
-                return Err(Error::new(
-                    ErrorKind::OutOfResources,
-                    format!(
-                        "op #{}: tensor value {t} needs {bytes} bytes, above the device's maxStorageBufferRange {}",
-                        d.op_index, caps.max_storage_buffer_range
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// True when a Vulkan device with compute support can be opened. Checked once per process

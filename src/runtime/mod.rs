@@ -11,6 +11,8 @@ pub use compile_specs::CompileSpecs;
 pub use host_tensor::{HostTensor, InputValue};
 pub use named_data::{DataBuffer, NamedData};
 pub mod delegate;
+mod loader;
+mod resident;
 pub use delegate::{
     is_available, process_memory_report, process_profile, set_profiling_by_default, Delegate,
     MemoryReport, ProfileEntry,

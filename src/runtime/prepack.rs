@@ -11,6 +11,7 @@ use crate::format::DType;
 use crate::gpu::memory::Accountant;
 use crate::gpu::{Buffer, BufferKind, CommandBuffer, Context, Fence, MemTag};
 use crate::kernels::packing::Packing;
+use crate::kernels::Elem;
 use crate::runtime::convert::{pack_to_gpu, GPU_ELEM_SIZE};
 
 struct Slot {
@@ -67,12 +68,13 @@ impl StagingRing {
         &mut self,
         src: &[u8],
         dtype: DType,
-        packing: Option<Packing>,
+        (packing, elem): (Option<Packing>, Elem),
         dst: &Buffer,
     ) -> Result<()> {
-        let elems_per_slot = (self.slot_bytes as usize) / GPU_ELEM_SIZE;
+        let eb = elem.bytes();
+        let elems_per_slot = (self.slot_bytes as usize) / eb;
         let n = packing.map_or(src.len() / dtype.size(), |p| p.packed_len());
-        if (n * GPU_ELEM_SIZE) as u64 > dst.size() {
+        if (n * eb) as u64 > dst.size() {
             return Err(Error::internal("weight buffer smaller than its constant"));
         }
         let mut start = 0usize;
@@ -86,15 +88,15 @@ impl StagingRing {
                 slot.pending = false;
             }
             let offset = index as u64 * self.slot_bytes;
-            let bytes = (count * GPU_ELEM_SIZE) as u64;
+            let bytes = (count * eb) as u64;
             let staging = &mut self.ring.bytes_mut()?[offset as usize..(offset + bytes) as usize];
-            pack_to_gpu(dtype, src, packing, start, staging)?;
+            pack_to_gpu(dtype, src, packing, elem, start, staging)?;
             slot.cmd.begin(true)?;
             slot.cmd.copy(
                 self.ring.handle(),
                 offset,
                 dst.handle(),
-                (start * GPU_ELEM_SIZE) as u64,
+                (start * eb) as u64,
                 bytes,
             );
             slot.cmd.end()?;
@@ -129,13 +131,14 @@ impl Drop for StagingRing {
 pub fn write_direct(
     src: &[u8],
     dtype: DType,
-    packing: Option<Packing>,
+    (packing, elem): (Option<Packing>, Elem),
     dst: &mut Buffer,
 ) -> Result<()> {
     let n = packing.map_or(src.len() / dtype.size(), |p| p.packed_len());
     let bytes = dst.bytes_mut()?;
-    if bytes.len() < n * GPU_ELEM_SIZE {
+    let len = n * elem.bytes();
+    if bytes.len() < len {
         return Err(Error::internal("weight buffer smaller than its constant"));
     }
-    pack_to_gpu(dtype, src, packing, 0, &mut bytes[..n * GPU_ELEM_SIZE])
+    pack_to_gpu(dtype, src, packing, elem, 0, &mut bytes[..len])
 }

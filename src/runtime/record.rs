@@ -15,7 +15,15 @@ use crate::gpu::{
     MemTag, PipelineKey, TimestampPool,
 };
 use crate::graph::Dispatch;
-use crate::kernels::{BindingKind, Grid};
+use crate::kernels::{BindingKind, Elem, Grid};
+
+/// Where recorded tensors live and how they are stored.
+pub trait TensorMemory {
+    /// The buffer range value `id` (an alias root) occupies.
+    fn range(&self, id: ValueId) -> Result<BufferRange>;
+    /// How its elements are stored.
+    fn elem(&self, id: ValueId) -> Elem;
+}
 
 /// One copy between a host transfer buffer and a tensor's device memory.
 pub struct Transfer<'a> {
@@ -85,12 +93,11 @@ fn push_params(ctx: &Context, d: &Dispatch) -> bool {
 }
 
 /// Records the graph once: `inputs` copied in, every dispatch, `outputs` copied out.
-/// `range` resolves a value to the device memory it uses.
 pub fn record(
     ctx: &Arc<Context>,
     acct: &Arc<Accountant>,
     dispatches: &[Dispatch],
-    range: &dyn Fn(ValueId) -> Result<BufferRange>,
+    memory: &dyn TensorMemory,
     inputs: &[Transfer],
     outputs: &[Transfer],
     profile: bool,
@@ -143,7 +150,7 @@ pub fn record(
         }
         let (mut reads, mut writes, mut tensor_bytes) = (Vec::new(), Vec::new(), 0);
         for (i, &t) in d.tensors.iter().enumerate() {
-            let r = range(t)?;
+            let r = memory.range(t)?;
             if d.access(i).reads() {
                 reads.push(r);
             }
@@ -152,13 +159,15 @@ pub fn record(
             }
             tensor_bytes += r.size;
             if d.kernel.bindings[i].kind == BindingKind::Texels {
-                if r.size % 16 != 0 || r.offset % ctx.caps().tensor_alignment() != 0 {
+                let half = memory.elem(t) == Elem::F16;
+                let texel_bytes = if half { 8 } else { 16 };
+                if r.size % texel_bytes != 0 || r.offset % ctx.caps().tensor_alignment() != 0 {
                     return Err(Error::internal(format!(
                         "op #{}: value {t} ({} bytes at {}) cannot be read as whole texels",
                         d.op_index, r.size, r.offset
                     )));
                 }
-                let view = BufferView::new(ctx, r.buffer, r.offset, r.size)?;
+                let view = BufferView::new(ctx, r.buffer, r.offset, r.size, half)?;
                 bound.push(Bound::Texels(view.handle()));
                 views.push(view);
             } else {

@@ -51,7 +51,7 @@ fn numbered(dir: &Path, stem: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn named_data(dir: &Path) -> HashMap<String, Vec<u8>> {
+pub fn named_data(dir: &Path) -> HashMap<String, Vec<u8>> {
     let mut map = HashMap::new();
     if let Ok(entries) = std::fs::read_dir(dir.join("named")) {
         for e in entries {

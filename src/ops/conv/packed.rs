@@ -11,14 +11,15 @@
 
 use super::Geometry;
 use crate::error::Result;
+use crate::format::DType;
 use crate::format::ValueId;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::conv::{
     ConvDwParams, ConvDwSpec, ConvPwParams, ConvPwSpec, ConvTiledParams, ConvTiledSpec, CONV2D_DW,
-    CONV2D_DW_TEXEL, CONV2D_PW, CONV2D_PW_TEXEL, CONV2D_TILED, CONV2D_TILED_TEXEL,
+    CONV2D_PW, CONV2D_TILED,
 };
 use crate::kernels::packing::Packing;
-use crate::kernels::Layout;
+use crate::kernels::{Elem, Layout, Variants};
 use crate::kernels::{Kernel, Params};
 
 /// Input texels one row of 4 outputs spans at most: more would spill registers.
@@ -72,17 +73,20 @@ pub fn build(
             kw,
         },
     };
-    let Some(packed_w) = b.packed_constant(w, weight_packing)? else {
+    // FLOAT16 programs keep activations, weights and bias in f16 where the device can.
+    let half = b.tensor(out_id)?.dtype == DType::Float16 && b.caps().f16_storage;
+    let elem = if half { Elem::F16 } else { Elem::F32 };
+    let Some(packed_w) = b.packed_constant(w, Some(weight_packing), elem)? else {
         return Ok(false);
     };
     let packed_bias = match bias {
-        Some(t) => match b.packed_constant(t, Packing::Pad4 { n: g.cout })? {
+        Some(t) => match b.packed_constant(t, Some(Packing::Pad4 { n: g.cout }), elem)? {
             Some(id) => Some(id),
             None => return Ok(false),
         },
         None => None,
     };
-    let out = b.set_output_in(out_id, out_sizes.to_vec(), Layout::Channels4)?;
+    let out = b.set_output_as(out_id, out_sizes.to_vec(), Layout::Channels4, elem)?;
     b.require_float(&[&out])?;
     if out.numel() == 0 {
         return Ok(true);
@@ -117,7 +121,7 @@ pub fn build(
                 (oc4 as usize).div_ceil(tile as usize),
                 g.n,
             ];
-            let kernel = pick(b, x, weight_packing, [&CONV2D_PW, &CONV2D_PW_TEXEL]);
+            let kernel = pick(b, x, weight_packing, &CONV2D_PW, half);
             let call = kernel
                 .call(p)
                 .spec(ConvPwSpec { TILE_OC4: tile })
@@ -148,7 +152,7 @@ pub fn build(
             };
             let tiles = g.wo.div_ceil(4);
             let global = [tiles, g.ho, g.n * oc4 as usize];
-            let kernel = pick(b, x, weight_packing, [&CONV2D_DW, &CONV2D_DW_TEXEL]);
+            let kernel = pick(b, x, weight_packing, &CONV2D_DW, half);
             let call = kernel
                 .call(p)
                 .spec(spec)
@@ -184,7 +188,7 @@ pub fn build(
             };
             let tiles = g.wo.div_ceil(4);
             let global = [tiles, g.ho, g.n * groups as usize];
-            let kernel = pick(b, x, weight_packing, [&CONV2D_TILED, &CONV2D_TILED_TEXEL]);
+            let kernel = pick(b, x, weight_packing, &CONV2D_TILED, half);
             let call = kernel
                 .call(p)
                 .spec(spec)
@@ -204,19 +208,17 @@ pub fn local_2d(tx: usize, ty: usize) -> [u32; 3] {
     [lx as u32, ly as u32, 1]
 }
 
-/// The storage-buffer kernel, or, where the device prefers texel fetches and the input fits a
-/// texel view, the variant reading input and weights through texel buffers.
+/// The build of `kernels` for this device and format: texel reads where the device prefers
+/// them and the input and weights fit texel views, f16 storage for `half`.
 fn pick<P: Params, S: Params>(
     b: &OpBuilder,
     x: &TensorInfo,
     weights: Packing,
-    [buffer, texel]: [&'static Kernel<P, S>; 2],
+    kernels: &'static Variants<P, S>,
+    half: bool,
 ) -> &'static Kernel<P, S> {
     let texels = Layout::Channels4.stored_elements(&x.sizes) / 4;
     let caps = b.caps();
-    if caps.texel_reads(texels) && caps.texel_reads(weights.packed_len() / 4) {
-        texel
-    } else {
-        buffer
-    }
+    let texel = caps.texel_reads(texels) && caps.texel_reads(weights.packed_len() / 4);
+    kernels.pick(texel, half)
 }

@@ -1,0 +1,6 @@
+#version 450
+#extension GL_EXT_shader_16bit_storage : require
+#define F16
+#define TEXEL_INPUT
+#include "common.glsl"
+#include "gemm.glsl"
