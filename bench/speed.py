@@ -227,7 +227,9 @@ def run(plugin, name, meta, iters, warmup, profile):
     """One fresh etvk_bench process; returns its JSON, or {"error": ...}."""
     pte = os.path.join(OUT, f"{name}.pte")
     cmd = [BENCH_RUNNER, "--plugin", plugin, pte, "--iters", str(iters), "--warmup", str(warmup), "--json"]
-    cmd += ["--inputs"] + [os.path.join(OUT, f"{name}.input{i}.npy") for i in range(meta["n_inputs"])]
+    inputs = [os.path.join(OUT, f"{name}.input{i}.npy") for i in range(meta["n_inputs"])]
+    if all(os.path.exists(i) for i in inputs):
+        cmd += ["--inputs"] + inputs  # else seeded random inputs (files left behind to travel light)
     expected = [os.path.join(OUT, f"{name}.expected{i}.npy") for i in range(meta["n_outputs"])]
     if all(os.path.exists(e) for e in expected):
         # A tolerance scaled to the output (random-weight models have tiny outputs).
