@@ -23,7 +23,7 @@ use crate::gpu::{
     Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, Fence, MemTag,
     MemoryStats,
 };
-use crate::runtime::builder::{Dispatch, OpBuilder, RuntimeInput};
+use crate::runtime::builder::{fits_bound, Dispatch, OpBuilder, RuntimeInput};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
@@ -199,8 +199,8 @@ impl Delegate {
     }
 
     /// Runs the graph on `inputs` (in `input_ids` order). Outputs stay on the device until read.
-    /// Tensors smaller than the serialized bounds (dynamic shapes) re-record the graph for
-    /// their sizes; memory stays as planned at the bounds.
+    /// Tensors of other sizes than the serialized bounds (dynamic shapes; ExecuTorch bounds
+    /// them by element count) re-record the graph for their sizes; memory stays as planned.
     pub fn execute(&mut self, inputs: &[InputValue]) -> Result<()> {
         if inputs.len() != self.inputs.len() {
             return Err(Error::invalid_argument(format!(
@@ -213,12 +213,14 @@ impl Delegate {
         for (i, (slot, input)) in self.inputs.iter().zip(inputs).enumerate() {
             runtime.push(match (slot, input) {
                 (InputSlot::Tensor(io), InputValue::Tensor(t)) => {
-                    let fits = t.sizes.len() == io.bound_sizes.len()
-                        && t.sizes.iter().zip(&io.bound_sizes).all(|(s, b)| s <= b);
-                    if !fits {
+                    if !fits_bound(&t.sizes, &io.bound_sizes) {
                         return Err(Error::invalid_argument(format!(
-                            "input {i} has sizes {:?}, the program allows at most {:?}",
-                            t.sizes, io.bound_sizes
+                            "input {i} has sizes {:?}, the program allows rank {} and at most \
+                             the {} elements of {:?}",
+                            t.sizes,
+                            io.bound_sizes.len(),
+                            io.bound_sizes.iter().product::<usize>(),
+                            io.bound_sizes
                         )));
                     }
                     if t.dtype.is_float() != io.gpu_float {
