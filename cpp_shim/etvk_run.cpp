@@ -48,6 +48,14 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
+// etvk's message for the last failure on this thread (ExecuTorch runs the backend on the
+// calling thread), or a pointer to the log when the failure was not etvk's.
+std::string etvk_reason() {
+  const char* msg = etvk_last_error();
+  if (msg && msg[0]) return std::string(": etvk: ") + msg;
+  return "; etvk reported nothing, see ExecuTorch's log above";
+}
+
 bool g_json = false; // --json: failures also print {"error": ...} on stdout
 
 std::string json_escape(const std::string& s);
@@ -422,7 +430,8 @@ struct Options {
       "usage: etvk_run MODEL.pte [--data FILE.ptd] [--inputs a.npy ...] [--expected x.npy ...]\n"
       "                [--atol A] [--rtol R] [--iters N] [--warmup N] [--loader mmap|file]\n"
       "                [--json] [--memory-report] [--method NAME] [--seed S] [--save DIR]\n"
-      "Random inputs (seeded) are used when --inputs is absent. --expected compares every\n"
+      "Without --inputs, float inputs are random (seeded), integer inputs 0 (valid token ids\n"
+      "and positions whatever the vocabulary or cache). --expected compares every\n"
       "output with allclose: |out - exp| <= atol + rtol * |exp| (defaults 1e-4, 1e-4).\n");
   std::exit(2);
 }
@@ -488,6 +497,11 @@ Array cast(const Array& a, ScalarType t) {
   return out;
 }
 
+bool is_float_type(ScalarType t) {
+  return t == ScalarType::Float || t == ScalarType::Double || t == ScalarType::Half;
+}
+
+// A made-up input: uniform in [-1, 1) for floats, random for bools, 0 for integers.
 Array random_array(ScalarType t, const std::vector<int64_t>& shape, std::mt19937& rng) {
   Array a;
   a.type = t;
@@ -496,12 +510,14 @@ Array random_array(ScalarType t, const std::vector<int64_t>& shape, std::mt19937
   size_t es = dtype_info(t)->size;
   a.data.resize(n * es);
   std::uniform_real_distribution<double> real(-1.0, 1.0);
-  std::uniform_int_distribution<int> small(0, 9);
+  std::uniform_int_distribution<int> bit(0, 1);
   for (size_t i = 0; i < n; ++i) {
     double v;
-    if (t == ScalarType::Float || t == ScalarType::Double || t == ScalarType::Half) v = real(rng);
-    else if (t == ScalarType::Bool) v = small(rng) & 1;
-    else v = small(rng);
+    if (is_float_type(t)) v = real(rng);
+    else if (t == ScalarType::Bool) v = bit(rng);
+    // Integer inputs are mostly indices (token ids, positions): only 0 is valid whatever the
+    // vocabulary or cache size, which the program does not state.
+    else v = 0;
     store_elem(t, v, a.data.data() + i * es);
   }
   return a;
@@ -614,8 +630,8 @@ int main(int argc, char** argv) {
   MethodMeta meta = meta_r.get();
   err = module->load_method(opt.method);
   if (err != Error::Ok) {
-    die(3, "loading method '" + opt.method + "' failed (ExecuTorch error " + hex(err) +
-               "); see the log above for the backend's message");
+    die(3, "loading method '" + opt.method + "' failed (ExecuTorch error " + hex(err) + ")" +
+               etvk_reason());
   }
   double load_ms = now_ms() - t0;
   int64_t load_peak_rss = peak_rss_bytes();
@@ -658,6 +674,13 @@ int main(int argc, char** argv) {
       if (opt.inputs.empty()) {
         std::vector<int64_t> shape(tm->sizes().begin(), tm->sizes().end());
         a = random_array(t, shape, rng);
+        if (!is_float_type(t) && t != ScalarType::Bool) {
+          src = "zeros";
+          std::fprintf(stderr,
+                       "etvk_run: note: input %zu (%s) is all 0: the program does not say which "
+                       "integers are valid (token ids, positions); pass --inputs for others\n",
+                       i, dtype_name(t).c_str());
+        }
       } else {
         a = read_npy(opt.inputs[i]);
         if (a.type != t) {
@@ -674,7 +697,8 @@ int main(int argc, char** argv) {
       std::fprintf(info, "input %zu: shape %s dtype %s (%s)\n", i, shape_str(held.shape).c_str(),
                    dtype_name(t).c_str(), src.c_str());
     } else if (tag.get() == Tag::Int) {
-      int64_t v = 1;
+      // As for integer tensors: 0 is the one value valid as an index or position.
+      int64_t v = 0;
       if (!opt.inputs.empty()) {
         Array a = read_npy(opt.inputs[i]);
         if (a.numel() != 1) die(2, src + ": int input " + std::to_string(i) + " needs one element");
@@ -699,8 +723,7 @@ int main(int argc, char** argv) {
   auto run_once = [&]() {
     auto r = module->execute(opt.method, inputs);
     if (!r.ok()) {
-      die(3, "execute failed (ExecuTorch error " + hex(r.error()) +
-                 "); see the log above for the backend's message");
+      die(3, "execute failed (ExecuTorch error " + hex(r.error()) + ")" + etvk_reason());
     }
     return std::move(r.get());
   };

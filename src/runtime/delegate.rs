@@ -1287,9 +1287,16 @@ fn check_limits(ctx: &Context, graph: &Graph, dispatches: &[Dispatch]) -> Result
     Ok(())
 }
 
-/// True when a Vulkan device with compute support can be opened. Checked once per process
-/// (ExecuTorch asks before every delegate's init).
+/// Ok when a Vulkan device with compute support can be opened, else why not. Checked once per
+/// process (ExecuTorch asks before every delegate's init); the reason is kept for its log.
+pub fn availability() -> Result<()> {
+    static AVAILABLE: std::sync::OnceLock<Result<()>> = std::sync::OnceLock::new();
+    AVAILABLE
+        .get_or_init(|| Context::shared().map(|_| ()))
+        .clone()
+}
+
+/// True when [`availability`] is Ok.
 pub fn is_available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| Context::shared().is_ok())
+    availability().is_ok()
 }

@@ -11,7 +11,7 @@ pub use compile_specs::CompileSpecs;
 pub use host_tensor::{HostTensor, InputValue};
 pub use named_data::{DataBuffer, NamedData};
 pub mod delegate;
-pub use delegate::{is_available, process_memory_report, Delegate, MemoryReport};
+pub use delegate::{availability, is_available, process_memory_report, Delegate, MemoryReport};
 pub mod builder;
 pub mod convert;
 pub mod load_options;
