@@ -12,8 +12,9 @@ forward(input0.npy, input1.npy, ...) and compares each output with
 expected<i>.npy (atol 1e-4, rtol 1e-4).
 
 Exit status 0 and a final "N passed, 0 failed" line on success. If torch /
-executorch cannot be imported, prints a SKIP message and exits 0. A missing
-plugin library is a failure (exit 1) unless --no-plugin is given.
+executorch cannot be imported, prints a SKIP message and exits 77 (`make test`
+counts that as skipped, not passed; it installs tests/python/requirements.txt
+first). A missing plugin library is a failure (exit 1) unless --no-plugin is given.
 
 --no-plugin: do not load the plugin; every fixture is expected to fail with the
 stock runtime's "Backend VulkanBackend is not registered" error (ExecuTorch logs
@@ -28,6 +29,9 @@ import glob
 import os
 import sys
 import traceback
+
+# Exit status of a run that could not test anything (the automake convention).
+SKIPPED = 77
 
 ATOL = 1e-4
 RTOL = 1e-4
@@ -88,7 +92,7 @@ def main():
         import executorch.extension.pybindings.portable_lib as pl
     except Exception as e:  # ImportError, or a broken native library
         print("SKIP: cannot import torch/executorch pybindings (%s: %s)" % (type(e).__name__, e))
-        return 0
+        return SKIPPED
 
     if not args.no_plugin:
         plugin = os.environ.get("ETVK_PLUGIN", "build/libetvk_executorch.so")
