@@ -187,7 +187,8 @@ bench-memory: build
 	$(PYTHON) bench/memory.py $(BENCH_MEMORY_ARGS)
 
 # Real models with random weights, exported on demand into bench/out/models (git-ignored) and
-# compared with PyTorch eager through etvk_run (atol/rtol 1e-3). Needs torch + torchvision.
+# compared with PyTorch eager (rtol 1e-3, atol 1e-3 of each output's largest magnitude; every
+# comparison is first shown to fail on zeros). Needs torch + torchvision.
 test-models: build
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || { \
 	  echo "test-models: needs torch and torchvision in $(VENV)" >&2; exit 1; }
