@@ -33,12 +33,16 @@ EXAMPLE := tests/fixtures/example
 PLUGIN := $(BUILD_DIR)/libetvk_executorch.so
 RUNNER := $(BUILD_DIR)/etvk_run
 
-.PHONY: help deps apt-deps venv test-deps build run test test-official check-symbols header schema \
-        fixtures fmt clippy clean bench-memory test-models
+.PHONY: help deps apt-deps venv test-deps build install run test test-official check-symbols \
+        header schema fixtures fmt clippy clean bench-memory test-models
+
+PREFIX ?= /usr/local
 
 help:
 	@echo "make deps     install missing Debian packages and the executorch wheel (.venv)"
 	@echo "make build    cargo build --release + cmake: $(PLUGIN), $(RUNNER)"
+	@echo "make install PREFIX=DIR   build, then install etvk.h, the plugin, the static libraries"
+	@echo "              and the CMake package (find_package(etvk)) under DIR (default /usr/local)"
 	@echo "make run      deps + build, then run the example fixture on Vulkan"
 	@echo "make test     deps + test-deps + build, then every test step under the Khronos"
 	@echo "              validation layer; the last line counts passed/failed/skipped steps"
@@ -101,6 +105,9 @@ build:
 	cmake --build $(BUILD_DIR) -j $(JOBS) -- --no-print-directory
 	@echo "build: $(PLUGIN) $(RUNNER) $(BUILD_DIR)/etvk_capi_smoke"
 
+install: build
+	cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
+
 # ---------------------------------------------------------------------------------------------
 # Run and test
 
@@ -130,6 +137,8 @@ test: deps test-deps build
 	step "C ABI smoke test (C99)" $(BUILD_DIR)/etvk_capi_smoke; \
 	step "runner over tests/fixtures (validation on)" scripts/test_runner.sh; \
 	step "failure messages and invented inputs (tests/messages.sh)" tests/messages.sh; \
+	step "README's C++ program against an installed tree (tests/cpp_example.sh)" \
+	  tests/cpp_example.sh; \
 	step "Python bindings (validation on)" env ETVK_PLUGIN="$(CURDIR)/$(PLUGIN)" \
 	  $(PYTHON) tests/python/test_pybindings.py; \
 	step "ExecuTorch's test_vulkan_delegate.py (validation on)" \
