@@ -141,6 +141,8 @@ test: deps test-deps build
 	  tests/cpp_example.sh; \
 	step "Python bindings (validation on)" env ETVK_PLUGIN="$(CURDIR)/$(PLUGIN)" \
 	  $(PYTHON) tests/python/test_pybindings.py; \
+	step "pip install . then import etvk (validation on)" \
+	  tests/python/test_package.sh "$(VENV_DIR)/bin/python"; \
 	step "ExecuTorch's test_vulkan_delegate.py (validation on)" \
 	  $(PYTHON) scripts/test_official.py --plugin $(PLUGIN) --jobs $(JOBS); \
 	n_failed=$$(echo -en "$$failed" | grep -c .); n_skipped=$$(echo -en "$$skipped" | grep -c .); \
