@@ -52,7 +52,8 @@ help:
 	@echo "make schema   regenerate src/format/schema_generated.rs from schema/schema.fbs"
 	@echo "make fixtures re-export tests/fixtures (needs torch in .venv)"
 	@echo "make test-models   mobilenet_v2, resnet18, a ViT, a Llama decoder and a KV-cache step vs PyTorch"
-	@echo "make bench-memory  W/A/peaks/RSS of mobilenet_v2, resnet18, a transformer (docs/memory.md)"
+	@echo "make bench-memory  W/A/peaks/RSS (MB), quick: mobilenet_v2 + a transformer, lazy/legacy;"
+	@echo "              BENCH_MEMORY_ARGS=--full: + resnet18, every configuration (docs/memory.md)"
 	@echo "make fmt | clippy | clean"
 
 # ---------------------------------------------------------------------------------------------
@@ -185,10 +186,13 @@ clean:
 	$(CARGO) clean
 	rm -rf $(BUILD_DIR)
 
-# Memory benchmark (docs/memory.md): exports mobilenet_v2, resnet18 and a transformer into
-# bench/out/ (git-ignored) with the VulkanPartitioner, runs every load configuration in a fresh
-# process and prints the table. Needs torch and torchvision in .venv. To refresh the doc:
-#   make bench-memory BENCH_MEMORY_ARGS="--update-doc docs/memory.md"
+# Memory benchmark (docs/memory.md), sizes in MB (10^6 bytes): exports the models into
+# bench/out/ (git-ignored) with the VulkanPartitioner, runs each load configuration in a fresh
+# process, prints progress and each model's row as it finishes, then the tables. Quick by
+# default (mobilenet_v2 + a transformer, lazy and legacy: a few minutes); the full run (+
+# resnet18, every configuration: about half an hour on lavapipe) refreshes the doc:
+#   make bench-memory BENCH_MEMORY_ARGS="--full --update-doc docs/memory.md"
+# Needs torch and torchvision in .venv.
 BENCH_MEMORY_ARGS ?=
 bench-memory: build
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || { \

@@ -377,14 +377,14 @@ void write_npy(const std::string& path, const Array& a) {
 // Memory report
 
 void print_memory_report(FILE* f, const EtvkMemoryStats& m) {
-  auto mib = [](uint64_t b) { return b / 1048576.0; };
+  auto mb = [](uint64_t b) { return b / 1e6; };  // MB = 10^6 bytes, etvk's one unit
   static const char* tags[ETVK_NUM_TAGS] = {"weight", "staging", "activation", "io", "params", "source"};
   std::fprintf(f, "etvk memory (%u delegate%s, %s order, activations by %s):\n", m.delegates,
                m.delegates == 1 ? "" : "s", m.legacy_order ? "legacy" : "lazy",
                m.used_arena ? "lifetime arena" : "exporter shared objects");
-  std::fprintf(f, "  W  weights            %12" PRIu64 " B  %9.3f MiB\n", m.weights_bytes, mib(m.weights_bytes));
-  std::fprintf(f, "  A  activations        %12" PRIu64 " B  %9.3f MiB (arena %" PRIu64 ", shared objects %" PRIu64 ")\n",
-               m.activations_bytes, mib(m.activations_bytes), m.arena_bytes, m.shared_objects_bytes);
+  std::fprintf(f, "  W  weights            %12" PRIu64 " B  %9.3f MB\n", m.weights_bytes, mb(m.weights_bytes));
+  std::fprintf(f, "  A  activations        %12" PRIu64 " B  %9.3f MB (arena %" PRIu64 ", shared objects %" PRIu64 ")\n",
+               m.activations_bytes, mb(m.activations_bytes), m.arena_bytes, m.shared_objects_bytes);
   std::fprintf(f, "     staging ring       %12" PRIu64 " B  (%u weights written directly)\n",
                m.staging_ring_bytes, m.direct_weights);
   std::fprintf(f, "  %-12s %14s %14s\n", "tag", "current", "peak");
@@ -792,8 +792,8 @@ int main(int argc, char** argv) {
   // on unified-memory drivers) and file-backed ones (shared-library code such as a JIT's).
   int64_t rss_anon = proc_status_bytes("RssAnon"), rss_file = proc_status_bytes("RssFile");
   std::fprintf(info, "load %.3f ms, first execute %.3f ms, median execute %.3f ms over %d iters, "
-                     "peak RSS %.1f MiB\n",
-               load_ms, first_ms, median_ms, opt.iters, rss / 1048576.0);
+                     "peak RSS %.1f MB\n",
+               load_ms, first_ms, median_ms, opt.iters, rss / 1e6);
   if (opt.json) {
     std::ostringstream j;
     j << "{\"model\": \"" << json_escape(opt.model) << "\", \"load_ms\": " << load_ms

@@ -375,7 +375,7 @@ def run_etvk(name, meta, out_dir, iters):
 
 
 def mb(x):
-    return "-" if x is None else f"{x / 2**20:.1f}"
+    return "-" if x is None else f"{x / 1e6:.1f}"  # MB = 10^6 bytes
 
 
 def ms(x):
@@ -431,8 +431,8 @@ def main():
             print(f"[{name}] FAILED: {cmd}\n{err}{out}", flush=True)
         rows.append(row)
 
-    hdr = ["model", "result", "deleg", "cpu ops", "load ms", "first ms", "median ms", "peak RSS MiB",
-           "weights MiB", "activ MiB"]
+    hdr = ["model", "result", "deleg", "cpu ops", "load ms", "first ms", "median ms", "peak RSS MB",
+           "weights MB", "activ MB"]
     table = []
     for r in rows:
         js = r.get("json") or {}
