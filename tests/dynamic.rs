@@ -347,3 +347,54 @@ fn arange_from_a_symint_start_is_longest_for_the_smallest_input() {
         assert_close(&got[0].to_f32_vec(), &want, 0.0, 0.0, &format!("len {len}"));
     }
 }
+
+/// An intermediate that is empty at the input bounds but not below them: `table[:8 - n]` with
+/// n = x.shape[0] (bound 8), then two matmuls. The build at init (n = 8) records no dispatch
+/// for the empty matmuls, yet the plan must give the intermediate memory and a lifetime for
+/// every later size.
+#[test]
+fn a_symint_intermediate_empty_at_the_bounds_gets_memory() {
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[8]);
+    let table = g.input(&[8, 3]);
+    let w1 = g.input(&[3, 4]);
+    let w2 = g.input(&[4, 2]);
+    let n = sym_size(&mut g, x, 0);
+    let (zero, one, eight) = (g.int(0), g.int(1), g.int(8));
+    let k = g.graph.values.len();
+    g.graph.values.push(Value::SymInt(0));
+    g.op("sub", &[eight, n, k]);
+    let rows = g.f32(&[6, 3]);
+    g.op("aten.slice_copy.Tensor", &[table, zero, zero, k, one, rows]);
+    let mid = g.f32(&[6, 4]);
+    g.op("aten.mm.default", &[rows, w1, mid]);
+    let out = g.f32(&[6, 2]);
+    g.op("aten.mm.default", &[mid, w2, out]);
+    g.output(out);
+    let mut d = g.build().unwrap();
+    let mut rng = Rng::new(31);
+    let (t, a, b) = (rng.vec(24), rng.vec(12), rng.vec(8));
+    for len in [8usize, 3, 2, 8, 5] {
+        let k = 8 - len;
+        let got = d
+            .run(&[
+                input(&[len], &vec![0.0; len]),
+                input(&[8, 3], &t),
+                input(&[3, 4], &a),
+                input(&[4, 2], &b),
+            ])
+            .unwrap_or_else(|e| panic!("len {len}: {e}"));
+        assert_eq!(got[0].sizes, vec![k, 2], "len {len}");
+        let clashes = d.overlapping_live_activations().unwrap();
+        assert!(clashes.is_empty(), "len {len}: {clashes:?}");
+        let m = matmul_ref(&t[..k * 3], &a, k, 3, 4);
+        let want = matmul_ref(&m, &b, k, 4, 2);
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            1e-5,
+            1e-5,
+            &format!("len {len}"),
+        );
+    }
+}

@@ -113,7 +113,7 @@ impl<'g> OpBuilder<'g> {
             // Sizes computed from symbolic ints need not peak at the input bounds
             // (arange(x.shape[0], 32) is longest for the smallest x), so such graphs only
             // check that outputs fit their bounds.
-            exact_outputs: !graph.values.iter().any(|v| matches!(v, Value::SymInt(_))),
+            exact_outputs: !has_symints(graph),
             op_index: 0,
             op_name: String::new(),
         }
@@ -461,6 +461,11 @@ impl<'g> OpBuilder<'g> {
             op_index: self.op_index,
         });
     }
+}
+
+/// Whether the graph has symbolic ints (sizes computed at run time).
+pub fn has_symints(graph: &Graph) -> bool {
+    graph.values.iter().any(|v| matches!(v, Value::SymInt(_)))
 }
 
 /// Whether a tensor of `sizes` fits the memory planned for serialized sizes `bound`: the same

@@ -23,7 +23,7 @@ use crate::gpu::{
     Buffer, BufferKind, BufferRange, CommandBuffer, Context, DescriptorPool, Fence, MemTag,
     MemoryStats,
 };
-use crate::runtime::builder::{fits_bound, Dispatch, OpBuilder, RuntimeInput};
+use crate::runtime::builder::{fits_bound, has_symints, Dispatch, OpBuilder, RuntimeInput};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
@@ -497,9 +497,10 @@ impl Loader<'_> {
         let views_aliased = !aliased_views.is_empty();
 
         // 2. Plan. Step 0 copies inputs in, steps 1..=n are dispatches, the last copies out.
-        // When values read on the host decide the sizes, the build above (with 0 for them) may
-        // skip dispatches a later value records; the steps are then the chain's ops with all
-        // their tensor arguments, which hold for every value.
+        // When values read on the host or symbolic ints decide the sizes, the build above (with
+        // 0 for the former, at the input bounds for the latter) may skip dispatches that other
+        // sizes record (an op on a tensor empty at the bounds); the steps are then the chain's
+        // ops with all their tensor arguments, which hold for every size.
         let mut input_tensors = Vec::new();
         for &id in &graph.input_ids {
             if check_io(graph, id, true)? {
@@ -512,7 +513,7 @@ impl Loader<'_> {
             output_tensors.push(roots[id]);
         }
         let mut steps: Vec<Vec<ValueId>> = vec![input_tensors];
-        if host_read.is_empty() {
+        if host_read.is_empty() && !has_symints(graph) {
             steps.extend(dispatches.iter().map(|d| d.tensors.clone()));
         } else {
             steps.extend(chain_tensor_steps(graph, roots));
