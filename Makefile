@@ -14,8 +14,14 @@ PYTHON := $(VENV)/bin/python
 EXECUTORCH_VERSION := 1.5.1
 BUILD_DIR := build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# VENV may be a path outside the clone (e.g. a venv cached under ~/.cache shared by clones).
+VENV_DIR = $(abspath $(VENV))
 # Evaluated on use (not cached), so it sees a wheel that `make deps` just installed.
-ET_ROOT = $(shell ls -d $(CURDIR)/$(VENV)/lib/python3*/site-packages/executorch 2>/dev/null | head -n1)
+ET_ROOT = $(shell ls -d $(VENV_DIR)/lib/python3*/site-packages/executorch 2>/dev/null | head -n1)
+# What the Python tests need besides the wheel (torch, numpy, what exir imports): pinned.
+TEST_REQUIREMENTS := tests/python/requirements.txt
+# 1: a skipped `make test` step fails the run (.ci/run sets it: CI installs everything).
+TEST_FAIL_ON_SKIP ?= 0
 
 APT_PACKAGES := libvulkan1 libvulkan-dev mesa-vulkan-drivers glslc vulkan-validationlayers \
                 vulkan-tools cmake g++ make pkg-config binutils ca-certificates python3 python3-venv
@@ -29,19 +35,27 @@ EXAMPLE := tests/fixtures/example
 PLUGIN := $(BUILD_DIR)/libetvk_executorch.so
 RUNNER := $(BUILD_DIR)/etvk_run
 
-.PHONY: help deps apt-deps venv build run test check-symbols header schema fixtures fmt clippy clean bench-memory test-models
+.PHONY: help deps apt-deps venv test-deps build install run test test-official check-symbols \
+        header schema fixtures fmt clippy clean bench-memory test-models
+
+PREFIX ?= /usr/local
 
 help:
 	@echo "make deps     install missing Debian packages and the executorch wheel (.venv)"
 	@echo "make build    cargo build --release + cmake: $(PLUGIN), $(RUNNER)"
+	@echo "make install PREFIX=DIR   build, then install etvk.h, the plugin, the static libraries"
+	@echo "              and the CMake package (find_package(etvk)) under DIR (default /usr/local)"
 	@echo "make run      deps + build, then run the example fixture on Vulkan"
-	@echo "make test     deps + build, cargo tests, runner fixtures and Python bindings test,"
-	@echo "              all under the Khronos validation layer"
+	@echo "make test     deps + test-deps + build, then every test step under the Khronos"
+	@echo "              validation layer; the last line counts passed/failed/skipped steps"
+	@echo "make test-deps     pip install $(TEST_REQUIREMENTS) into $(VENV) when missing"
+	@echo "make test-official the wheel's test_vulkan_delegate.py on etvk (one process per test)"
 	@echo "make header   regenerate include/etvk.h from src/capi.rs (cbindgen)"
 	@echo "make schema   regenerate src/format/schema_generated.rs from schema/schema.fbs"
 	@echo "make fixtures re-export tests/fixtures (needs torch in .venv)"
 	@echo "make test-models   mobilenet_v2, resnet18, a ViT, a Llama decoder and a KV-cache step vs PyTorch"
-	@echo "make bench-memory  W/A/peaks/RSS of mobilenet_v2, resnet18, a transformer (docs/memory.md)"
+	@echo "make bench-memory  W/A/peaks/RSS (MB), quick: mobilenet_v2 + a transformer, lazy/legacy;"
+	@echo "              BENCH_MEMORY_ARGS=--full: + resnet18, every configuration (docs/memory.md)"
 	@echo "make fmt | clippy | clean"
 
 # ---------------------------------------------------------------------------------------------
@@ -74,6 +88,15 @@ venv:
 	  "$(PYTHON)" -m pip install --quiet "executorch==$(EXECUTORCH_VERSION)" --no-deps; \
 	fi
 
+# The pins of $(TEST_REQUIREMENTS), installed (with their dependencies) unless all are there.
+test-deps: venv
+	@if "$(PYTHON)" scripts/requirements_met.py $(TEST_REQUIREMENTS); then \
+	  echo "deps: test packages present ($(TEST_REQUIREMENTS))"; \
+	else \
+	  echo "deps: pip install -r $(TEST_REQUIREMENTS)"; \
+	  "$(PYTHON)" -m pip install --quiet -r $(TEST_REQUIREMENTS); \
+	fi
+
 # ---------------------------------------------------------------------------------------------
 # Build
 
@@ -84,6 +107,9 @@ build:
 	  -DEXECUTORCH_ROOT="$(ET_ROOT)" -DETVK_STATICLIB="$(CURDIR)/target/release/libetvk.a"
 	cmake --build $(BUILD_DIR) -j $(JOBS) -- --no-print-directory
 	@echo "build: $(PLUGIN) $(RUNNER) $(BUILD_DIR)/etvk_capi_smoke"
+
+install: build
+	cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
 
 # ---------------------------------------------------------------------------------------------
 # Run and test
@@ -98,21 +124,44 @@ run: deps build
 	  --expected $$(ls $(EXAMPLE)/expected[0-9]*.npy | sort -V) \
 	  --iters 10 --warmup 2
 
-# Every step runs even when an earlier one fails; the target fails if any step did.
-test: deps build
-	@export $(VALIDATION_ENV); failed=""; \
-	step() { name="$$1"; shift; echo "== $$name"; echo "+ $$*"; "$$@" || failed="$$failed\n   $$name"; }; \
+# Every step runs even when an earlier one fails. A step exiting 77 was skipped: reported as
+# such, never as passed (and a failure with TEST_FAIL_ON_SKIP=1). The last line counts them.
+test: deps test-deps build
+	@export $(VALIDATION_ENV); passed=0; failed=""; skipped=""; start=$$SECONDS; \
+	step() { \
+	  name="$$1"; shift; echo "== $$name"; echo "+ $$*"; t0=$$SECONDS; "$$@"; rc=$$?; \
+	  if [ $$rc = 0 ]; then passed=$$((passed + 1)); r="passed"; \
+	  elif [ $$rc = 77 ]; then skipped="$$skipped\n   $$name"; r="SKIPPED"; \
+	  else failed="$$failed\n   $$name"; r="FAILED (exit $$rc)"; fi; \
+	  echo "== $$r: $$name ($$((SECONDS - t0)) s)"; \
+	}; \
 	step "cargo test (validation on)" $(CARGO) test --release --no-fail-fast; \
-	step "kernels again with storage-buffer reads (the GPU path; lavapipe defaults to texels)" \
-	  env ETVK_STORAGE=buffer $(CARGO) test --release --no-fail-fast --test ops_conv \
-	  --test ops_elementwise4 --test ops_matmul --test fixtures_rust; \
+	step "kernels again the way GPUs run them (storage-buffer reads, small tiles, split reductions)" \
+	  env ETVK_STORAGE=buffer ETVK_SPLIT_REDUCTION=always $(CARGO) test --release --no-fail-fast \
+	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test fixtures_rust; \
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \
 	step "C ABI smoke test (C99)" $(BUILD_DIR)/etvk_capi_smoke; \
 	step "runner over tests/fixtures (validation on)" scripts/test_runner.sh; \
+	step "failure messages and invented inputs (tests/messages.sh)" tests/messages.sh; \
+	step "README's C++ program against an installed tree (tests/cpp_example.sh)" \
+	  tests/cpp_example.sh; \
 	step "Python bindings (validation on)" env ETVK_PLUGIN="$(CURDIR)/$(PLUGIN)" \
 	  $(PYTHON) tests/python/test_pybindings.py; \
-	if [ -n "$$failed" ]; then echo -e "== make test: FAILED steps:$$failed"; exit 1; fi; \
-	echo "== make test: all steps passed"
+	step "pip install . then import etvk (validation on)" \
+	  tests/python/test_package.sh "$(VENV_DIR)/bin/python"; \
+	step "ExecuTorch's test_vulkan_delegate.py (validation on)" \
+	  $(PYTHON) scripts/test_official.py --plugin $(PLUGIN) --jobs $(JOBS); \
+	n_failed=$$(echo -en "$$failed" | grep -c .); n_skipped=$$(echo -en "$$skipped" | grep -c .); \
+	[ -n "$$failed" ] && echo -e "== make test: FAILED steps:$$failed"; \
+	[ -n "$$skipped" ] && echo -e "== make test: SKIPPED steps:$$skipped"; \
+	echo "== make test: $$passed passed, $$n_failed failed, $$n_skipped skipped ($$((SECONDS - start)) s)"; \
+	[ -z "$$failed" ] && { [ -z "$$skipped" ] || [ "$(TEST_FAIL_ON_SKIP)" != 1 ]; }
+
+# ExecuTorch's own Vulkan delegate tests from the wheel, against the plugin (also a step of
+# `make test`). One forked process per test; logs in $(BUILD_DIR)/test-official/.
+OFFICIAL_ARGS ?=
+test-official: deps test-deps build
+	$(PYTHON) scripts/test_official.py --plugin $(PLUGIN) --jobs $(JOBS) $(OFFICIAL_ARGS)
 
 # The plugin must export only the etvk_* C ABI (the cdylib is checked by tests/symbols.rs).
 check-symbols:
@@ -142,10 +191,13 @@ clean:
 	$(CARGO) clean
 	rm -rf $(BUILD_DIR)
 
-# Memory benchmark (docs/memory.md): exports mobilenet_v2, resnet18 and a transformer into
-# bench/out/ (git-ignored) with the VulkanPartitioner, runs every load configuration in a fresh
-# process and prints the table. Needs torch and torchvision in .venv. To refresh the doc:
-#   make bench-memory BENCH_MEMORY_ARGS="--update-doc docs/memory.md"
+# Memory benchmark (docs/memory.md), sizes in MB (10^6 bytes): exports the models into
+# bench/out/ (git-ignored) with the VulkanPartitioner, runs each load configuration in a fresh
+# process, prints progress and each model's row as it finishes, then the tables. Quick by
+# default (mobilenet_v2 + a transformer, lazy and legacy: a few minutes); the full run (+
+# resnet18, every configuration: about half an hour on lavapipe) refreshes the doc:
+#   make bench-memory BENCH_MEMORY_ARGS="--full --update-doc docs/memory.md"
+# Needs torch and torchvision in .venv.
 BENCH_MEMORY_ARGS ?=
 bench-memory: build
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || { \
@@ -155,7 +207,8 @@ bench-memory: build
 	$(PYTHON) bench/memory.py $(BENCH_MEMORY_ARGS)
 
 # Real models with random weights, exported on demand into bench/out/models (git-ignored) and
-# compared with PyTorch eager through etvk_run (atol/rtol 1e-3). Needs torch + torchvision.
+# compared with PyTorch eager (rtol 1e-3, atol 1e-3 of each output's largest magnitude; every
+# comparison is first shown to fail on zeros). Needs torch + torchvision.
 test-models: build
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || { \
 	  echo "test-models: needs torch and torchvision in $(VENV)" >&2; exit 1; }

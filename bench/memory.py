@@ -2,8 +2,15 @@
 """Memory benchmark of etvk's load (`make bench-memory`).
 
 Usage (from the repo root; needs build/etvk_run, torch + torchvision in .venv):
-    .venv/bin/python bench/memory.py [--models mobilenet_v2 resnet18 transformer]
-        [--iters 3] [--loader file] [--baseline-repeats 3] [--update-doc docs/memory.md]
+    .venv/bin/python bench/memory.py [--full] [--models ...] [--configs ...] [--iters N]
+        [--loader file] [--baseline-repeats N] [--update-doc docs/memory.md]
+
+Quick by default (under a minute on lavapipe once exported): mobilenet_v2 and the
+transformer, the lazy and legacy configurations, --iters 1, one baseline run each. --full (about half an hour on
+lavapipe): the three models, every configuration, --iters 3, 3 baseline runs; --update-doc
+needs it. Every run prints a progress line ([k/n], elapsed time) as it finishes, and every
+model its table row as soon as its runs are done; Ctrl-C (or SIGTERM) stops after printing the
+tables of the models that finished. All sizes are MB: 10^6 bytes.
 
 1. Exports the models on demand into bench/out/ (git-ignored; see bench/models.py).
 2. Runs `build/etvk_run MODEL.pte --json --iters N --loader L` once per configuration, each
@@ -36,6 +43,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,8 +53,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-DEFAULT_MODELS = ["mobilenet_v2", "resnet18", "transformer"]
-MB = 1e6
+FULL_MODELS = ["mobilenet_v2", "resnet18", "transformer"]
+QUICK_MODELS = ["mobilenet_v2", "transformer"]
+QUICK_CONFIGS = ["lazy", "legacy"]
+MB = 1e6  # the one unit of every figure printed here and in docs/memory.md
 
 # name -> (env overrides, use the other loader)
 CONFIGS = {
@@ -117,18 +127,41 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {mem} RAM, Vulkan device: {dev}, {platform.platform()}"
 
 
-def measure(args):
+class Progress:
+    """`[k/n] what (elapsed)` lines on stderr as runs finish."""
+
+    def __init__(self, total):
+        self.total, self.done, self.start = total, 0, time.time()
+
+    def step(self, what):
+        self.done += 1
+        elapsed = time.time() - self.start
+        print(f"[bench] [{self.done}/{self.total}, {elapsed:.0f} s] {what}", file=sys.stderr, flush=True)
+
+
+def measure(args, results):
+    """Fills `results` run by run (so that a stop keeps what finished); prints each model's
+    table row as soon as its runs are done."""
     import models
 
     runner = os.path.join(REPO, args.runner)
     if not os.access(runner, os.X_OK):
         sys.exit(f"{runner} not found: run `make build`")
-    metas = {}
-    for name in ["baseline", *args.models]:
-        metas[name] = models.export(name, args.out, force=args.reexport)
     other = "mmap" if args.loader == "file" else "file"
     configs = [c for c in CONFIGS if c in args.configs]
-    results = {"machine": machine(), "loader": args.loader, "iters": args.iters, "models": {}, "baseline": {}}
+    # exports + baseline runs + per model (one correctness run + one per configuration)
+    progress = Progress(1 + len(args.models) + len(configs) * args.baseline_repeats
+                        + len(args.models) * (1 + len(configs)))
+    metas = {}
+    for name in ["baseline", *args.models]:
+        t0 = time.time()
+        metas[name] = models.export(name, args.out, force=args.reexport)
+        if name == "baseline" or time.time() - t0 > 1:
+            progress.step(f"exported {name} ({time.time() - t0:.0f} s)")
+        else:
+            progress.step(f"{name}: cached export")
+    results.update({"machine": machine(), "loader": args.loader, "iters": args.iters,
+                    "models": {}, "baseline": {}})
     base_pte = os.path.join(args.out, "baseline.pte")
     for cfg in configs:
         env_over, flip = CONFIGS[cfg]
@@ -138,6 +171,7 @@ def measure(args):
             j = run_runner(runner, base_pte, loader, args.iters, child_env(env_over))
             rss.append(j["peak_rss_bytes"])
             load_rss.append(j["load_peak_rss_bytes"])
+            progress.step(f"baseline {cfg} ({loader}): peak RSS {mb(rss[-1])} MB")
         results["baseline"][cfg] = {
             "median": statistics.median(rss),
             "load_median": statistics.median(load_rss),
@@ -145,7 +179,7 @@ def measure(args):
             "loader": loader,
             "pipelines": j.get("pipelines"),
         }
-        print(f"[bench] baseline {cfg} ({loader}): {[mb(r) for r in rss]} MB", file=sys.stderr)
+    print(ROW_HEADER, flush=True)
     for name in args.models:
         meta = metas[name]
         per = {"meta": meta, "runs": {}}
@@ -161,21 +195,38 @@ def measure(args):
         except RuntimeError as e:
             per["match"] = None
             per["match_error"] = str(e)
-        print(f"[bench] {name}: matches PyTorch eager: {per['match']}", file=sys.stderr)
+        progress.step(f"{name}: matches PyTorch eager: {per['match']}")
         for cfg in configs:
             env_over, flip = CONFIGS[cfg]
             loader = other if flip else args.loader
             j = run_runner(runner, f"{pre}.pte", loader, args.iters, child_env(env_over))
             j["loader"] = loader
             per["runs"][cfg] = j
-            print(
-                f"[bench] {name} {cfg} ({loader}): W {mb(j['weights_bytes'])} A {mb(j['activations_bytes'])} "
+            progress.step(
+                f"{name} {cfg} ({loader}): W {mb(j['weights_bytes'])} A {mb(j['activations_bytes'])} "
                 f"ring {mb(j['staging_ring_bytes'])} accounted {mb(j['accounted_peak_bytes'])} "
-                f"rss {mb(j['peak_rss_bytes'])} load {j['load_ms']:.0f} ms ({j['wall_s']} s)",
-                file=sys.stderr,
+                f"RSS {mb(j['peak_rss_bytes'])} MB, load {j['load_ms']:.0f} ms ({j['wall_s']} s)"
             )
         results["models"][name] = per
+        print(summary_row(evaluate({**results, "models": {name: per}})[0]), flush=True)
     return results
+
+
+ROW_HEADER = (
+    "Each model as its runs finish (MB = 10^6 bytes):\n\n"
+    "| model | W | A | ring | lazy accounted peak (≤ W + A + ring) "
+    "| lazy peak RSS − baseline (≤ 1.05(W+A) + ring) | legacy accounted peak ÷ (2W + A) "
+    "| matches PyTorch |\n|---|---|---|---|---|---|---|---|"
+)
+
+
+def summary_row(r):
+    """One model's headline figures, printed as soon as its runs are done."""
+    return (
+        f"| {r['model']} | {mb(r['W'])} | {mb(r['A'])} | {mb(r['ring'])} "
+        f"| {mb(r['lazy_acc'])} {verdict(r['pass_acc'])} | {mb(r['lazy_rss'])} {verdict(r['pass_rss'])} "
+        f"| {r['legacy_ratio']:.3f} | {r['match']} |"
+    )
 
 
 def evaluate(results):
@@ -227,7 +278,7 @@ def evaluate(results):
             r["new_pipelines"] = lz["pipelines"] - base_pipes
             r["rest"] = lazy_rss - (W + A) - host_io
         # The same target with `ring` read as the ring this model gets when it is staged (the
-        # lazy_staging run: min(16 MiB default, W)) rather than the bytes the direct-write
+        # lazy_staging run: min(16.78 MB default (2^24 bytes), W)) rather than the bytes the direct-write
         # default allocated (0 on unified memory).
         if "lazy_staging" in runs:
             r["staging_ring"] = runs["lazy_staging"]["staging_ring_bytes"]
@@ -329,27 +380,50 @@ def tables(results, rows):
     return "\n".join(out)
 
 
+def stop_on_signal(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
-    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--full", action="store_true",
+                    help="every model and configuration, --iters 3, 3 baseline runs (~30 min on lavapipe)")
+    ap.add_argument("--models", nargs="+", help=f"default {QUICK_MODELS}, --full {FULL_MODELS}")
+    ap.add_argument("--configs", nargs="+", choices=list(CONFIGS),
+                    help=f"default {QUICK_CONFIGS}, --full all")
+    ap.add_argument("--iters", type=int, help="default 1, --full 3")
     ap.add_argument("--loader", default="file", choices=["file", "mmap"])
-    ap.add_argument("--baseline-repeats", type=int, default=3)
+    ap.add_argument("--baseline-repeats", type=int, help="default 1, --full 3")
     ap.add_argument("--runner", default="build/etvk_run")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "out"))
     ap.add_argument("--reexport", action="store_true")
     ap.add_argument("--from-json", help="re-render tables from a saved memory.json")
     ap.add_argument("--update-doc", help="replace the bench-memory block of this markdown file")
     args = ap.parse_args()
+    defaults = (FULL_MODELS, list(CONFIGS), 3, 3) if args.full else (QUICK_MODELS, QUICK_CONFIGS, 1, 1)
+    args.models = args.models or defaults[0]
+    args.configs = args.configs or defaults[1]
+    args.iters = args.iters if args.iters is not None else defaults[2]
+    args.baseline_repeats = args.baseline_repeats or defaults[3]
     for need in ("lazy", "legacy"):
         if need not in args.configs:
             ap.error(f"--configs must include {need}")
+    if args.update_doc and not (args.full or args.from_json):
+        ap.error("--update-doc needs --full (the doc holds the full figures)")
 
+    stopped = False
     if args.from_json:
         results = json.load(open(args.from_json))
     else:
-        results = measure(args)
+        # SIGTERM too: stop like Ctrl-C, with the tables of what finished.
+        signal.signal(signal.SIGTERM, stop_on_signal)
+        results = {}
+        try:
+            measure(args, results)
+        except KeyboardInterrupt:
+            stopped = True
+            print(f"[bench] stopped: tables of the {len(results.get('models', {}))} model(s) that finished",
+                  file=sys.stderr, flush=True)
         results["date"] = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
         results["command"] = "make bench-memory  # = " + " ".join(
             [".venv/bin/python", "bench/memory.py", *sys.argv[1:]]
@@ -357,6 +431,8 @@ def main():
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "memory.json"), "w") as f:
             json.dump(results, f, indent=1)
+        if not results.get("models"):
+            return 130 if stopped else 1
     rows = evaluate(results)
     text = tables(results, rows)
     header = (
@@ -369,6 +445,8 @@ def main():
     print(doc)
     with open(os.path.join(args.out, "memory.md"), "w") as f:
         f.write(doc)
+    if stopped:
+        return 130
     if args.update_doc:
         path = args.update_doc
         body = open(path).read() if os.path.exists(path) else ""

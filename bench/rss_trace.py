@@ -7,7 +7,7 @@ Usage (from the repo root):
              build/etvk_run bench/out/resnet18.pte --json --iters 1 --loader file
 
 Every --every-ms it reads /proc/PID/status (VmRSS, RssAnon, RssFile, RssShmem, VmHWM) and
-prints a line whenever VmRSS moved by more than --step MiB, then the samples at the peak.
+prints a line whenever VmRSS moved by more than --step MB, then the samples at the peak.
 With --maps it also reads /proc/PID/smaps at the highest VmRSS seen and lists the largest
 resident mappings (heap, anonymous mmaps such as Vulkan device memory, the .pte when mmap'd,
 libLLVM, ...). The command's stdout is passed through at the end.
@@ -52,13 +52,13 @@ def smaps(pid):
 
 
 def mib(b):
-    return f"{b / 1048576:8.2f}"
+    return f"{b / 1e6:8.2f}"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--every-ms", type=float, default=5.0)
-    ap.add_argument("--step", type=float, default=1.0, help="print when VmRSS moves this many MiB")
+    ap.add_argument("--step", type=float, default=1.0, help="print when VmRSS moves this many MB (10^6 bytes)")
     ap.add_argument("--maps", action="store_true")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
@@ -67,13 +67,13 @@ def main():
         ap.error("no command")
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    print(f"{'t_s':>7} " + " ".join(f"{k:>9}" for k in FIELDS) + "   (MiB)", file=sys.stderr)
+    print(f"{'t_s':>7} " + " ".join(f"{k:>9}" for k in FIELDS) + "   (MB)", file=sys.stderr)
     last, best, best_maps = -1e18, None, []
     while p.poll() is None:
         s = status(p.pid)
         if s:
             t = time.monotonic() - t0
-            if abs(s["VmRSS"] - last) >= a.step * 1048576:
+            if abs(s["VmRSS"] - last) >= a.step * 1e6:
                 print(f"{t:7.3f} " + " ".join(mib(s[k]) + " " for k in FIELDS), file=sys.stderr)
                 last = s["VmRSS"]
             if best is None or s["VmRSS"] > best[1]["VmRSS"]:
@@ -86,7 +86,7 @@ def main():
         t, s = best
         print(f"max VmRSS seen at {t:.3f} s: " + ", ".join(f"{k} {mib(s[k]).strip()}" for k in FIELDS), file=sys.stderr)
     if best_maps:
-        print("largest resident mappings at that moment (MiB):", file=sys.stderr)
+        print("largest resident mappings at that moment (MB):", file=sys.stderr)
         for rss, name in best_maps[:12]:
             print(f"  {mib(rss)}  {name}", file=sys.stderr)
     sys.stdout.write(out)

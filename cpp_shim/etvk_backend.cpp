@@ -139,7 +139,16 @@ class EtvkBackend final : public BackendInterface {
   ~EtvkBackend() override = default;
 
   bool is_available() const override {
-    return etvk_is_available();
+    if (etvk_is_available()) {
+      return true;
+    }
+    // ExecuTorch only says "not available"; say why (e.g. ETVK_DEVICE matching no device).
+    const char* msg = etvk_last_error();
+    ET_LOG(
+        Error,
+        "etvk: no usable Vulkan device: %s",
+        (msg && msg[0]) ? msg : "(no message)");
+    return false;
   }
 
   Result<DelegateHandle*> init(

@@ -52,6 +52,17 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
+// etvk's message for the last failure on this thread (ExecuTorch runs the backend on the
+// calling thread), or a pointer to the log when the failure was not etvk's.
+// The plugin's etvk_last_error (set once the plugin is known; see EtvkApi below).
+const char* (*g_last_error)() = nullptr;
+
+std::string etvk_reason() {
+  const char* msg = g_last_error ? g_last_error() : nullptr;
+  if (msg && msg[0]) return std::string(": etvk: ") + msg;
+  return "; etvk reported nothing, see ExecuTorch's log above";
+}
+
 bool g_json = false; // --json: failures also print {"error": ...} on stdout
 
 std::string json_escape(const std::string& s);
@@ -373,14 +384,14 @@ void write_npy(const std::string& path, const Array& a) {
 // Memory report
 
 void print_memory_report(FILE* f, const EtvkMemoryStats& m) {
-  auto mib = [](uint64_t b) { return b / 1048576.0; };
+  auto mb = [](uint64_t b) { return b / 1e6; };  // MB = 10^6 bytes, etvk's one unit
   static const char* tags[ETVK_NUM_TAGS] = {"weight", "staging", "activation", "io", "params", "source"};
   std::fprintf(f, "etvk memory (%u delegate%s, %s order, activations by %s):\n", m.delegates,
                m.delegates == 1 ? "" : "s", m.legacy_order ? "legacy" : "lazy",
                m.used_arena ? "lifetime arena" : "exporter shared objects");
-  std::fprintf(f, "  W  weights            %12" PRIu64 " B  %9.3f MiB\n", m.weights_bytes, mib(m.weights_bytes));
-  std::fprintf(f, "  A  activations        %12" PRIu64 " B  %9.3f MiB (arena %" PRIu64 ", shared objects %" PRIu64 ")\n",
-               m.activations_bytes, mib(m.activations_bytes), m.arena_bytes, m.shared_objects_bytes);
+  std::fprintf(f, "  W  weights            %12" PRIu64 " B  %9.3f MB\n", m.weights_bytes, mb(m.weights_bytes));
+  std::fprintf(f, "  A  activations        %12" PRIu64 " B  %9.3f MB (arena %" PRIu64 ", shared objects %" PRIu64 ")\n",
+               m.activations_bytes, mb(m.activations_bytes), m.arena_bytes, m.shared_objects_bytes);
   std::fprintf(f, "     staging ring       %12" PRIu64 " B  (%u weights written directly)\n",
                m.staging_ring_bytes, m.direct_weights);
   std::fprintf(f, "  %-12s %14s %14s\n", "tag", "current", "peak");
@@ -461,7 +472,8 @@ struct Options {
       "                [--atol A] [--rtol R] [--iters N] [--warmup N] [--loader mmap|file]\n"
       "                [--json] [--memory-report] [--profile] [--method NAME] [--seed S]\n"
       "                [--save DIR] [--plugin PLUGIN.so (etvk_bench only)]\n"
-      "Random inputs (seeded) are used when --inputs is absent. --expected compares every\n"
+      "Without --inputs, float inputs are random (seeded), integer inputs 0 (valid token ids\n"
+      "and positions whatever the vocabulary or cache). --expected compares every\n"
       "output with allclose: |out - exp| <= atol + rtol * |exp| (defaults 1e-4, 1e-4).\n");
   std::exit(2);
 }
@@ -529,6 +541,11 @@ Array cast(const Array& a, ScalarType t) {
   return out;
 }
 
+bool is_float_type(ScalarType t) {
+  return t == ScalarType::Float || t == ScalarType::Double || t == ScalarType::Half;
+}
+
+// A made-up input: uniform in [-1, 1) for floats, random for bools, 0 for integers.
 Array random_array(ScalarType t, const std::vector<int64_t>& shape, std::mt19937& rng) {
   Array a;
   a.type = t;
@@ -537,12 +554,14 @@ Array random_array(ScalarType t, const std::vector<int64_t>& shape, std::mt19937
   size_t es = dtype_info(t)->size;
   a.data.resize(n * es);
   std::uniform_real_distribution<double> real(-1.0, 1.0);
-  std::uniform_int_distribution<int> small(0, 9);
+  std::uniform_int_distribution<int> bit(0, 1);
   for (size_t i = 0; i < n; ++i) {
     double v;
-    if (t == ScalarType::Float || t == ScalarType::Double || t == ScalarType::Half) v = real(rng);
-    else if (t == ScalarType::Bool) v = small(rng) & 1;
-    else v = small(rng);
+    if (is_float_type(t)) v = real(rng);
+    else if (t == ScalarType::Bool) v = bit(rng);
+    // Integer inputs are mostly indices (token ids, positions): only 0 is valid whatever the
+    // vocabulary or cache size, which the program does not state.
+    else v = 0;
     store_elem(t, v, a.data.data() + i * es);
   }
   return a;
@@ -650,6 +669,7 @@ int main(int argc, char** argv) {
   if (!opt.plugin.empty()) die(2, "--plugin needs etvk_bench (etvk_run links its plugin)");
   g_etvk = EtvkApi{&etvk_memory_stats, &etvk_last_error, &etvk_set_profiling_default, &etvk_profile};
 #endif
+  g_last_error = g_etvk.last_error;
   // Every delegate this program loads then times each dispatch (GPU timestamps).
   if (opt.profile) {
     if (!g_etvk.set_profiling_default || !g_etvk.profile) die(2, "--profile: the plugin has no etvk profile");
@@ -673,8 +693,8 @@ int main(int argc, char** argv) {
   MethodMeta meta = meta_r.get();
   err = module->load_method(opt.method);
   if (err != Error::Ok) {
-    die(3, "loading method '" + opt.method + "' failed (ExecuTorch error " + hex(err) +
-               "); see the log above for the backend's message");
+    die(3, "loading method '" + opt.method + "' failed (ExecuTorch error " + hex(err) + ")" +
+               etvk_reason());
   }
   double load_ms = now_ms() - t0;
   int64_t load_peak_rss = peak_rss_bytes();
@@ -717,6 +737,13 @@ int main(int argc, char** argv) {
       if (opt.inputs.empty()) {
         std::vector<int64_t> shape(tm->sizes().begin(), tm->sizes().end());
         a = random_array(t, shape, rng);
+        if (!is_float_type(t) && t != ScalarType::Bool) {
+          src = "zeros";
+          std::fprintf(stderr,
+                       "etvk_run: note: input %zu (%s) is all 0: the program does not say which "
+                       "integers are valid (token ids, positions); pass --inputs for others\n",
+                       i, dtype_name(t).c_str());
+        }
       } else {
         a = read_npy(opt.inputs[i]);
         if (a.type != t) {
@@ -733,7 +760,8 @@ int main(int argc, char** argv) {
       std::fprintf(info, "input %zu: shape %s dtype %s (%s)\n", i, shape_str(held.shape).c_str(),
                    dtype_name(t).c_str(), src.c_str());
     } else if (tag.get() == Tag::Int) {
-      int64_t v = 1;
+      // As for integer tensors: 0 is the one value valid as an index or position.
+      int64_t v = 0;
       if (!opt.inputs.empty()) {
         Array a = read_npy(opt.inputs[i]);
         if (a.numel() != 1) die(2, src + ": int input " + std::to_string(i) + " needs one element");
@@ -758,8 +786,7 @@ int main(int argc, char** argv) {
   auto run_once = [&]() {
     auto r = module->execute(opt.method, inputs);
     if (!r.ok()) {
-      die(3, "execute failed (ExecuTorch error " + hex(r.error()) +
-                 "); see the log above for the backend's message");
+      die(3, "execute failed (ExecuTorch error " + hex(r.error()) + ")" + etvk_reason());
     }
     return std::move(r.get());
   };
@@ -843,8 +870,8 @@ int main(int argc, char** argv) {
   // on unified-memory drivers) and file-backed ones (shared-library code such as a JIT's).
   int64_t rss_anon = proc_status_bytes("RssAnon"), rss_file = proc_status_bytes("RssFile");
   std::fprintf(info, "load %.3f ms, first execute %.3f ms, median execute %.3f ms over %d iters, "
-                     "peak RSS %.1f MiB\n",
-               load_ms, first_ms, median_ms, opt.iters, rss / 1048576.0);
+                     "peak RSS %.1f MB\n",
+               load_ms, first_ms, median_ms, opt.iters, rss / 1e6);
   if (opt.json) {
     std::ostringstream j;
     j << "{\"model\": \"" << json_escape(opt.model) << "\", \"load_ms\": " << load_ms

@@ -1,14 +1,20 @@
 // The body of conv2d_pw.comp and its variants: TEXEL_INPUT / TEXEL_WEIGHTS read the input /
 // weights through uniform texel buffers (_texel), F16 stores f16 (_f16).
 // Pointwise (1x1) convolution on channels-packed tensors (Layout::Channels4), any stride and
-// padding, bias, then clamp. Each invocation computes a register tile of 4 consecutive output
-// positions x (4 * TILE_OC4) output channels: per block of 4 input channels it loads 4 input
-// texels and 4 * TILE_OC4 weight texels and does 16 * TILE_OC4 vec4 multiply-adds.
-// Grid: x = output positions / 4, y = output channel blocks / TILE_OC4, z = batch. The
-// output-channel block comes from gl_WorkGroupID, so weight and bias loads are uniform.
+// padding, bias, then clamp. Each invocation computes a register tile of TILE_P consecutive
+// output positions x (4 * TILE_OC4) output channels: per block of 4 input channels it loads
+// TILE_P input texels and 4 * TILE_OC4 weight texels and does 4 * TILE_P * TILE_OC4 vec4
+// multiply-adds. With SPLIT > 1 (GPUs, few outputs with many input channels) a workgroup of
+// SPLIT invocations computes one tile, each folding every SPLIT-th input block, merged in
+// shared memory.
+// Grid: x = output positions / TILE_P (times SPLIT), y = output channel blocks / TILE_OC4,
+// z = batch. The output-channel block comes from gl_WorkGroupID, so weight and bias loads are
+// uniform.
 // Weights: Packing::ConvBlocks with kh = kw = 1, bias: Packing::Pad4 (any buffer when
 // has_bias is 0: never read).
 layout(constant_id = 3) const int TILE_OC4 = 2;
+layout(constant_id = 4) const int TILE_P = 4;
+layout(constant_id = 5) const int SPLIT = 1;
 struct Params {
     uint hw_out;
     uint w_out;
@@ -47,16 +53,22 @@ layout(std430, set = 0, binding = 3) readonly buffer W { STORE_T w[]; } W_;
 #endif
 layout(std430, set = 0, binding = 4) readonly buffer Bias { STORE_T bias[]; };
 
+shared vec4 partial[SPLIT > 1 ? SPLIT * TILE_P * TILE_OC4 : 1];
+
 void main() {
-    uint p0 = gl_GlobalInvocationID.x * 4u;
+    uint lane = SPLIT > 1 ? gl_LocalInvocationID.x : 0u;
+    uint tile = SPLIT > 1 ? gl_WorkGroupID.x : gl_GlobalInvocationID.x;
+    uint p0 = tile * uint(TILE_P);
     uint ocb = gl_WorkGroupID.y * uint(TILE_OC4);
     uint n = gl_WorkGroupID.z;
-    if (p0 >= p.hw_out) return;
+    // Split workgroups all reach the barriers; the others may leave at once.
+    bool live = p0 < p.hw_out;
+    if (SPLIT == 1 && !live) return;
     uint hw_in = uint(p.h_in * p.w_in);
     uint in_base = n * p.ic4 * hw_in;
-    uint idx[4];
-    float valid[4];
-    for (int t = 0; t < 4; ++t) {
+    uint idx[TILE_P];
+    float valid[TILE_P];
+    for (int t = 0; t < TILE_P; ++t) {
         uint pos = min(p0 + uint(t), p.hw_out - 1u);
         int ih = int(pos / p.w_out) * p.stride - p.pad;
         int iw = int(pos % p.w_out) * p.stride - p.pad;
@@ -64,30 +76,44 @@ void main() {
         valid[t] = ok ? 1.0 : 0.0;
         idx[t] = ok ? uint(ih * p.w_in + iw) : 0u;
     }
-    vec4 acc[TILE_OC4 * 4];
-    for (int j = 0; j < TILE_OC4; ++j) {
-        vec4 b = p.has_bias != 0 ? vec4(bias[min(ocb + uint(j), p.oc4 - 1u)]) : vec4(0.0);
-        for (int t = 0; t < 4; ++t) acc[j * 4 + t] = b;
-    }
-    for (uint c = 0u; c < p.ic4; ++c) {
+    vec4 acc[TILE_OC4 * TILE_P];
+    for (int i = 0; i < TILE_OC4 * TILE_P; ++i) acc[i] = vec4(0.0);
+    for (uint c = lane; c < p.ic4; c += uint(SPLIT)) {
         uint base = in_base + c * hw_in;
-        vec4 xv[4];
-        for (int t = 0; t < 4; ++t) xv[t] = LOAD_X(base + idx[t]) * valid[t];
+        vec4 xv[TILE_P];
+        for (int t = 0; t < TILE_P; ++t) xv[t] = LOAD_X(base + idx[t]) * valid[t];
         for (int j = 0; j < TILE_OC4; ++j) {
             uint wb = (min(ocb + uint(j), p.oc4 - 1u) * p.ic4 + c) * 4u;
             vec4 w0 = LOAD_W(wb), w1 = LOAD_W(wb + 1u), w2 = LOAD_W(wb + 2u), w3 = LOAD_W(wb + 3u);
-            for (int t = 0; t < 4; ++t) {
-                acc[j * 4 + t] += xv[t].x * w0 + xv[t].y * w1 + xv[t].z * w2 + xv[t].w * w3;
+            for (int t = 0; t < TILE_P; ++t) {
+                acc[j * TILE_P + t] += xv[t].x * w0 + xv[t].y * w1 + xv[t].z * w2 + xv[t].w * w3;
             }
         }
+    }
+    if (SPLIT > 1) {
+        const uint TILE = uint(TILE_OC4 * TILE_P);
+        for (uint i = 0u; i < TILE; ++i) partial[lane * TILE + i] = acc[i];
+        barrier();
+        for (uint s = uint(SPLIT) / 2u; s > 0u; s >>= 1) {
+            if (lane < s) {
+                for (uint i = 0u; i < TILE; ++i) {
+                    partial[lane * TILE + i] += partial[(lane + s) * TILE + i];
+                }
+            }
+            barrier();
+        }
+        if (lane != 0u || !live) return;
+        for (uint i = 0u; i < TILE; ++i) acc[i] = partial[i];
     }
     for (int j = 0; j < TILE_OC4; ++j) {
         uint oc = ocb + uint(j);
         if (oc >= p.oc4) break;
+        vec4 b = p.has_bias != 0 ? vec4(bias[oc]) : vec4(0.0);
         uint out_base = (n * p.oc4 + oc) * p.hw_out;
-        for (int t = 0; t < 4; ++t) {
+        for (int t = 0; t < TILE_P; ++t) {
             if (p0 + uint(t) < p.hw_out) {
-                o[out_base + p0 + uint(t)] = STORE_T(clamp(acc[j * 4 + t], p.clamp_min, p.clamp_max));
+                vec4 v = acc[j * TILE_P + t] + b;
+                o[out_base + p0 + uint(t)] = STORE_T(clamp(v, p.clamp_min, p.clamp_max));
             }
         }
     }

@@ -1,14 +1,16 @@
 // The body of conv2d_tiled.comp and its variants: TEXEL_INPUT / TEXEL_WEIGHTS read the input /
 // weights through uniform texel buffers (_texel), F16 stores f16 (_f16).
 // Regular (groups = 1) KxK convolution on channels-packed tensors (Layout::Channels4), any
-// stride, padding and dilation, bias, then clamp. Each invocation computes 4 consecutive
+// stride, padding and dilation, bias, then clamp. Each invocation computes TILE_W consecutive
 // outputs along W x (4 * TILE_OC4) output channels of one output row: per block of 4 input
-// channels and kernel row it loads the SPAN input texels the 4 outputs cover once and reuses
+// channels and kernel row it loads the SPAN input texels the outputs cover once and reuses
 // them across the KW taps; per tap it loads 4 weight texels per output-channel block and does
-// 16 vec4 multiply-adds per block.
-// Grid: x = output columns / 4, y = output rows, z = batch * output channel groups (from
-// gl_WorkGroupID, so weight and bias loads are uniform). Kernel size, stride and dilation are
-// specialization constants.
+// 4 * TILE_W vec4 multiply-adds per block. With SPLIT > 1 (GPUs, few outputs) a workgroup of
+// SPLIT invocations computes one tile, each folding every SPLIT-th input block, merged in
+// shared memory.
+// Grid: x = output columns / TILE_W (times SPLIT), y = output rows, z = batch * output
+// channel groups (from gl_WorkGroupID, so weight and bias loads are uniform). Kernel size,
+// stride, dilation and tiling are specialization constants.
 // Weights: Packing::ConvBlocks, bias: Packing::Pad4 (any buffer when has_bias is 0).
 layout(constant_id = 3) const int KH = 3;
 layout(constant_id = 4) const int KW = 3;
@@ -17,7 +19,9 @@ layout(constant_id = 6) const int SW = 1;
 layout(constant_id = 7) const int DH = 1;
 layout(constant_id = 8) const int DW = 1;
 layout(constant_id = 9) const int TILE_OC4 = 2;
-const int SPAN = 3 * SW + (KW - 1) * DW + 1;
+layout(constant_id = 10) const int TILE_W = 4;
+layout(constant_id = 11) const int SPLIT = 1;
+const int SPAN = (TILE_W - 1) * SW + (KW - 1) * DW + 1;
 struct Params {
     int h_in;
     int w_in;
@@ -57,20 +61,24 @@ layout(std430, set = 0, binding = 3) readonly buffer W { STORE_T w[]; } W_;
 #endif
 layout(std430, set = 0, binding = 4) readonly buffer Bias { STORE_T bias[]; };
 
+shared vec4 partial[SPLIT > 1 ? SPLIT * TILE_W * TILE_OC4 : 1];
+
 void main() {
-    int ow0 = int(gl_GlobalInvocationID.x) * 4;
-    int oh = int(gl_GlobalInvocationID.y);
+    uint lane = SPLIT > 1 ? gl_LocalInvocationID.x : 0u;
+    uint tile = SPLIT > 1 ? gl_WorkGroupID.x : gl_GlobalInvocationID.x;
+    int ow0 = int(tile) * TILE_W;
+    int oh = int(SPLIT > 1 ? gl_WorkGroupID.y : gl_GlobalInvocationID.y);
     uint n = gl_WorkGroupID.z / p.oc_groups;
     uint ocb = (gl_WorkGroupID.z % p.oc_groups) * uint(TILE_OC4);
-    if (ow0 >= p.w_out || oh >= p.h_out) return;
+    // Split workgroups all reach the barriers; the others may leave at once.
+    bool live = ow0 < p.w_out && oh < p.h_out;
+    if (SPLIT == 1 && !live) return;
+    oh = min(oh, p.h_out - 1);
     uint hw_in = uint(p.h_in * p.w_in);
     int iw0 = ow0 * SW - p.pad_w;
-    vec4 acc[TILE_OC4 * 4];
-    for (int j = 0; j < TILE_OC4; ++j) {
-        vec4 b = p.has_bias != 0 ? vec4(bias[min(ocb + uint(j), p.oc4 - 1u)]) : vec4(0.0);
-        for (int t = 0; t < 4; ++t) acc[j * 4 + t] = b;
-    }
-    for (uint c = 0u; c < p.ic4; ++c) {
+    vec4 acc[TILE_OC4 * TILE_W];
+    for (int i = 0; i < TILE_OC4 * TILE_W; ++i) acc[i] = vec4(0.0);
+    for (uint c = lane; c < p.ic4; c += uint(SPLIT)) {
         uint plane = (n * p.ic4 + c) * hw_in;
         for (int kh = 0; kh < KH; ++kh) {
             int ih = oh * SH - p.pad_h + kh * DH;
@@ -87,21 +95,38 @@ void main() {
                     uint oc = min(ocb + uint(j), p.oc4 - 1u);
                     uint wb = (((oc * p.ic4 + c) * uint(KH) + uint(kh)) * uint(KW) + uint(kw)) * 4u;
                     vec4 w0 = LOAD_W(wb), w1 = LOAD_W(wb + 1u), w2 = LOAD_W(wb + 2u), w3 = LOAD_W(wb + 3u);
-                    for (int t = 0; t < 4; ++t) {
+                    for (int t = 0; t < TILE_W; ++t) {
                         vec4 xv = span[t * SW + kw * DW];
-                        acc[j * 4 + t] += xv.x * w0 + xv.y * w1 + xv.z * w2 + xv.w * w3;
+                        acc[j * TILE_W + t] += xv.x * w0 + xv.y * w1 + xv.z * w2 + xv.w * w3;
                     }
                 }
             }
         }
     }
+    if (SPLIT > 1) {
+        const uint TILE = uint(TILE_OC4 * TILE_W);
+        for (uint i = 0u; i < TILE; ++i) partial[lane * TILE + i] = acc[i];
+        barrier();
+        for (uint s = uint(SPLIT) / 2u; s > 0u; s >>= 1) {
+            if (lane < s) {
+                for (uint i = 0u; i < TILE; ++i) {
+                    partial[lane * TILE + i] += partial[(lane + s) * TILE + i];
+                }
+            }
+            barrier();
+        }
+        if (lane != 0u || !live) return;
+        for (uint i = 0u; i < TILE; ++i) acc[i] = partial[i];
+    }
     for (int j = 0; j < TILE_OC4; ++j) {
         uint oc = ocb + uint(j);
         if (oc >= p.oc4) break;
+        vec4 b = p.has_bias != 0 ? vec4(bias[oc]) : vec4(0.0);
         uint out_base = ((n * p.oc4 + oc) * uint(p.h_out) + uint(oh)) * uint(p.w_out);
-        for (int t = 0; t < 4; ++t) {
+        for (int t = 0; t < TILE_W; ++t) {
             if (ow0 + t < p.w_out) {
-                o[out_base + uint(ow0 + t)] = STORE_T(clamp(acc[j * 4 + t], p.clamp_min, p.clamp_max));
+                vec4 v = acc[j * TILE_W + t] + b;
+                o[out_base + uint(ow0 + t)] = STORE_T(clamp(v, p.clamp_min, p.clamp_max));
             }
         }
     }

@@ -371,8 +371,13 @@ fn tensor_sizes(t: &EtvkTensor) -> Result<Vec<usize>> {
 #[no_mangle]
 pub extern "C" fn etvk_is_available() -> bool {
     clear_last_error();
-    match catch_unwind(crate::runtime::is_available) {
-        Ok(v) => v,
+    match catch_unwind(crate::runtime::availability) {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            // Kept for the caller's log: ExecuTorch itself only says "not available".
+            set_last_error(&e.message);
+            false
+        }
         Err(payload) => {
             set_last_error(&format!(
                 "internal panic: {}",

@@ -69,6 +69,8 @@ fn sym_size_drives_a_view() {
     }
 }
 
+/// Inputs with more elements than the serialized sizes, or another rank, are rejected (a dim
+/// alone may exceed its bound: see `a_dim_may_exceed_its_bound_when_the_elements_fit`).
 #[test]
 fn inputs_above_the_bounds_are_rejected() {
     let mut g = GraphBuilder::new();
@@ -249,4 +251,150 @@ fn select_as_symint_on_a_scalar_is_an_error() {
     g.output(out);
     let err = build_err(&g);
     assert!(err.message.contains("out of range"), "{}", err.message);
+}
+
+/// ExecuTorch bounds a dynamic tensor by its element count, not per dim, and hands such inputs
+/// to the delegate (the wheel's test_vulkan_delegate.py max_pool2d/avg_pool2d feed
+/// [3, 14, 15, 9] to a program exported at [8, 13, 55, 68]): they must run.
+#[test]
+fn a_dim_may_exceed_its_bound_when_the_elements_fit() {
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[4, 3]);
+    let out = g.f32(&[4, 3]);
+    g.op("aten.relu.default", &[a, out]);
+    g.output(out);
+    let mut d = g.build().unwrap();
+    let mut rng = Rng::new(5);
+    for sizes in [vec![2usize, 6], vec![1, 12], vec![6, 2], vec![4, 3]] {
+        let v = rng.vec(12);
+        let got = d.run(&[input(&sizes, &v)]).unwrap();
+        assert_eq!(got[0].sizes, sizes);
+        let want: Vec<f32> = v.iter().map(|x| x.max(0.0)).collect();
+        assert_close(&got[0].to_f32_vec(), &want, 0.0, 0.0, &format!("{sizes:?}"));
+    }
+}
+
+/// Pushes a SymInt value `s = sym_size(x, dim)` (serialized as 0, like the exporter's).
+fn sym_size(g: &mut GraphBuilder, x: usize, dim: i64) -> usize {
+    let d = g.int(dim);
+    let s = g.graph.values.len();
+    g.graph.values.push(Value::SymInt(0));
+    g.op("sym_size.int", &[x, d, s]);
+    s
+}
+
+/// A SymInt used as a scalar operand takes its run-time value, not the serialized one:
+/// `clamp(x, max=x.shape[0])` and `x + x.shape[0]` (test_vulkan_backend_dynamic_float_clamp;
+/// replicate padding decomposes into the same clamp of an index by `x.shape[1] - 1`).
+#[test]
+fn a_symint_scalar_operand_takes_its_runtime_value() {
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[8, 4]);
+    let s = sym_size(&mut g, x, 0);
+    let none = g.null();
+    let clamped = g.f32(&[8, 4]);
+    g.op("aten.clamp.default", &[x, none, s, clamped]);
+    let alpha = g.int(1);
+    let shifted = g.f32(&[8, 4]);
+    g.op("aten.add.Tensor", &[x, s, alpha, shifted]);
+    g.output(clamped);
+    g.output(shifted);
+    let mut d = g.build().unwrap();
+    for rows in [8usize, 3, 4] {
+        let v: Vec<f32> = (0..rows * 4).map(|i| i as f32).collect();
+        let got = d.run(&[input(&[rows, 4], &v)]).unwrap();
+        let n = rows as f32;
+        let want_clamp: Vec<f32> = v.iter().map(|x| x.min(n)).collect();
+        let want_add: Vec<f32> = v.iter().map(|x| x + n).collect();
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want_clamp,
+            0.0,
+            0.0,
+            &format!("clamp, {rows} rows"),
+        );
+        assert_close(
+            &got[1].to_f32_vec(),
+            &want_add,
+            0.0,
+            0.0,
+            &format!("add, {rows} rows"),
+        );
+    }
+}
+
+/// `arange(x.shape[0], 32, 2)` with 2 <= x.shape[0] <= 16: the exporter bounds the output by
+/// its longest case, [15] (start 2), while the input's bound (start 16) gives [8]; init must
+/// accept sizes within the bounds in graphs with symbolic ints
+/// (test_vulkan_backend_dynamic_arange_start).
+#[test]
+fn arange_from_a_symint_start_is_longest_for_the_smallest_input() {
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[16]);
+    let start = sym_size(&mut g, x, 0);
+    let (end, step) = (g.int(32), g.int(2));
+    let mut args = vec![start, end, step];
+    args.extend((0..4).map(|_| g.null()));
+    let out = g.tensor(DType::Int64, &[15]);
+    args.push(out);
+    g.op("aten.arange.start_step", &args);
+    g.output(out);
+    let mut d = g.build().unwrap();
+    for len in [16usize, 3, 15, 2] {
+        let got = d.run(&[input(&[len], &vec![0.0; len])]).unwrap();
+        let want: Vec<f32> = (len..32).step_by(2).map(|v| v as f32).collect();
+        assert_eq!(got[0].sizes, vec![want.len()], "len {len}");
+        assert_close(&got[0].to_f32_vec(), &want, 0.0, 0.0, &format!("len {len}"));
+    }
+}
+
+/// An intermediate that is empty at the input bounds but not below them: `table[:8 - n]` with
+/// n = x.shape[0] (bound 8), then two matmuls. The build at init (n = 8) records no dispatch
+/// for the empty matmuls, yet the plan must give the intermediate memory and a lifetime for
+/// every later size.
+#[test]
+fn a_symint_intermediate_empty_at_the_bounds_gets_memory() {
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[8]);
+    let table = g.input(&[8, 3]);
+    let w1 = g.input(&[3, 4]);
+    let w2 = g.input(&[4, 2]);
+    let n = sym_size(&mut g, x, 0);
+    let (zero, one, eight) = (g.int(0), g.int(1), g.int(8));
+    let k = g.graph.values.len();
+    g.graph.values.push(Value::SymInt(0));
+    g.op("sub", &[eight, n, k]);
+    let rows = g.f32(&[6, 3]);
+    g.op("aten.slice_copy.Tensor", &[table, zero, zero, k, one, rows]);
+    let mid = g.f32(&[6, 4]);
+    g.op("aten.mm.default", &[rows, w1, mid]);
+    let out = g.f32(&[6, 2]);
+    g.op("aten.mm.default", &[mid, w2, out]);
+    g.output(out);
+    let mut d = g.build().unwrap();
+    let mut rng = Rng::new(31);
+    let (t, a, b) = (rng.vec(24), rng.vec(12), rng.vec(8));
+    for len in [8usize, 3, 2, 8, 5] {
+        let k = 8 - len;
+        let got = d
+            .run(&[
+                input(&[len], &vec![0.0; len]),
+                input(&[8, 3], &t),
+                input(&[3, 4], &a),
+                input(&[4, 2], &b),
+            ])
+            .unwrap_or_else(|e| panic!("len {len}: {e}"));
+        assert_eq!(got[0].sizes, vec![k, 2], "len {len}");
+        let clashes = d.overlapping_live_activations().unwrap();
+        assert!(clashes.is_empty(), "len {len}: {clashes:?}");
+        let m = matmul_ref(&t[..k * 3], &a, k, 3, 4);
+        let want = matmul_ref(&m, &b, k, 4, 2);
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            1e-5,
+            1e-5,
+            &format!("len {len}"),
+        );
+    }
 }

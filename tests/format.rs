@@ -532,6 +532,12 @@ fn tensor_size_overflow() {
         &tensor_blob(7, 127, -1, -1, &[u32::MAX; 4]),
         &["overflow", "value 0"],
     );
+    // A Bool tensor of ~2^63 elements: its bytes fit a 64-bit usize, its GPU copy (4 bytes per
+    // element) does not.
+    expect_invalid(
+        &tensor_blob(0, 127, -1, -1, &[u32::MAX, 1 << 31]),
+        &["overflow", "value 0"],
+    );
 }
 
 #[test]

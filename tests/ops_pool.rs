@@ -423,3 +423,67 @@ fn invalid_arguments_are_rejected() {
     assert_eq!(err.kind, etvk::ErrorKind::InvalidProgram);
     assert!(err.message.contains("too small"), "{}", err.message);
 }
+
+/// The wheel's test_vulkan_delegate.py pooling tests: programs exported at [5, 13, 55, 68] with
+/// only the batch dynamic (bound 8), then run on inputs whose C, H or W exceed their serialized
+/// sizes while the element count fits (ExecuTorch accepts those). Each run follows the
+/// reference for its own sizes.
+#[test]
+fn pooling_follows_inputs_whose_dims_exceed_the_bounds() {
+    let bound = [8usize, 13, 55, 68];
+    let avg = Pool::new(&bound, [4, 4]).stride(&[4, 4]).ceil();
+    let max = Pool::new(&bound, [2, 3]).stride(&[1, 1]);
+    let mut g = GraphBuilder::new();
+    let x = g.input(&bound);
+    let mut avg_args = vec![x, g.int_list(&avg.kernel), g.int_list(&avg.stride)];
+    avg_args.extend([g.int_list(&[0, 0]), g.bool(true), g.bool(true), g.null()]);
+    let avg_out = g.f32(&avg.out_sizes(false));
+    avg_args.push(avg_out);
+    g.op("aten.avg_pool2d.default", &avg_args);
+    let mut max_args = vec![x, g.int_list(&max.kernel), g.int_list(&max.stride)];
+    max_args.extend([g.int_list(&[0, 0]), g.int_list(&[1, 1]), g.bool(false)]);
+    let max_sizes = max.out_sizes(true);
+    let (max_out, max_idx) = (g.f32(&max_sizes), g.tensor(DType::Int64, &max_sizes));
+    max_args.push(g.value_list(&[max_out, max_idx]));
+    g.op("aten.max_pool2d_with_indices.default", &max_args);
+    for o in [avg_out, max_out, max_idx] {
+        g.output(o);
+    }
+    let mut d = g.build().unwrap();
+    for (i, sizes) in [
+        [3usize, 14, 15, 9],
+        [1, 1, 4, 6],
+        [5, 10, 50, 40],
+        [8, 13, 55, 68],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (mut a, mut m) = (avg.clone(), max.clone());
+        a.input = sizes.to_vec();
+        m.input = sizes.to_vec();
+        let values = input_values(&a, i as u64 + 300);
+        let got = d
+            .run(&[etvk::runtime::InputValue::Tensor(f32_host(sizes, &values))])
+            .unwrap();
+        let what = format!("input {sizes:?}");
+        assert_eq!(got[0].sizes, a.out_sizes(false), "{what}: avg sizes");
+        assert_close(
+            &got[0].to_f32_vec(),
+            &avg_pool_ref(&values, &a),
+            1e-5,
+            1e-5,
+            &what,
+        );
+        let (want, want_idx) = max_pool_ref(&values, &m);
+        assert_eq!(got[1].sizes, m.out_sizes(true), "{what}: max sizes");
+        assert_close(&got[1].to_f32_vec(), &want, 0.0, 0.0, &what);
+        assert_close(
+            &got[2].to_f32_vec(),
+            &want_idx,
+            0.0,
+            0.0,
+            &format!("{what} indices"),
+        );
+    }
+}

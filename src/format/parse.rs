@@ -334,8 +334,11 @@ fn convert_tensor(t: &fb::VkTensor<'_>, constants: &[Constant]) -> Result<Tensor
             dims.push(x);
         }
     }
-    // Bounding numel * elem size here keeps `TensorDesc::numel` overflow-free downstream.
-    let Some(nbytes) = nbytes else {
+    // Bounding numel * elem size here keeps `TensorDesc::numel` overflow-free downstream; the
+    // GPU copy takes 4 bytes per element whatever the dtype (the runtime's GPU_ELEM_SIZE), so
+    // that must fit too (a 32-bit usize overflows there first).
+    let gpu_bytes = nbytes.and_then(|n| (n / dtype.size()).checked_mul(4));
+    let (Some(nbytes), Some(_)) = (nbytes, gpu_bytes) else {
         bail!(
             InvalidProgram,
             "tensor size of dims {dims:?} x {dtype:?} overflows"

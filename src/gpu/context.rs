@@ -392,6 +392,8 @@ fn pick_device(instance: &ash::Instance) -> Result<(vk::PhysicalDevice, u32, Cap
     let devices = unsafe { instance.enumerate_physical_devices() }
         .map_err(|r| vk_error("vkEnumeratePhysicalDevices", r))?;
     let mut candidates = Vec::new();
+    // Every device as "index 'name' (kind)", for the message when ETVK_DEVICE matches none.
+    let mut found = Vec::new();
     for (index, &pd) in devices.iter().enumerate() {
         // SAFETY: `pd` was enumerated from this instance.
         let (props, mem, families) = unsafe {
@@ -401,20 +403,31 @@ fn pick_device(instance: &ash::Instance) -> Result<(vk::PhysicalDevice, u32, Cap
                 instance.get_physical_device_queue_family_properties(pd),
             )
         };
+        let caps = Caps::read(&props, &mem);
         let Some(family) = families
             .iter()
             .position(|f| f.queue_flags.contains(vk::QueueFlags::COMPUTE))
         else {
+            found.push(format!(
+                "{index} '{}' ({:?}, no compute queue)",
+                caps.device_name, caps.kind
+            ));
             continue;
         };
-        let mut caps = Caps::read(&props, &mem);
+        let mut caps = caps;
         caps.timestamp_valid_bits = families[family].timestamp_valid_bits;
+        found.push(format!("{index} '{}' ({:?})", caps.device_name, caps.kind));
         candidates.push((index, pd, family as u32, caps));
     }
     if candidates.is_empty() {
-        return Err(Error::not_supported(
-            "no Vulkan device with a compute queue",
-        ));
+        return Err(Error::not_supported(format!(
+            "no Vulkan device with a compute queue; devices found: {}",
+            if found.is_empty() {
+                "none".to_owned()
+            } else {
+                found.join(", ")
+            }
+        )));
     }
     let chosen = match std::env::var(DEVICE_ENV) {
         Ok(want) if !want.is_empty() => {
@@ -428,7 +441,11 @@ fn pick_device(instance: &ash::Instance) -> Result<(vk::PhysicalDevice, u32, Cap
                 .ok_or_else(|| {
                     Error::new(
                         ErrorKind::NotFound,
-                        format!("{DEVICE_ENV}={want} matches no Vulkan device with compute"),
+                        format!(
+                            "{DEVICE_ENV}={want} matches no Vulkan device with compute (an \
+                             index or a name substring); devices found: {}",
+                            found.join(", ")
+                        ),
                     )
                 })?
         }

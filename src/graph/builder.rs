@@ -113,8 +113,8 @@ pub struct OpBuilder<'g> {
     host_values: Vec<Option<Vec<i64>>>,
     /// View-like ops may share their input's memory (see `may_alias`).
     alias_activations: bool,
-    /// Outputs must equal the serialized dims (the build at the bounds); otherwise they may
-    /// be anything within them (a resize for smaller dynamic inputs).
+    /// Outputs must equal the serialized dims (the build at the bounds of a graph without
+    /// symbolic ints); otherwise they may be anything that fits them (see `fits_bound`).
     exact_outputs: bool,
     op_index: usize,
     op_name: String,
@@ -165,7 +165,10 @@ impl<'g> OpBuilder<'g> {
             ints: vec![None; graph.values.len()],
             host_values: vec![None; graph.values.len()],
             alias_activations: false,
-            exact_outputs: true,
+            // Sizes computed from symbolic ints need not peak at the input bounds
+            // (arange(x.shape[0], 32) is longest for the smallest x), so such graphs only
+            // check that outputs fit their bounds.
+            exact_outputs: !has_symints(graph),
             op_index: 0,
             op_name: String::new(),
         }
@@ -602,9 +605,8 @@ impl<'g> OpBuilder<'g> {
     pub fn double(&self, id: ValueId) -> Result<f64> {
         match self.value(id)? {
             Value::Double(v) => Ok(*v),
-            Value::Int(v) => Ok(*v as f64),
-            Value::SymInt(v) => Ok(*v as f64),
-            Value::Bool(b) => Ok(*b as i32 as f64),
+            // Ints take their run-time value, as in `int` (a SymInt bound: clamp(x, max=n)).
+            Value::Int(_) | Value::SymInt(_) | Value::Bool(_) => Ok(self.int(id)? as f64),
             _ => Err(self.type_err(id, "a number")),
         }
     }
@@ -681,8 +683,7 @@ impl<'g> OpBuilder<'g> {
             Value::Tensor(t) => t,
             _ => return Err(self.type_err(id, "an output tensor")),
         };
-        let within = sizes.len() == t.dims.len() && sizes.iter().zip(&t.dims).all(|(s, d)| s <= d);
-        if (self.exact_outputs && t.dims != sizes) || !within {
+        if (self.exact_outputs && t.dims != sizes) || !fits_bound(&sizes, &t.dims) {
             return Err(self.err(format!(
                 "computed output sizes {sizes:?} for value {id}, but the program says {:?}",
                 t.dims
@@ -792,4 +793,20 @@ pub(super) struct Finished {
     pub metas: Vec<Option<TensorMeta>>,
     pub outputs: Vec<ValueId>,
     pub written: BTreeSet<ValueId>,
+}
+
+/// Whether the graph has symbolic ints (sizes computed at run time).
+pub fn has_symints(graph: &Graph) -> bool {
+    graph.values.iter().any(|v| matches!(v, Value::SymInt(_)))
+}
+
+/// Whether a tensor of `sizes` fits the memory planned for serialized sizes `bound`: the same
+/// rank and at most as many elements. ExecuTorch bounds a dynamic tensor by its element count
+/// only, so a single dim may exceed its serialized size.
+pub fn fits_bound(sizes: &[usize], bound: &[usize]) -> bool {
+    sizes.len() == bound.len()
+        && sizes
+            .iter()
+            .try_fold(1usize, |n, &s| n.checked_mul(s))
+            .is_some_and(|n| n <= bound.iter().product())
 }

@@ -10,7 +10,7 @@ mod shape;
 mod tensors;
 
 pub use build::{build, host_read_values, BuiltGraph};
-pub use builder::{Dispatch, OpBuilder, RuntimeInput, TensorInfo};
+pub use builder::{fits_bound, has_symints, Dispatch, OpBuilder, RuntimeInput, TensorInfo};
 pub use registry::{BuildFn, OpDef};
 pub use shape::{broadcast_shapes, contiguous_strides, normalize_dim};
 pub use tensors::{TensorKind, TensorMeta};

@@ -58,7 +58,7 @@ kernel_params! {
 kernel_params! {
     /// `conv2d_pw.comp` specialization: output-channel blocks of 4 per invocation.
     #[allow(non_snake_case)]
-    pub struct ConvPwSpec { TILE_OC4: i32 }
+    pub struct ConvPwSpec { TILE_OC4: i32, TILE_P: i32, SPLIT: i32 }
 }
 
 kernel_params! {
@@ -79,7 +79,7 @@ kernel_params! {
 kernel_params! {
     /// `conv2d_dw.comp` specialization: kernel size, stride and dilation.
     #[allow(non_snake_case)]
-    pub struct ConvDwSpec { KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32 }
+    pub struct ConvDwSpec { KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, TILE_W: i32 }
 }
 
 kernel_params! {
@@ -103,7 +103,17 @@ kernel_params! {
     /// `conv2d_tiled.comp` specialization: kernel size, stride, dilation and output-channel
     /// blocks per invocation.
     #[allow(non_snake_case)]
-    pub struct ConvTiledSpec { KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32, TILE_OC4: i32 }
+    pub struct ConvTiledSpec {
+        KH: i32,
+        KW: i32,
+        SH: i32,
+        SW: i32,
+        DH: i32,
+        DW: i32,
+        TILE_OC4: i32,
+        TILE_W: i32,
+        SPLIT: i32,
+    }
 }
 
 macro_rules! conv_kernels {

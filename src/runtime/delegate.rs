@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{DType, Graph, ValueId};
 use crate::gpu::memory::Accountant;
 use crate::gpu::{Buffer, Context, Fence, MemoryStats};
-use crate::graph::{self, BuiltGraph, Dispatch, RuntimeInput};
+use crate::graph::{self, fits_bound, BuiltGraph, Dispatch, RuntimeInput};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::load_options::LoadOptions;
 use crate::runtime::loader::{check_limits, Loader};
@@ -281,8 +281,8 @@ impl Delegate {
     }
 
     /// Runs the graph on `inputs` (in `input_ids` order). Outputs stay on the device until read.
-    /// Tensors smaller than the serialized bounds (dynamic shapes) re-record the graph for
-    /// their sizes; memory stays as planned at the bounds.
+    /// Tensors of other sizes than the serialized bounds (dynamic shapes; ExecuTorch bounds
+    /// them by element count) re-record the graph for their sizes; memory stays as planned.
     pub fn execute(&mut self, inputs: &[InputValue]) -> Result<()> {
         if inputs.len() != self.inputs.len() {
             return Err(Error::invalid_argument(format!(
@@ -295,12 +295,14 @@ impl Delegate {
         for (i, (slot, input)) in self.inputs.iter().zip(inputs).enumerate() {
             runtime.push(match (slot, input) {
                 (InputSlot::Tensor(io), InputValue::Tensor(t)) => {
-                    let fits = t.sizes.len() == io.bound_sizes.len()
-                        && t.sizes.iter().zip(&io.bound_sizes).all(|(s, b)| s <= b);
-                    if !fits {
+                    if !fits_bound(&t.sizes, &io.bound_sizes) {
                         return Err(Error::invalid_argument(format!(
-                            "input {i} has sizes {:?}, the program allows at most {:?}",
-                            t.sizes, io.bound_sizes
+                            "input {i} has sizes {:?}, the program allows rank {} and at most \
+                             the {} elements of {:?}",
+                            t.sizes,
+                            io.bound_sizes.len(),
+                            io.bound_sizes.iter().product::<usize>(),
+                            io.bound_sizes
                         )));
                     }
                     if t.dtype.is_float() != io.gpu_float {
@@ -394,6 +396,22 @@ impl Delegate {
             )));
         }
         check_limits(&ctx, &built)?;
+        // Inputs are bounded by element count, so a dim may exceed its serialized size:
+        // every tensor a dispatch binds must still fit the memory planned for it.
+        for d in &built.dispatches {
+            for (&t, shape) in d.tensors.iter().zip(&d.shapes) {
+                let Some(meta) = built.meta(t) else { continue };
+                let need = meta.layout.stored_elements(shape) * meta.elem.bytes();
+                let have = self.memory.placement(t)?.size as usize;
+                if need > have {
+                    return Err(Error::invalid_argument(format!(
+                        "op #{}: value {t} needs {need} bytes at sizes {shape:?}, {have} are \
+                         planned for it",
+                        d.op_index
+                    )));
+                }
+            }
+        }
         // Sizes feed the recording (transfer lengths); put the old ones back if it fails.
         let old_inputs: Vec<Option<Vec<usize>>> = self
             .inputs
@@ -601,9 +619,16 @@ impl InputSlot {
     }
 }
 
-/// True when a Vulkan device with compute support can be opened. Checked once per process
-/// (ExecuTorch asks before every delegate's init).
+/// Ok when a Vulkan device with compute support can be opened, else why not. Checked once per
+/// process (ExecuTorch asks before every delegate's init); the reason is kept for its log.
+pub fn availability() -> Result<()> {
+    static AVAILABLE: std::sync::OnceLock<Result<()>> = std::sync::OnceLock::new();
+    AVAILABLE
+        .get_or_init(|| Context::shared().map(|_| ()))
+        .clone()
+}
+
+/// True when [`availability`] is Ok.
 pub fn is_available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| Context::shared().is_ok())
+    availability().is_ok()
 }

@@ -146,9 +146,11 @@ impl Loader<'_> {
     }
 
     /// Phase 2: the weights to pack and the activation plan. Step 0 copies inputs in, steps
-    /// 1..=n are dispatches, the last copies out. When values read on the host decide the
-    /// sizes, the build (with 0 for them) may skip dispatches a later value records; the steps
-    /// are then the chain's ops with all their tensor arguments, which hold for every value.
+    /// 1..=n are dispatches, the last copies out. When values read on the host or symbolic
+    /// ints decide the sizes, the build (with 0 for the former, at the input bounds for the
+    /// latter) may skip dispatches that other sizes record (an op on a tensor empty at the
+    /// bounds); the steps are then the chain's ops with all their tensor arguments (and the
+    /// tensors their dispatches bind), which hold for every size.
     /// `None`: views aliased activations but the arena was not chosen; build again.
     fn plan(
         &self,
@@ -171,7 +173,7 @@ impl Loader<'_> {
             check_io(graph, id, false)?;
         }
         let mut steps: Vec<Vec<ValueId>> = vec![input_tensors];
-        if host_read.is_empty() {
+        if host_read.is_empty() && !graph::has_symints(graph) {
             steps.extend(built.dispatches.iter().map(|d| d.tensors.clone()));
         } else {
             steps.extend(chain_tensor_steps(graph, built));

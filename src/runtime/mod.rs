@@ -14,8 +14,8 @@ pub mod delegate;
 mod loader;
 mod resident;
 pub use delegate::{
-    is_available, process_memory_report, process_profile, set_profiling_by_default, Delegate,
-    MemoryReport, ProfileEntry,
+    availability, is_available, process_memory_report, process_profile, set_profiling_by_default,
+    Delegate, MemoryReport, ProfileEntry,
 };
 
 pub mod convert;

@@ -3,6 +3,7 @@
 
     .venv/bin/python tests/python/test_pybindings.py [--fixtures DIR] [--only NAME ...]
     .venv/bin/python tests/python/test_pybindings.py --no-plugin   # stock runtime check
+    .venv/bin/python tests/python/test_pybindings.py --import-etvk # the pip-installed package
 
 Imports `executorch.extension.pybindings.portable_lib`, then loads the etvk plugin
 (`$ETVK_PLUGIN`, default `build/libetvk_executorch.so`) with RTLD_GLOBAL so its
@@ -12,8 +13,13 @@ forward(input0.npy, input1.npy, ...) and compares each output with
 expected<i>.npy (atol 1e-4, rtol 1e-4).
 
 Exit status 0 and a final "N passed, 0 failed" line on success. If torch /
-executorch cannot be imported, prints a SKIP message and exits 0. A missing
-plugin library is a failure (exit 1) unless --no-plugin is given.
+executorch cannot be imported, prints a SKIP message and exits 77 (`make test`
+counts that as skipped, not passed; it installs tests/python/requirements.txt
+first). A missing plugin library is a failure (exit 1) unless --no-plugin is given.
+
+--import-etvk: register the backend with `import etvk` (the package `pip install .` builds)
+instead of loading the plugin by path; checks that etvk came from outside this checkout's
+python/ folder and that etvk.is_available() holds.
 
 --no-plugin: do not load the plugin; every fixture is expected to fail with the
 stock runtime's "Backend VulkanBackend is not registered" error (ExecuTorch logs
@@ -28,6 +34,9 @@ import glob
 import os
 import sys
 import traceback
+
+# Exit status of a run that could not test anything (the automake convention).
+SKIPPED = 77
 
 ATOL = 1e-4
 RTOL = 1e-4
@@ -80,6 +89,8 @@ def main():
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--no-plugin", action="store_true",
                     help="don't load the plugin; expect 'VulkanBackend not registered' failures")
+    ap.add_argument("--import-etvk", action="store_true",
+                    help="register the backend with `import etvk` (an installed package)")
     args = ap.parse_args()
 
     try:
@@ -88,9 +99,21 @@ def main():
         import executorch.extension.pybindings.portable_lib as pl
     except Exception as e:  # ImportError, or a broken native library
         print("SKIP: cannot import torch/executorch pybindings (%s: %s)" % (type(e).__name__, e))
-        return 0
+        return SKIPPED
 
-    if not args.no_plugin:
+    if args.import_etvk:
+        import etvk
+
+        if os.path.dirname(os.path.abspath(etvk.__file__)) == os.path.join(REPO, "python", "etvk"):
+            print("FAIL: imported the source tree's etvk, not an installed package")
+            print("0 passed, 1 failed")
+            return 1
+        if not etvk.is_available():
+            print("FAIL: etvk.is_available() is False: %s" % etvk.last_error())
+            print("0 passed, 1 failed")
+            return 1
+        print("imported etvk from %s (plugin %s)" % (os.path.dirname(etvk.__file__), etvk.PLUGIN_PATH))
+    elif not args.no_plugin:
         plugin = os.environ.get("ETVK_PLUGIN", "build/libetvk_executorch.so")
         try:
             ctypes.CDLL(plugin, mode=ctypes.RTLD_GLOBAL)

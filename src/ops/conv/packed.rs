@@ -13,6 +13,7 @@ use super::Geometry;
 use crate::error::Result;
 use crate::format::DType;
 use crate::format::ValueId;
+use crate::gpu::DeviceKind;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::conv::{
     ConvDwParams, ConvDwSpec, ConvPwParams, ConvPwSpec, ConvTiledParams, ConvTiledSpec, CONV2D_DW,
@@ -99,10 +100,11 @@ pub fn build(
     let [lo, hi] = g.clamp;
     let flops = g.flops();
     let i = |v: usize| v as i32;
+    let ic_blocks = ic4 as usize;
     match path {
         Path::Pointwise => {
-            let tile = if oc4 >= 2 { 2 } else { 1 };
             let hw_out = g.ho * g.wo;
+            let t = tiling(b, hw_out * g.n, oc4 as usize, ic_blocks);
             let p = ConvPwParams {
                 hw_out: hw_out as u32,
                 w_out: g.wo as u32,
@@ -116,17 +118,20 @@ pub fn build(
                 clamp_min: lo,
                 clamp_max: hi,
             };
-            let global = [
-                hw_out.div_ceil(4),
-                (oc4 as usize).div_ceil(tile as usize),
-                g.n,
-            ];
+            let tiles = hw_out.div_ceil(t.positions);
+            let groups = (oc4 as usize).div_ceil(t.oc4);
+            let (global, local) = if t.split > 1 {
+                ([tiles * t.split, groups, g.n], [t.split as u32, 1, 1])
+            } else {
+                ([tiles, groups, g.n], [64, 1, 1])
+            };
+            let spec = ConvPwSpec {
+                TILE_OC4: t.oc4 as i32,
+                TILE_P: t.positions as i32,
+                SPLIT: t.split as i32,
+            };
             let kernel = pick(b, x, weight_packing, &CONV2D_PW, half);
-            let call = kernel
-                .call(p)
-                .spec(ConvPwSpec { TILE_OC4: tile })
-                .flops(flops)
-                .tiles(global, [64, 1, 1]);
+            let call = kernel.call(p).spec(spec).flops(flops).tiles(global, local);
             b.dispatch(call, &tensors)?;
         }
         Path::Depthwise => {
@@ -142,6 +147,8 @@ pub fn build(
                 clamp_min: lo,
                 clamp_max: hi,
             };
+            // Each channel block is its own reduction: only the row tile shrinks on GPUs.
+            let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, 1);
             let spec = ConvDwSpec {
                 KH: i(kh),
                 KW: i(kw),
@@ -149,8 +156,9 @@ pub fn build(
                 SW: g.stride[1] as i32,
                 DH: g.dilation[0] as i32,
                 DW: g.dilation[1] as i32,
+                TILE_W: t.positions as i32,
             };
-            let tiles = g.wo.div_ceil(4);
+            let tiles = g.wo.div_ceil(t.positions);
             let global = [tiles, g.ho, g.n * oc4 as usize];
             let kernel = pick(b, x, weight_packing, &CONV2D_DW, half);
             let call = kernel
@@ -161,8 +169,8 @@ pub fn build(
             b.dispatch(call, &tensors)?;
         }
         Path::Tiled => {
-            let tile: u32 = if oc4 >= 2 { 2 } else { 1 };
-            let groups = oc4.div_ceil(tile);
+            let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, ic_blocks);
+            let groups = (oc4 as usize).div_ceil(t.oc4) as u32;
             let p = ConvTiledParams {
                 h_in: i(g.h),
                 w_in: i(g.w),
@@ -184,20 +192,82 @@ pub fn build(
                 SW: g.stride[1] as i32,
                 DH: g.dilation[0] as i32,
                 DW: g.dilation[1] as i32,
-                TILE_OC4: tile as i32,
+                TILE_OC4: t.oc4 as i32,
+                TILE_W: t.positions as i32,
+                SPLIT: t.split as i32,
             };
-            let tiles = g.wo.div_ceil(4);
-            let global = [tiles, g.ho, g.n * groups as usize];
+            let tiles = g.wo.div_ceil(t.positions);
+            let (global, local) = if t.split > 1 {
+                (
+                    [tiles * t.split, g.ho, g.n * groups as usize],
+                    [t.split as u32, 1, 1],
+                )
+            } else {
+                ([tiles, g.ho, g.n * groups as usize], local_2d(tiles, g.ho))
+            };
             let kernel = pick(b, x, weight_packing, &CONV2D_TILED, half);
-            let call = kernel
-                .call(p)
-                .spec(spec)
-                .flops(flops)
-                .tiles(global, local_2d(tiles, g.ho));
+            let call = kernel.call(p).spec(spec).flops(flops).tiles(global, local);
             b.dispatch(call, &tensors)?;
         }
     }
     Ok(true)
+}
+
+/// How much of the output one invocation computes, and how many invocations share one
+/// tile's reduction.
+struct Tiling {
+    /// Consecutive output positions (along W for the windowed kernels).
+    positions: usize,
+    /// Blocks of 4 output channels.
+    oc4: usize,
+    /// Invocations splitting the input-channel blocks of one tile (1: none).
+    split: usize,
+}
+
+/// Invocations a GPU wants at least to hide memory latency.
+const GPU_INVOCATIONS: usize = 16 * 1024;
+
+/// The tiling for `outputs` output positions (batch included) x `oc4` channel blocks with
+/// `ic_blocks` input-channel blocks per output. CPU devices (lavapipe) take the biggest
+/// register tiles: their lanes are few and barriers costly. GPUs take them too when that
+/// leaves enough invocations; else 1 x 1 tiles, and when even those are few and the
+/// reduction long, a split of it across a workgroup. `ETVK_SPLIT_REDUCTION=always|never`
+/// forces the small tiles and split, or the big tiles (tests run the GPU path on lavapipe).
+fn tiling(b: &OpBuilder, outputs: usize, oc4: usize, ic_blocks: usize) -> Tiling {
+    let big = Tiling {
+        positions: 4,
+        oc4: oc4.min(2),
+        split: 1,
+    };
+    let forced = std::env::var(crate::ops::split::SPLIT_ENV);
+    let gpu = match forced.as_deref() {
+        Ok("always") => true,
+        Ok("never") => false,
+        _ => b.caps().kind != DeviceKind::Cpu,
+    };
+    if !gpu {
+        return big;
+    }
+    let always = forced.as_deref() == Ok("always");
+    if !always && outputs.div_ceil(4) * oc4.div_ceil(2) >= GPU_INVOCATIONS {
+        return big;
+    }
+    let small = outputs * oc4;
+    let split = if always {
+        (ic_blocks / 2).clamp(1, 4).next_power_of_two()
+    } else if small >= GPU_INVOCATIONS || ic_blocks < 8 {
+        1
+    } else {
+        // Enough lanes to reach the target, each folding at least 4 input blocks.
+        let want = GPU_INVOCATIONS.div_ceil(small).next_power_of_two();
+        let most = (ic_blocks / 4).max(1);
+        want.min(64).min(1 << most.ilog2())
+    };
+    Tiling {
+        positions: 1,
+        oc4: 1,
+        split: split.max(1),
+    }
 }
 
 /// A workgroup of at most 64 invocations over a `tx` x `ty` grid: as wide as x needs (a

@@ -142,6 +142,22 @@ class Index(torch.nn.Module):
         )
 
 
+class SymIntScalars(torch.nn.Module):
+    # A SymInt as a clamp bound and as replicate padding (which decomposes into arange, a clamp
+    # of the index by x.shape[1] - 1 and index.Tensor): test_vulkan_delegate.py's
+    # dynamic_float_clamp and dynamic_replicate_pad_time_reduction.
+    def forward(self, x):
+        padded = 8 * ((x.shape[1] + 7) // 8)
+        y = F.pad(x, (0, 0, 0, padded - x.shape[1]), mode="replicate")
+        return torch.clamp(x, max=x.shape[1]), y
+
+
+class ArangeStart(torch.nn.Module):
+    # Longest for the smallest input: the output bound is not the size at the input's bound.
+    def forward(self, x):
+        return torch.arange(x.shape[0], 32, 2)
+
+
 def main():
     torch.manual_seed(0)
     b = torch.export.Dim("b", min=1, max=8)
@@ -184,6 +200,18 @@ def main():
             OUT, "index_dyn", Index(), [torch.randint(0, 20, (12,))],
             expect_ops=["aten.embedding.default"],
             partitioner_options=OPTS, dynamic_shapes=({0: s},), record_inputs=[torch.randint(0, 20, (5,))],
+        ),
+        "symint_scalars_dyn": lambda: oplib.export_case(
+            OUT, "symint_scalars_dyn", SymIntScalars(), [torch.randn(1, 24, 8) * 30],
+            expect_ops=["aten.clamp.default", "aten.index.Tensor"],
+            partitioner_options=OPTS, dynamic_shapes=({1: torch.export.Dim("t", min=1, max=24)},),
+            record_inputs=[torch.randn(1, 9, 8) * 30],
+        ),
+        "arange_start_dyn": lambda: oplib.export_case(
+            OUT, "arange_start_dyn", ArangeStart(), [torch.randn(8)],
+            expect_ops=["aten.arange.start_step"],
+            partitioner_options=OPTS, dynamic_shapes=({0: torch.export.Dim("n", min=2, max=16)},),
+            record_inputs=[torch.randn(3)],
         ),
     }
     only = sys.argv[1:]
