@@ -99,7 +99,9 @@ pub struct OpBuilder<'g> {
     /// Sizes of every tensor value as the graph runs (starts at the serialized dims).
     sizes: Vec<Option<Vec<usize>>>,
     /// Copies of a value (alias root) in another layout or element format, recorded once each.
-    converted: HashMap<(ValueId, Layout, Elem), ValueId>,
+    /// Converted copies by (memory root, layout, element format, the `[N, C, H, W]` the copy
+    /// reads the root as): views of one root with other ranks need copies of their own.
+    converted: HashMap<(ValueId, Layout, Elem, [usize; 4]), ValueId>,
     /// Constants re-laid out (or stored in another format) for a kernel, recorded once each.
     packed: HashMap<(ValueId, Option<Packing>, Elem), ValueId>,
     dispatches: Vec<Dispatch>,
@@ -328,14 +330,17 @@ impl<'g> OpBuilder<'g> {
         if have == layout && have_elem == elem {
             return Ok(id);
         }
-        if let Some(&c) = self.converted.get(&(root, layout, elem)) {
+        let sizes = self.sizes_of(id).map(<[usize]>::to_vec).unwrap_or_default();
+        let key = (root, layout, elem, nchw(&sizes));
+        if let Some(&c) = self.converted.get(&key) {
             return Ok(c);
         }
+        // The view's own bounds: a rank-3 root read through a rank-4 view packs differently.
         let meta = self
-            .meta(root)
+            .meta(id)
+            .or_else(|| self.meta(root))
             .cloned()
             .ok_or_else(|| self.err(format!("value {id} is not a tensor")))?;
-        let sizes = self.sizes_of(id).map(<[usize]>::to_vec).unwrap_or_default();
         let packed = have == Layout::Channels4 || layout == Layout::Channels4;
         let float = |e: Elem| e != Elem::I32;
         if (packed && !matches!(sizes.len(), 3 | 4))
@@ -357,7 +362,7 @@ impl<'g> OpBuilder<'g> {
             },
             sizes.clone(),
         );
-        let [n, c, h, w] = nchw(&sizes);
+        let [n, c, h, w] = key.3;
         let tensors = vec![converted, root];
         if have_elem == elem {
             // Words move unchanged: vectorized layout conversions.
@@ -385,7 +390,7 @@ impl<'g> OpBuilder<'g> {
             let op = convert_op(have_elem == Elem::F16, elem == Elem::F16);
             self.push_dispatch(CONVERT.call(p).variant(op).linear(count), tensors)?;
         }
-        self.converted.insert((root, layout, elem), converted);
+        self.converted.insert(key, converted);
         Ok(converted)
     }
 
@@ -764,7 +769,7 @@ impl<'g> OpBuilder<'g> {
         for (&t, binding) in tensors.iter().zip(k.bindings) {
             if binding.access.writes() {
                 let root = self.alias_root[t];
-                self.converted.retain(|(r, _, _), _| *r != root);
+                self.converted.retain(|(r, ..), _| *r != root);
             }
         }
         let shapes = tensors

@@ -1,6 +1,6 @@
 """Convolutions as the partitioner delegates them (2-D with batch 1; 1-D not transposed):
 strided / padded / dilated / grouped 2-D with bias, depthwise without bias, transposed 2-D
-with output_padding and groups, grouped 1-D, and a conv + ReLU6 that fuses into
+with output_padding and groups, grouped 1-D, a conv reading an unsqueezed view, and a conv + ReLU6 that fuses into
 et_vk.conv_with_clamp."""
 
 import os
@@ -23,6 +23,18 @@ class ConvRelu6(torch.nn.Module):
 
     def forward(self, x):
         return torch.nn.functional.relu6(self.conv(x))
+
+
+class ConvOnView(torch.nn.Module):
+    """A conv reading a rank-3 activation through an unsqueezed view: the channels-packed copy
+    is laid out from the view's [N, C, H, W], not from the rank-3 root's."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 16, 3, padding=1)
+
+    def forward(self, x, a):
+        return self.conv((x + a).unsqueeze(0))
 
 
 def main():
@@ -48,6 +60,10 @@ def main():
     oplib.export_case(
         OUT, "conv2d_relu6", ConvRelu6(), [torch.randn(1, 3, 6, 7)],
         expect_ops=["et_vk.conv_with_clamp.default"],
+    )
+    oplib.export_case(
+        OUT, "conv2d_on_view", ConvOnView(), [torch.rand(3, 10, 10), torch.rand(3, 10, 10)],
+        expect_ops=[CONV],
     )
 
 
