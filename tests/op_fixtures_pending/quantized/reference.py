@@ -301,8 +301,8 @@ class Interp:
         elif n == "torchao.choose_qparams_affine.default":
             x, mapping, block = T(a[0]).astype(F32), S(a[1]), S(a[2])
             qmin, qmax, eps = S(a[4]), S(a[5]), S(a[6])
-            assert mapping == "ASYMMETRIC" and all(b == 1 for b in block[:-1]) and block[-1] == x.shape[-1] or \
-                x.shape[-1] % block[-1] == 0
+            assert mapping == "ASYMMETRIC", "only the asymmetric mapping is exported (8da4w)"
+            assert all(b == 1 for b in block[:-1]) and x.shape[-1] % block[-1] == 0, block
             eps = np.finfo(F32).tiny if eps is None else f32(eps)  # None -> smallest normal
             xg = x.reshape(x.shape[:-1] + (x.shape[-1] // block[-1], block[-1]))
             lo = np.minimum(xg.min(-1), F32(0))
