@@ -2,6 +2,7 @@
 """Numpy CPU reference of the quantized Vulkan delegate ops, run on the exported fixtures.
 
     .venv/bin/python tests/op_fixtures_pending/quantized/reference.py [CASE_DIR ...]
+    .venv/bin/python tests/op_fixtures_pending/quantized/reference.py --wheel-python
 
 For every case directory (default: every directory beside this file holding delegate0.bin),
 each `delegate<k>.bin` is parsed with tests/fixtures/dump_delegates.py (VH00 header + VK00
@@ -434,7 +435,42 @@ def check_case(d: str) -> bool:
     return ok
 
 
+def wheel_python_check() -> None:
+    """docs/quantized-ops.md section 8: the wheel's own Python implementations of two ops
+    (custom_ops_lib.py), fed the exported constants, against eager / this reference."""
+    import torch
+
+    import executorch.backends.vulkan.custom_ops_lib  # noqa: F401
+
+    def load(case):
+        d = os.path.join(HERE, case)
+        _, g = dd.parse_blob(open(os.path.join(d, "delegate0.bin"), "rb").read())
+        return d, g, Interp(g, os.path.join(d, "named"))
+
+    d, g, it = load("q8ta_conv2d")
+    x = np.load(os.path.join(d, "delegate0_input0.npy"))
+    it.run([x])
+    c = next(o for o in g.chain if o.name == "et_vk.q8ta_conv2d.default")
+    args = [it.S(i) for i in c.args[:-1]]
+    args = [torch.from_numpy(v) if isinstance(v, np.ndarray) else v for v in args]
+    out = torch.ops.et_vk.q8ta_conv2d(*args).numpy()
+    deq = (out.astype(F32) - args[7]) * f32(args[6])
+    exp = np.load(os.path.join(d, "delegate0_expected0.npy"))
+    print("custom_ops_lib q8ta_conv2d on q8ta_conv2d: max |impl - eager| = %.3g (this reference: 0)" % np.abs(deq - exp).max())
+
+    d, g, it = load("qcs4w")
+    x = np.load(os.path.join(d, "delegate0_input0.npy"))
+    it.run([x])
+    op = next(o for o in g.chain if o.name == "et_vk.linear_qcs4w.default")
+    out = torch.ops.et_vk.linear_qcs4w(torch.from_numpy(x), torch.from_numpy(it.T(op.args[1])), torch.from_numpy(it.T(op.args[2])))
+    print("custom_ops_lib linear_qcs4w on qcs4w: max |impl - this reference| = %.3g (this reference matches eager)"
+          % float(np.abs(out.numpy() - it.env[op.args[-1]]).max()))
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--wheel-python"]:
+        wheel_python_check()
+        return 0
     dirs = sys.argv[1:] or sorted(os.path.dirname(p) for p in glob.glob(os.path.join(HERE, "*", "delegate0.bin")))
     ok = all([check_case(d) for d in dirs])
     print("quantized reference:", "all %d cases ok" % len(dirs) if ok else "FAILURES")
