@@ -147,6 +147,8 @@ test: deps test-deps build
 	  tests/cpp_example.sh; \
 	step "Python bindings (validation on)" env ETVK_PLUGIN="$(CURDIR)/$(PLUGIN)" \
 	  $(PYTHON) tests/python/test_pybindings.py; \
+	step "LLM programs from export_llama: fp32, fp16, 4w, 8da4w, prefill + 4 decode steps (validation on)" \
+	  $(PYTHON) tests/llm_fixtures/check_llm_fixtures.py --require-all --plugin $(PLUGIN); \
 	step "pip install . then import etvk (validation on)" \
 	  tests/python/test_package.sh "$(VENV_DIR)/bin/python"; \
 	step "ExecuTorch's test_vulkan_delegate.py (validation on)" \

@@ -342,7 +342,7 @@ impl<'g> OpBuilder<'g> {
             .cloned()
             .ok_or_else(|| self.err(format!("value {id} is not a tensor")))?;
         let packed = have == Layout::Channels4 || layout == Layout::Channels4;
-        let float = |e: Elem| e != Elem::I32;
+        let float = |e: Elem| matches!(e, Elem::F32 | Elem::F16);
         if (packed && !matches!(sizes.len(), 3 | 4))
             || (have_elem != elem && !(float(have_elem) && float(elem)))
         {

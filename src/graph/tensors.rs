@@ -44,9 +44,9 @@ impl TensorMeta {
         }
     }
 
-    /// Device bytes.
+    /// Device bytes (whole 32-bit words: shaders address memory by word).
     pub fn bytes(&self) -> usize {
-        self.stored_elements() * self.elem.bytes()
+        (self.stored_elements() * self.elem.bytes()).next_multiple_of(4)
     }
 
     pub fn is_constant(&self) -> bool {

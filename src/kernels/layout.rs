@@ -44,11 +44,15 @@ pub enum Elem {
     F16,
     /// 32-bit integers (every integer and bool dtype).
     I32,
+    /// Raw bytes, four to a 32-bit word: 8-bit constants a kernel reads packed (quantized
+    /// weights, 4-bit ones two to a byte), so they stay their file size on the device.
+    U8,
 }
 
 impl Elem {
     pub fn bytes(self) -> usize {
         match self {
+            Elem::U8 => 1,
             Elem::F16 => 2,
             Elem::F32 | Elem::I32 => 4,
         }
@@ -73,14 +77,17 @@ pub enum ElemReq {
     /// it takes the same as the variant's storage-buffer twin, so that the conversions a graph
     /// gets do not depend on which twin the run-time sizes pick.
     F16,
+    /// Raw bytes ([`Elem::U8`]), read as packed 32-bit words.
+    Bytes,
 }
 
 impl ElemReq {
     /// Whether a tensor stored as `e` can be bound as is.
     pub fn accepts(self, e: Elem) -> bool {
         match self {
-            ElemReq::Words32 => e != Elem::F16,
+            ElemReq::Words32 => e == Elem::F32 || e == Elem::I32,
             ElemReq::F16 => e == Elem::F16,
+            ElemReq::Bytes => e == Elem::U8,
         }
     }
 
@@ -89,6 +96,7 @@ impl ElemReq {
         match self {
             ElemReq::Words32 if have == Elem::F16 => Elem::F32,
             ElemReq::F16 => Elem::F16,
+            ElemReq::Bytes => Elem::U8,
             _ => have,
         }
     }

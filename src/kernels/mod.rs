@@ -120,6 +120,12 @@ impl Binding {
         self.elem = ElemReq::F16;
         self
     }
+
+    /// The same binding, of raw bytes read as packed words (8-bit and 4-bit constants).
+    pub const fn bytes(mut self) -> Self {
+        self.elem = ElemReq::Bytes;
+        self
+    }
 }
 
 /// The scalar type of a parameter or spec-constant field.
@@ -406,6 +412,7 @@ pub mod layout_convert;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod quantized;
 pub mod reduce;
 pub mod resample;
 pub mod shape;
@@ -437,6 +444,10 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &norm::NORM_ROWS.info,
         &pool::POOL_AVG.info,
         &pool::POOL_MAX.info,
+        &quantized::LINEAR_Q4GSW.info,
+        &quantized::LINEAR_DQ8CA_Q4GSW.info,
+        &quantized::CHOOSE_QPARAMS.info,
+        &quantized::EMBEDDING_Q4.info,
         &reduce::REDUCE.info,
         &reduce::SOFTMAX.info,
         &reduce::ARG_REDUCE.info,

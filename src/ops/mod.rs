@@ -15,6 +15,7 @@ pub mod index;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod quant4;
 pub mod reduce;
 pub mod resample;
 pub mod shape;
@@ -32,6 +33,7 @@ pub const FAMILIES: &[&[OpDef]] = &[
     norm::OPS,
     conv::OPS,
     pool::OPS,
+    quant4::OPS,
     reduce::OPS,
     resample::OPS,
     shape::OPS,

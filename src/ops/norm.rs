@@ -313,7 +313,7 @@ fn rows_norm(b: &mut OpBuilder, n: RowsNorm) -> Result<()> {
 }
 
 /// The `n` tensors of a multi-output op's ValueList output.
-fn output_list(b: &OpBuilder, id: ValueId, n: usize) -> Result<Vec<ValueId>> {
+pub(super) fn output_list(b: &OpBuilder, id: ValueId, n: usize) -> Result<Vec<ValueId>> {
     match b.value(id)? {
         Value::ValueList(items) if items.len() == n => Ok(items.clone()),
         Value::ValueList(items) => Err(b.err(format!(

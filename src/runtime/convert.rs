@@ -107,6 +107,16 @@ pub fn pack_to_gpu(
             "pack_to_gpu: f16 elements of an integer tensor",
         ));
     }
+    if elem == Elem::U8 {
+        // Raw bytes of an 8-bit constant, as the file has them.
+        if es != 1 || packing.is_some() {
+            return Err(Error::internal(format!(
+                "pack_to_gpu: {dtype:?} constants cannot be kept as raw bytes"
+            )));
+        }
+        out.copy_from_slice(&src[first..first + n]);
+        return Ok(());
+    }
     if packing.is_none() && elem != Elem::F16 {
         return to_gpu(dtype, &src[first * es..(first + n) * es], out);
     }
