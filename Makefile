@@ -142,6 +142,8 @@ test: deps test-deps build
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \
 	step "C ABI smoke test (C99)" $(BUILD_DIR)/etvk_capi_smoke; \
 	step "runner over tests/fixtures (validation on)" scripts/test_runner.sh; \
+	step "corrupted .pte files through the runner: an error exit, never a signal (tests/robustness_pte.py)" \
+	  $(PYTHON) tests/robustness_pte.py --runner $(RUNNER); \
 	step "failure messages and invented inputs (tests/messages.sh)" tests/messages.sh; \
 	step "README's C++ program against an installed tree (tests/cpp_example.sh)" \
 	  tests/cpp_example.sh; \

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <executorch/extension/module/module.h>
 #include <executorch/extension/tensor/tensor_ptr.h>
 #include <executorch/runtime/backend/interface.h>
@@ -45,6 +47,7 @@ using executorch::extension::module::Module;
 using executorch::runtime::Error;
 using executorch::runtime::EValue;
 using executorch::runtime::MethodMeta;
+using executorch::runtime::Program;
 using executorch::runtime::Tag;
 
 namespace {
@@ -686,11 +689,27 @@ int main(int argc, char** argv) {
   std::unique_ptr<Module> module = opt.data.empty()
       ? std::make_unique<Module>(opt.model, mode)
       : std::make_unique<Module>(opt.model, opt.data, mode);
-  Error err = module->load();
+  // Full verification: a corrupted .pte is an error here, not a crash later inside
+  // ExecuTorch (Minimal verification let method_meta and parse_values read out of bounds).
+  Error err = module->load(Program::Verification::InternalConsistency);
   if (err != Error::Ok) die(3, "loading program " + opt.model + " failed (ExecuTorch error " + hex(err) + ")");
   auto meta_r = module->method_meta(opt.method);
   if (!meta_r.ok()) die(3, "method '" + opt.method + "' not found in " + opt.model);
   MethodMeta meta = meta_r.get();
+  // Module allocates the planned buffers with new[]: sizes from a corrupted program would end
+  // in std::bad_alloc (a terminate) instead of an error.
+  uint64_t planned = 0;
+  for (size_t i = 0; i < meta.num_memory_planned_buffers(); ++i) {
+    auto size = meta.memory_planned_buffer_size(i);
+    if (!size.ok() || size.get() < 0) die(3, "planned buffer " + std::to_string(i) + " has no valid size");
+    const uint64_t bytes = static_cast<uint64_t>(size.get());
+    planned = bytes > UINT64_MAX - planned ? UINT64_MAX : planned + bytes;
+  }
+  const uint64_t ram = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  if (planned > ram) {
+    die(3, "method '" + opt.method + "' plans " + std::to_string(planned) +
+               " bytes of memory, more than this machine's " + std::to_string(ram));
+  }
   err = module->load_method(opt.method);
   if (err != Error::Ok) {
     die(3, "loading method '" + opt.method + "' failed (ExecuTorch error " + hex(err) + ")" +
