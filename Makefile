@@ -103,8 +103,11 @@ test-deps: venv
 build:
 	@if [ -z "$(ET_ROOT)" ]; then echo "build: no executorch wheel in $(VENV); run \`make deps\`" >&2; exit 1; fi
 	$(CARGO) build --release
+	@# A copy: `cargo test` rebuilds target/release/libetvk.a with the test-support feature
+	@# (the tests' dev-dependency on etvk), which must not reach the plugin or an install.
+	@mkdir -p $(BUILD_DIR) && cp -p target/release/libetvk.a $(BUILD_DIR)/libetvk.a
 	cmake -S cpp_shim -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release \
-	  -DEXECUTORCH_ROOT="$(ET_ROOT)" -DETVK_STATICLIB="$(CURDIR)/target/release/libetvk.a"
+	  -DEXECUTORCH_ROOT="$(ET_ROOT)" -DETVK_STATICLIB="$(CURDIR)/$(BUILD_DIR)/libetvk.a"
 	cmake --build $(BUILD_DIR) -j $(JOBS) -- --no-print-directory
 	@echo "build: $(PLUGIN) $(RUNNER) $(BUILD_DIR)/etvk_capi_smoke"
 

@@ -58,10 +58,14 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 }
 
+/// Installed only with the `host-heap-stats` feature (on by default, for the C ABI builds): a
+/// library must not impose a global allocator on a Rust program that links it as an rlib.
+#[cfg(feature = "host-heap-stats")]
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// Bytes of etvk's Rust heap allocations live now, and at most so far in this process.
+/// Bytes of etvk's Rust heap allocations live now, and at most so far in this process (both 0
+/// without the `host-heap-stats` feature, when nothing counts them).
 pub fn host_heap_bytes() -> (usize, usize) {
     (
         CURRENT.load(Ordering::Relaxed),

@@ -454,6 +454,7 @@ fn auto_compares_the_arena_with_the_shared_objects_views_included() {
 }
 
 /// etvk's own host heap is counted (process-wide): a loaded delegate holds some of it.
+#[cfg(feature = "host-heap-stats")]
 #[test]
 fn host_heap_is_counted() {
     let m = mlp();

@@ -8,8 +8,10 @@ pub mod parse;
 #[allow(clippy::all, unused_imports, dead_code, non_snake_case, missing_docs)]
 #[rustfmt::skip]
 pub mod schema_generated;
+#[cfg(feature = "test-support")]
 pub mod write;
 
 pub use graph::{Constant, ConstantSource, DType, Graph, OpCall, TensorDesc, Value, ValueId};
 pub use parse::parse_blob;
+#[cfg(feature = "test-support")]
 pub use write::write_blob;

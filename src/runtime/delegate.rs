@@ -264,7 +264,7 @@ impl Delegate {
 
     /// The shader of every dispatch in the current recording, in order (tests check which
     /// kernels a graph got).
-    #[doc(hidden)]
+    #[cfg(feature = "test-support")]
     pub fn recorded_shaders(&self) -> Result<Vec<&'static str>> {
         let built = self.rebuild(&self.recorded_for)?;
         Ok(built
@@ -457,7 +457,7 @@ impl Delegate {
     /// Test support: replays what the current recording runs (input copies, every dispatch
     /// with work, output copies) and names each pair of activations that share bytes of one
     /// buffer while both are live in that order. Empty when the memory plan holds for it.
-    #[doc(hidden)]
+    #[cfg(feature = "test-support")]
     pub fn overlapping_live_activations(&self) -> Result<Vec<String>> {
         let built = self.rebuild(&self.recorded_for)?;
         let mut steps: Vec<Vec<ValueId>> = vec![self
