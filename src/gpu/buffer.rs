@@ -6,6 +6,7 @@ use ash::vk;
 use vk_mem::Alloc;
 
 use super::memory::{Accountant, MemTag};
+use super::testing::{self, Object};
 use super::vk_error;
 use super::Context;
 use crate::error::{Error, Result};
@@ -85,9 +86,11 @@ impl Buffer {
                 ..Default::default()
             },
         };
-        // SAFETY: valid create infos; the allocator outlives the buffer (we hold an Arc).
-        let (buffer, allocation) = unsafe { ctx.allocator().create_buffer(&info, &alloc_info) }
+        let (buffer, allocation) = testing::fault("vmaCreateBuffer", false)
+            // SAFETY: valid create infos; the allocator outlives the buffer (we hold an Arc).
+            .and_then(|()| unsafe { ctx.allocator().create_buffer(&info, &alloc_info) })
             .map_err(|r| vk_error(&format!("allocating a {size}-byte {tag:?} buffer"), r))?;
+        testing::created(Object::Buffer);
         let mapped = match kind {
             BufferKind::Host | BufferKind::Unified => {
                 ctx.allocator().get_allocation_info(&allocation).mapped_data as *mut u8
@@ -157,6 +160,7 @@ impl Drop for Buffer {
                 .allocator()
                 .destroy_buffer(self.buffer, &mut self.allocation)
         };
+        testing::destroyed(Object::Buffer);
         self.accountant.sub(self.tag, self.size);
         self.ctx.note_reserved();
     }

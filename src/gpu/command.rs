@@ -5,6 +5,7 @@ use std::sync::Arc;
 use ash::vk;
 
 use super::pipeline::Pipeline;
+use super::testing::{self, Object};
 use super::vk_error;
 use super::Context;
 use crate::error::{Error, Result};
@@ -24,15 +25,18 @@ impl CommandBuffer {
         let info = vk::CommandPoolCreateInfo::default()
             .queue_family_index(ctx.queue_family())
             .flags(vk::CommandPoolCreateFlags::RESET_COMMAND_BUFFER);
-        // SAFETY: valid create info on a live device.
-        let pool = unsafe { ctx.device().create_command_pool(&info, None) }
+        let pool = testing::fault("vkCreateCommandPool", false)
+            // SAFETY: valid create info on a live device.
+            .and_then(|()| unsafe { ctx.device().create_command_pool(&info, None) })
             .map_err(|r| vk_error("vkCreateCommandPool", r))?;
         let alloc = vk::CommandBufferAllocateInfo::default()
             .command_pool(pool)
             .level(vk::CommandBufferLevel::PRIMARY)
             .command_buffer_count(1);
-        // SAFETY: the pool was just created from this device.
-        let cmd = match unsafe { ctx.device().allocate_command_buffers(&alloc) } {
+        let allocated = testing::fault("vkAllocateCommandBuffers", false)
+            // SAFETY: the pool was just created from this device.
+            .and_then(|()| unsafe { ctx.device().allocate_command_buffers(&alloc) });
+        let cmd = match allocated {
             Ok(v) => v[0],
             Err(r) => {
                 // SAFETY: nothing was allocated from the pool.
@@ -40,6 +44,7 @@ impl CommandBuffer {
                 return Err(vk_error("vkAllocateCommandBuffers", r));
             }
         };
+        testing::created(Object::CommandPool);
         Ok(CommandBuffer {
             ctx: ctx.clone(),
             pool,
@@ -57,6 +62,8 @@ impl CommandBuffer {
         } else {
             vk::CommandBufferUsageFlags::empty()
         };
+        testing::fault("vkBeginCommandBuffer", false)
+            .map_err(|r| vk_error("vkBeginCommandBuffer", r))?;
         // SAFETY: the buffer is not pending (callers wait on the fence of its last submission).
         unsafe {
             self.ctx
@@ -74,8 +81,9 @@ impl CommandBuffer {
     }
 
     pub fn end(&mut self) -> Result<()> {
-        // SAFETY: the buffer is in the recording state.
-        unsafe { self.ctx.device().end_command_buffer(self.cmd) }
+        testing::fault("vkEndCommandBuffer", false)
+            // SAFETY: the buffer is in the recording state.
+            .and_then(|()| unsafe { self.ctx.device().end_command_buffer(self.cmd) })
             .map_err(|r| vk_error("vkEndCommandBuffer", r))
     }
 
@@ -212,6 +220,7 @@ impl Drop for CommandBuffer {
         // SAFETY: owners wait for submitted work before dropping; destroying the pool frees
         // the command buffer.
         unsafe { self.ctx.device().destroy_command_pool(self.pool, None) };
+        testing::destroyed(Object::CommandPool);
     }
 }
 
@@ -222,12 +231,14 @@ pub struct Fence {
 
 impl Fence {
     pub fn new(ctx: &Arc<Context>) -> Result<Self> {
-        // SAFETY: valid create info on a live device.
-        let fence = unsafe {
-            ctx.device()
-                .create_fence(&vk::FenceCreateInfo::default(), None)
-        }
-        .map_err(|r| vk_error("vkCreateFence", r))?;
+        let fence = testing::fault("vkCreateFence", false)
+            // SAFETY: valid create info on a live device.
+            .and_then(|()| unsafe {
+                ctx.device()
+                    .create_fence(&vk::FenceCreateInfo::default(), None)
+            })
+            .map_err(|r| vk_error("vkCreateFence", r))?;
+        testing::created(Object::Fence);
         Ok(Fence {
             ctx: ctx.clone(),
             fence,
@@ -242,11 +253,14 @@ impl Fence {
 
     pub fn wait(&self) -> Result<()> {
         // SAFETY: waiting on a fence of this device.
-        match unsafe {
+        let waited = unsafe {
             self.ctx
                 .device()
                 .wait_for_fences(&[self.fence], true, FENCE_TIMEOUT_NS)
-        } {
+        };
+        // An injected failure comes after the real wait: nothing is pending when it returns.
+        let waited = waited.and_then(|()| testing::fault("vkWaitForFences", true));
+        match self.ctx.note_result(waited) {
             Ok(()) => Ok(()),
             Err(vk::Result::TIMEOUT) => Err(Error::internal(format!(
                 "GPU work did not finish within {} s",
@@ -261,5 +275,6 @@ impl Drop for Fence {
     fn drop(&mut self) {
         // SAFETY: a fence in a pending submission is always waited on before its owner drops.
         unsafe { self.ctx.device().destroy_fence(self.fence, None) };
+        testing::destroyed(Object::Fence);
     }
 }

@@ -13,6 +13,7 @@ use ash::vk;
 use super::caps::Caps;
 use super::pipeline::{Pipeline, PipelineKey};
 use super::shaders::Shader;
+use super::testing;
 use super::vk_error;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -66,6 +67,8 @@ pub struct Context {
     allocator: ManuallyDrop<vk_mem::Allocator>,
     caps: Caps,
     pipelines: Mutex<HashMap<PipelineKey, Arc<Pipeline>>>,
+    /// A call returned `VK_ERROR_DEVICE_LOST`: nothing more can run on this device.
+    lost: std::sync::atomic::AtomicBool,
 }
 
 /// The process-wide context. Once created it stays for the life of the process: creating a
@@ -74,12 +77,18 @@ pub struct Context {
 static SHARED: Mutex<Option<Arc<Context>>> = Mutex::new(None);
 
 impl Context {
-    /// The process-wide context, created on first use.
+    /// The process-wide context, created on first use, and again after the device was lost
+    /// (delegates of the lost one keep it until they are destroyed; their calls fail).
     pub fn shared() -> Result<Arc<Context>> {
+        #[cfg(feature = "test-support")]
+        if let Some(ctx) = testing::scoped_context() {
+            return Ok(ctx);
+        }
         let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ctx) = slot.as_ref() {
+        if let Some(ctx) = slot.as_ref().filter(|c| !c.is_lost()) {
             return Ok(ctx.clone());
         }
+        *slot = None;
         let ctx = Arc::new(Context::new()?);
         *slot = Some(ctx.clone());
         Ok(ctx)
@@ -210,7 +219,33 @@ impl Context {
             allocator: ManuallyDrop::new(allocator),
             caps,
             pipelines: Mutex::new(HashMap::new()),
+            lost: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Whether a call on this device returned `VK_ERROR_DEVICE_LOST`.
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Fails once the device is lost: every later init or execute on it would fail anyway.
+    pub fn check_not_lost(&self) -> Result<()> {
+        if self.is_lost() {
+            return Err(Error::internal(format!(
+                "the Vulkan device '{}' was lost (VK_ERROR_DEVICE_LOST) in an earlier call; \
+                 destroy this delegate and load the program again",
+                self.caps.device_name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Passes `r` through, remembering a device loss.
+    pub(crate) fn note_result<T>(&self, r: ash::prelude::VkResult<T>) -> ash::prelude::VkResult<T> {
+        if r.as_ref().err() == Some(&vk::Result::ERROR_DEVICE_LOST) {
+            self.lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
     }
 
     pub fn caps(&self) -> &Caps {
@@ -252,9 +287,11 @@ impl Context {
         let cmds = [cmd];
         let submit = [vk::SubmitInfo::default().command_buffers(&cmds)];
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the queue is externally synchronised by the mutex; `cmd` is a recorded,
-        // executable command buffer of this device and `fence` is unsignalled.
-        unsafe { self.device.queue_submit(*queue, &submit, fence) }
+        let submitted = testing::fault("vkQueueSubmit", true)
+            // SAFETY: the queue is externally synchronised by the mutex; `cmd` is a recorded,
+            // executable command buffer of this device and `fence` is unsignalled.
+            .and_then(|()| unsafe { self.device.queue_submit(*queue, &submit, fence) });
+        self.note_result(submitted)
             .map_err(|r| vk_error("vkQueueSubmit", r))
     }
 
@@ -315,11 +352,87 @@ impl Drop for Context {
             }
             ManuallyDrop::drop(&mut self.allocator);
             self.device.destroy_device(None);
+            // What the validation layer said about the device's teardown (objects left alive).
+            #[cfg(feature = "test-support")]
+            TEARDOWN_REPORT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(self.take_validation_errors());
             if let Some((loader, messenger)) = self.debug.take() {
                 loader.destroy_debug_utils_messenger(messenger, None);
             }
             self.instance.destroy_instance(None);
         }
+    }
+}
+
+/// Validation errors reported while contexts were destroyed (test-support).
+#[cfg(feature = "test-support")]
+static TEARDOWN_REPORT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+#[cfg(feature = "test-support")]
+impl Context {
+    /// A context of its own (not the shared one) whose capabilities `adjust` changes, e.g.
+    /// lowered limits; use it through [`testing::with_context`].
+    pub fn with_caps(adjust: impl FnOnce(&mut Caps)) -> Result<Arc<Context>> {
+        let mut ctx = Context::new()?;
+        adjust(&mut ctx.caps);
+        Ok(Arc::new(ctx))
+    }
+
+    /// VMA's live allocations and the `VkDeviceMemory` blocks it holds.
+    pub fn live_allocations(&self) -> Result<(u32, u32)> {
+        let s = self
+            .allocator
+            .calculate_statistics()
+            .map_err(|r| vk_error("vmaCalculateStatistics", r))?;
+        Ok((
+            s.total.statistics.allocationCount,
+            s.total.statistics.blockCount,
+        ))
+    }
+
+    /// Compute pipelines in the cache.
+    pub fn cached_pipelines(&self) -> usize {
+        self.pipelines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Destroys the cached pipelines, so that the next loads create them again (fault
+    /// injection reaches their creation). No delegate may be alive.
+    pub fn drop_cached_pipelines(&self) {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, p) in cache.drain() {
+            // SAFETY: per the contract no delegate is alive, so no command buffer that uses
+            // the pipeline can be pending or submitted again.
+            unsafe { p.destroy(&self.device) };
+        }
+    }
+
+    /// Destroys the process-wide context, which every delegate must have released, and returns
+    /// what the validation layer reported while the device was destroyed (with validation on,
+    /// every Vulkan object still alive is reported there). `shared()` then creates a new one.
+    pub fn teardown_shared() -> Result<Vec<String>> {
+        let ctx = SHARED.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(ctx) = ctx else {
+            return Ok(Vec::new());
+        };
+        match Arc::try_unwrap(ctx) {
+            Ok(ctx) => drop(ctx),
+            Err(ctx) => {
+                let users = Arc::strong_count(&ctx) - 1;
+                *SHARED.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx);
+                return Err(Error::new(
+                    ErrorKind::InvalidState,
+                    format!("the shared context is still used by {users} other owner(s)"),
+                ));
+            }
+        }
+        Ok(std::mem::take(
+            &mut *TEARDOWN_REPORT.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
     }
 }
 

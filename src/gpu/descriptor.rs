@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ash::vk;
 
 use super::pipeline::{descriptor_type, Pipeline};
+use super::testing::{self, Object};
 use super::vk_error;
 use super::Context;
 use crate::error::Result;
@@ -45,9 +46,11 @@ impl DescriptorPool {
         let info = vk::DescriptorPoolCreateInfo::default()
             .max_sets(max_sets.max(1))
             .pool_sizes(&sizes);
-        // SAFETY: valid create info on a live device.
-        let pool = unsafe { ctx.device().create_descriptor_pool(&info, None) }
+        let pool = testing::fault("vkCreateDescriptorPool", false)
+            // SAFETY: valid create info on a live device.
+            .and_then(|()| unsafe { ctx.device().create_descriptor_pool(&info, None) })
             .map_err(|r| vk_error("vkCreateDescriptorPool", r))?;
+        testing::created(Object::DescriptorPool);
         Ok(DescriptorPool {
             ctx: ctx.clone(),
             pool,
@@ -61,9 +64,10 @@ impl DescriptorPool {
         let info = vk::DescriptorSetAllocateInfo::default()
             .descriptor_pool(self.pool)
             .set_layouts(&layouts);
-        // SAFETY: the layout is alive (owned by the context's cache) and the pool was sized by
-        // the caller for every set it allocates.
-        let set = unsafe { self.ctx.device().allocate_descriptor_sets(&info) }
+        let set = testing::fault("vkAllocateDescriptorSets", false)
+            // SAFETY: the layout is alive (owned by the context's cache) and the pool was sized
+            // by the caller for every set it allocates.
+            .and_then(|()| unsafe { self.ctx.device().allocate_descriptor_sets(&info) })
             .map_err(|r| vk_error("vkAllocateDescriptorSets", r))?[0];
         let infos: Vec<[vk::DescriptorBufferInfo; 1]> = bound
             .iter()
@@ -117,5 +121,6 @@ impl Drop for DescriptorPool {
     fn drop(&mut self) {
         // SAFETY: the owner waits for its work to finish before dropping the pool.
         unsafe { self.ctx.device().destroy_descriptor_pool(self.pool, None) };
+        testing::destroyed(Object::DescriptorPool);
     }
 }

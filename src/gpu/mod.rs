@@ -16,6 +16,7 @@ pub mod memory;
 mod pipeline;
 mod query;
 pub mod shaders;
+pub mod testing;
 mod view;
 
 pub use buffer::{Buffer, BufferKind};
@@ -41,9 +42,14 @@ pub(crate) fn vk_error(what: &str, r: vk::Result) -> Error {
         vk::Result::ERROR_INITIALIZATION_FAILED | vk::Result::ERROR_INCOMPATIBLE_DRIVER => {
             ErrorKind::NotSupported
         }
-        vk::Result::ERROR_DEVICE_LOST => ErrorKind::Internal,
         _ => ErrorKind::Internal,
     };
+    if r == vk::Result::ERROR_DEVICE_LOST {
+        return Error::new(
+            kind,
+            format!("{what} failed: the Vulkan device was lost (ERROR_DEVICE_LOST)"),
+        );
+    }
     Error::new(kind, format!("{what} failed: {r:?}"))
 }
 

@@ -5,6 +5,7 @@
 use ash::vk;
 
 use super::shaders::Shader;
+use super::testing::{self, fault, Object};
 use super::vk_error;
 use crate::error::{Error, Result};
 
@@ -87,23 +88,32 @@ impl Pipeline {
         // SAFETY: all create infos below refer to locals that outlive each call; on any error
         // the guard destroys what was created so far.
         unsafe {
-            guard.module = device
-                .create_shader_module(&vk::ShaderModuleCreateInfo::default().code(&code), None)
+            guard.module = fault("vkCreateShaderModule", false)
+                .and_then(|()| {
+                    device.create_shader_module(
+                        &vk::ShaderModuleCreateInfo::default().code(&code),
+                        None,
+                    )
+                })
                 .map_err(|r| vk_error(&format!("vkCreateShaderModule({})", shader.name), r))?;
-            guard.p.set_layout = device
-                .create_descriptor_set_layout(
-                    &vk::DescriptorSetLayoutCreateInfo::default().bindings(&layout_bindings),
-                    None,
-                )
+            guard.p.set_layout = fault("vkCreateDescriptorSetLayout", false)
+                .and_then(|()| {
+                    device.create_descriptor_set_layout(
+                        &vk::DescriptorSetLayoutCreateInfo::default().bindings(&layout_bindings),
+                        None,
+                    )
+                })
                 .map_err(|r| vk_error("vkCreateDescriptorSetLayout", r))?;
             let set_layouts = [guard.p.set_layout];
-            guard.p.layout = device
-                .create_pipeline_layout(
-                    &vk::PipelineLayoutCreateInfo::default()
-                        .set_layouts(&set_layouts)
-                        .push_constant_ranges(push_ranges),
-                    None,
-                )
+            guard.p.layout = fault("vkCreatePipelineLayout", false)
+                .and_then(|()| {
+                    device.create_pipeline_layout(
+                        &vk::PipelineLayoutCreateInfo::default()
+                            .set_layouts(&set_layouts)
+                            .push_constant_ranges(push_ranges),
+                        None,
+                    )
+                })
                 .map_err(|r| vk_error("vkCreatePipelineLayout", r))?;
             let spec_data: Vec<u8> = key.spec.iter().flat_map(|w| w.to_le_bytes()).collect();
             let spec_entries: Vec<vk::SpecializationMapEntry> = (0..key.spec.len() as u32)
@@ -124,8 +134,11 @@ impl Pipeline {
             let info = [vk::ComputePipelineCreateInfo::default()
                 .stage(stage)
                 .layout(guard.p.layout)];
-            guard.p.pipeline = device
-                .create_compute_pipelines(vk::PipelineCache::null(), &info, None)
+            guard.p.pipeline = fault("vkCreateComputePipelines", false)
+                .map_err(|r| (Vec::new(), r))
+                .and_then(|()| {
+                    device.create_compute_pipelines(vk::PipelineCache::null(), &info, None)
+                })
                 .map_err(|(_, r)| {
                     vk_error(&format!("vkCreateComputePipelines({})", shader.name), r)
                 })?[0];
@@ -133,6 +146,7 @@ impl Pipeline {
             guard.module = vk::ShaderModule::null();
         }
         let p = std::mem::replace(&mut guard.p, Pipeline::null(first_binding, key.texel_mask));
+        testing::created(Object::Pipeline);
         Ok(p)
     }
 
@@ -156,6 +170,9 @@ impl Pipeline {
             device.destroy_pipeline(self.pipeline, None);
             device.destroy_pipeline_layout(self.layout, None);
             device.destroy_descriptor_set_layout(self.set_layout, None);
+        }
+        if self.pipeline != vk::Pipeline::null() {
+            testing::destroyed(Object::Pipeline);
         }
     }
 }

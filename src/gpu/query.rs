@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ash::vk;
 
+use super::testing::{self, Object};
 use super::vk_error;
 use super::{CommandBuffer, Context};
 use crate::error::{Error, Result};
@@ -25,9 +26,11 @@ impl TimestampPool {
         let info = vk::QueryPoolCreateInfo::default()
             .query_type(vk::QueryType::TIMESTAMP)
             .query_count(count.max(1));
-        // SAFETY: valid create info on a live device.
-        let pool = unsafe { ctx.device().create_query_pool(&info, None) }
+        let pool = testing::fault("vkCreateQueryPool", false)
+            // SAFETY: valid create info on a live device.
+            .and_then(|()| unsafe { ctx.device().create_query_pool(&info, None) })
             .map_err(|r| vk_error("vkCreateQueryPool", r))?;
+        testing::created(Object::QueryPool);
         Ok(TimestampPool {
             ctx: ctx.clone(),
             pool,
@@ -66,6 +69,7 @@ impl Drop for TimestampPool {
     fn drop(&mut self) {
         // SAFETY: owners wait for submissions using the pool before dropping it.
         unsafe { self.ctx.device().destroy_query_pool(self.pool, None) };
+        testing::destroyed(Object::QueryPool);
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ash::vk;
 
+use super::testing::{self, Object};
 use super::vk_error;
 use super::Context;
 use crate::error::Result;
@@ -35,9 +36,12 @@ impl BufferView {
             .format(format)
             .offset(offset)
             .range(range);
-        // SAFETY: valid create info on a live device; the buffer has UNIFORM_TEXEL_BUFFER usage.
-        let view = unsafe { ctx.device().create_buffer_view(&info, None) }
+        let view = testing::fault("vkCreateBufferView", false)
+            // SAFETY: valid create info on a live device; the buffer has UNIFORM_TEXEL_BUFFER
+            // usage.
+            .and_then(|()| unsafe { ctx.device().create_buffer_view(&info, None) })
             .map_err(|r| vk_error("vkCreateBufferView", r))?;
+        testing::created(Object::BufferView);
         Ok(BufferView {
             ctx: ctx.clone(),
             view,
@@ -53,5 +57,6 @@ impl Drop for BufferView {
     fn drop(&mut self) {
         // SAFETY: owners wait for submissions using the view before dropping it.
         unsafe { self.ctx.device().destroy_buffer_view(self.view, None) };
+        testing::destroyed(Object::BufferView);
     }
 }

@@ -138,6 +138,9 @@ pub struct Delegate {
     // Field order is drop order: GPU objects go before the context they came from.
     pub(super) recording: Recording,
     pub(super) fence: Fence,
+    /// The last submission may still run: its wait failed (a timeout). Waited for before the
+    /// next submission, a new recording, or destruction.
+    pub(super) in_flight: bool,
     pub(super) inputs: Vec<InputSlot>,
     pub(super) outputs: Vec<Io>,
     /// What the current recording was built for, per input.
@@ -284,6 +287,8 @@ impl Delegate {
     /// Tensors of other sizes than the serialized bounds (dynamic shapes; ExecuTorch bounds
     /// them by element count) re-record the graph for their sizes; memory stays as planned.
     pub fn execute(&mut self, inputs: &[InputValue]) -> Result<()> {
+        self.ctx.check_not_lost()?;
+        self.settle()?;
         if inputs.len() != self.inputs.len() {
             return Err(Error::invalid_argument(format!(
                 "delegate expects {} inputs, got {}",
@@ -351,7 +356,11 @@ impl Delegate {
                 to_gpu(t.dtype, &t.data, dst)?;
             }
         }
-        self.recording.command.submit_and_wait(&self.fence)?;
+        self.recording.command.submit(&self.fence)?;
+        if let Err(e) = self.fence.wait() {
+            self.in_flight = true;
+            return Err(e);
+        }
         if self.profiling {
             self.last_timings = self.recording.timings()?;
             let entries = self.profile();
@@ -379,8 +388,18 @@ impl Delegate {
         )
     }
 
+    /// Waits for a submission whose wait failed before, if any.
+    fn settle(&mut self) -> Result<()> {
+        if self.in_flight {
+            self.fence.wait()?;
+            self.in_flight = false;
+        }
+        Ok(())
+    }
+
     /// Re-runs every op's builder for new input sizes and records the graph again.
     fn resize(&mut self, runtime: Vec<RuntimeInput>) -> Result<()> {
+        self.settle()?;
         let ctx = self.ctx.clone();
         let built = self.rebuild(&runtime)?;
         if built.roots != self.roots || built.metas != self.memory.metas {
@@ -562,7 +581,12 @@ impl Delegate {
 
 impl Drop for Delegate {
     fn drop(&mut self) {
-        // Nothing is pending: init and execute wait for their submissions.
+        // Nothing is pending (init and execute wait for their submissions) unless a wait
+        // failed: the GPU must be done with the recording before it is freed. A lost device
+        // answers at once.
+        if self.in_flight {
+            let _ = self.fence.wait();
+        }
         LIVE_REPORTS
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -386,6 +386,7 @@ impl Loader<'_> {
         Ok(Delegate {
             recording,
             fence,
+            in_flight: false,
             inputs,
             outputs,
             recorded_for,

@@ -63,8 +63,23 @@ impl StagingRing {
 
     /// Converts `src` (elements of `dtype`) into GPU words, re-laid out by `packing`, and
     /// copies them into `dst` from byte 0, slot by slot. Returns once every piece is in
-    /// staging (the GPU copies may still be running: `finish` waits for them).
+    /// staging (the GPU copies may still be running: `finish` waits for them). On an error
+    /// it waits for the pieces already submitted, so the caller may free `dst` at once.
     pub fn upload(
+        &mut self,
+        src: &[u8],
+        dtype: DType,
+        packing: (Option<Packing>, Elem),
+        dst: &Buffer,
+    ) -> Result<()> {
+        let result = self.upload_pieces(src, dtype, packing, dst);
+        if result.is_err() {
+            let _ = self.finish();
+        }
+        result
+    }
+
+    fn upload_pieces(
         &mut self,
         src: &[u8],
         dtype: DType,

@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod npy;
+pub mod robustness;
 
 use std::collections::HashMap;
 
