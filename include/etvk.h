@@ -108,7 +108,11 @@
 #define ETVK_NUM_PHASES 4
 
 /**
- * An initialized delegate (opaque). Not thread-safe: use one handle from one thread at a time.
+ * An initialized delegate (opaque). Handles are independent: threads may each use their own
+ * concurrently. Calls on one handle from several threads are serialized (each waits for the
+ * call in progress), so every `etvk_execute` that copies its outputs out gets its own
+ * results; outputs left for `etvk_read_output` are those of the handle's latest execute.
+ * `etvk_destroy` must not run while another call on the same handle is in progress.
  */
 typedef struct EtvkDelegate EtvkDelegate;
 

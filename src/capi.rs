@@ -105,8 +105,20 @@ pub struct EtvkTensor {
     pub int_value: i64,
 }
 
-/// An initialized delegate (opaque). Not thread-safe: use one handle from one thread at a time.
+/// An initialized delegate (opaque). Handles are independent: threads may each use their own
+/// concurrently. Calls on one handle from several threads are serialized (each waits for the
+/// call in progress), so every `etvk_execute` that copies its outputs out gets its own
+/// results; outputs left for `etvk_read_output` are those of the handle's latest execute.
+/// `etvk_destroy` must not run while another call on the same handle is in progress.
 pub struct EtvkDelegate {
+    num_inputs: usize,
+    num_outputs: usize,
+    /// One call at a time on the handle.
+    state: std::sync::Mutex<HandleState>,
+}
+
+/// What the calls on a handle use, under its lock.
+struct HandleState {
     delegate: Delegate,
     num_inputs: usize,
     num_outputs: usize,
@@ -162,11 +174,19 @@ fn guard(f: impl FnOnce() -> Result<()>) -> u32 {
     }
 }
 
-/// Like [`guard`] for calls on a handle: a panic poisons the handle.
-fn guard_handle(handle: *mut EtvkDelegate, f: impl FnOnce(&mut EtvkDelegate) -> Result<()>) -> u32 {
+/// Like [`guard`] for calls on a handle: runs `f` under the handle's lock; a panic poisons
+/// the handle.
+fn guard_handle(
+    handle: *const EtvkDelegate,
+    f: impl FnOnce(&mut HandleState) -> Result<()>,
+) -> u32 {
     guard(|| {
-        // SAFETY: the caller passes a handle from `etvk_init` that is not used concurrently.
-        let h = unsafe { handle.as_mut() }.ok_or_else(null_handle)?;
+        // SAFETY: the caller passes NULL or a live handle from `etvk_init` (shared access only:
+        // the state is behind the lock).
+        let h = unsafe { handle.as_ref() }.ok_or_else(null_handle)?;
+        // A panic inside `f` is caught below, so the lock is never poisoned by one.
+        let mut h = h.state.lock().unwrap_or_else(|e| e.into_inner());
+        let h = &mut *h;
         if h.poisoned {
             return Err(Error::new(
                 ErrorKind::InvalidState,
@@ -449,10 +469,14 @@ pub unsafe extern "C" fn etvk_init(
         let num_inputs = delegate.num_inputs();
         let num_outputs = delegate.num_outputs();
         let handle = Box::new(EtvkDelegate {
-            delegate,
             num_inputs,
             num_outputs,
-            poisoned: false,
+            state: std::sync::Mutex::new(HandleState {
+                delegate,
+                num_inputs,
+                num_outputs,
+                poisoned: false,
+            }),
         });
         // SAFETY: checked non-NULL above.
         unsafe { *out = Box::into_raw(handle) };
@@ -728,11 +752,14 @@ pub unsafe extern "C" fn etvk_memory_stats(
         let out = unsafe { out.as_mut() }.ok_or_else(|| null_arg("out"))?;
         // SAFETY: the caller passes NULL or a live handle.
         let (count, report, stats) = match unsafe { handle.as_ref() } {
-            Some(h) => (
-                1,
-                h.delegate.memory_report().clone(),
-                h.delegate.memory_stats(),
-            ),
+            Some(h) => {
+                let h = h.state.lock().unwrap_or_else(|e| e.into_inner());
+                (
+                    1,
+                    h.delegate.memory_report().clone(),
+                    h.delegate.memory_stats(),
+                )
+            }
             None => {
                 let (n, r) = crate::runtime::process_memory_report();
                 (n, r, crate::gpu::memory::Accountant::process())
@@ -867,7 +894,12 @@ pub unsafe extern "C" fn etvk_profile(
         let count = unsafe { count.as_mut() }.ok_or_else(|| null_arg("count"))?;
         // SAFETY: the caller passes NULL or a live handle.
         let entries = match unsafe { handle.as_ref() } {
-            Some(h) => h.delegate.profile(),
+            Some(h) => h
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .delegate
+                .profile(),
             None => crate::runtime::process_profile(),
         };
         *count = entries.len();
