@@ -122,17 +122,35 @@ impl Context {
             }
             layers.push(VALIDATION_LAYER.as_ptr());
             extensions.push(ash::ext::debug_utils::NAME.as_ptr());
+            // Synchronization validation too, whatever the environment says: it checks the
+            // barriers etvk derives from hazards (VK_LAYER_ENABLES can ask for it as well).
+            // SAFETY: plain enumeration call on a loaded entry, for a layer that exists.
+            let layer_extensions =
+                unsafe { entry.enumerate_instance_extension_properties(Some(VALIDATION_LAYER)) }
+                    .unwrap_or_default();
+            if layer_extensions.iter().any(|e| {
+                e.extension_name_as_c_str()
+                    .is_ok_and(|n| n == ash::ext::validation_features::NAME)
+            }) {
+                extensions.push(ash::ext::validation_features::NAME.as_ptr());
+            }
         }
+        let sync_validation = [vk::ValidationFeatureEnableEXT::SYNCHRONIZATION_VALIDATION];
+        let mut features =
+            vk::ValidationFeaturesEXT::default().enabled_validation_features(&sync_validation);
 
         let app_name = CString::new("etvk").unwrap_or_default();
         let app = vk::ApplicationInfo::default()
             .application_name(&app_name)
             .engine_name(&app_name)
             .api_version(vk::API_VERSION_1_1);
-        let create = vk::InstanceCreateInfo::default()
+        let mut create = vk::InstanceCreateInfo::default()
             .application_info(&app)
             .enabled_layer_names(&layers)
             .enabled_extension_names(&extensions);
+        if extensions.contains(&ash::ext::validation_features::NAME.as_ptr()) {
+            create = create.push_next(&mut features);
+        }
         // SAFETY: every pointer in `create` refers to locals that outlive the call.
         let instance = unsafe { entry.create_instance(&create, None) }
             .map_err(|r| vk_error("vkCreateInstance", r))?;
