@@ -86,6 +86,15 @@ impl Buffer {
                 ..Default::default()
             },
         };
+        if size > ctx.caps().max_memory_allocation_size {
+            return Err(Error::new(
+                crate::error::ErrorKind::OutOfResources,
+                format!(
+                    "a {size}-byte {tag:?} buffer exceeds the device's maxMemoryAllocationSize {}",
+                    ctx.caps().max_memory_allocation_size
+                ),
+            ));
+        }
         let (buffer, allocation) = testing::fault("vmaCreateBuffer", false)
             // SAFETY: valid create infos; the allocator outlives the buffer (we hold an Arc).
             .and_then(|()| unsafe { ctx.allocator().create_buffer(&info, &alloc_info) })

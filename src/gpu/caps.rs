@@ -44,6 +44,9 @@ pub struct Caps {
     /// Texels a uniform texel buffer view may span, and the alignment of its offset.
     pub max_texel_buffer_elements: u32,
     pub min_texel_buffer_offset_alignment: u64,
+    /// The largest single `VkDeviceMemory` allocation (Vulkan 1.1 `maxMemoryAllocationSize`);
+    /// larger buffers are refused before the driver is asked.
+    pub max_memory_allocation_size: u64,
     /// Kernels read their inputs through uniform texel buffers rather than storage buffers
     /// (see [`Caps::texel_reads`]).
     pub prefer_texel_reads: bool,
@@ -122,6 +125,8 @@ impl Caps {
             has_host_visible_device_memory: unified,
             max_texel_buffer_elements: l.max_texel_buffer_elements,
             min_texel_buffer_offset_alignment: l.min_texel_buffer_offset_alignment,
+            // Read with the device's maintenance3 properties when it is picked.
+            max_memory_allocation_size: u64::MAX,
             prefer_texel_reads: texel_reads_by_default(DeviceKind::from_vk(props.device_type)),
             f16_storage: false,
             timestamp_period_ns: l.timestamp_period,

@@ -184,6 +184,8 @@ impl Context {
 
         let (physical_device, queue_family, mut caps) = pick_device(partial.instance())?;
         caps.f16_storage = f16_storage_supported(partial.instance(), physical_device);
+        caps.max_memory_allocation_size =
+            max_memory_allocation_size(partial.instance(), physical_device);
 
         let priorities = [1.0f32];
         let queue_info = [vk::DeviceQueueCreateInfo::default()
@@ -489,6 +491,18 @@ impl Drop for PartialInstance {
                 instance.destroy_instance(None);
             }
         }
+    }
+}
+
+/// The device's `maxMemoryAllocationSize` (Vulkan 1.1 core, from maintenance3).
+fn max_memory_allocation_size(instance: &ash::Instance, pd: vk::PhysicalDevice) -> u64 {
+    let mut m3 = vk::PhysicalDeviceMaintenance3Properties::default();
+    let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut m3);
+    // SAFETY: `pd` was enumerated from this instance (Vulkan 1.1 core query).
+    unsafe { instance.get_physical_device_properties2(pd, &mut props) };
+    match m3.max_memory_allocation_size {
+        0 => u64::MAX,
+        n => n,
     }
 }
 

@@ -11,8 +11,9 @@ use crate::gpu::memory::Accountant;
 use crate::gpu::{Buffer, Context, Fence, MemoryStats};
 use crate::graph::{self, fits_bound, BuiltGraph, Dispatch, RuntimeInput};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
+use crate::runtime::limits::check_limits;
 use crate::runtime::load_options::LoadOptions;
-use crate::runtime::loader::{check_limits, Loader};
+use crate::runtime::loader::Loader;
 use crate::runtime::record::{record, DispatchTiming, Recording, TensorMemory, Transfer};
 use crate::runtime::resident::Resident;
 use crate::runtime::{CompileSpecs, HostTensor, InputValue, NamedData};
@@ -414,7 +415,7 @@ impl Delegate {
                 first.and_then(|i| metas.get(i))
             )));
         }
-        check_limits(&ctx, &built)?;
+        check_limits(ctx.caps(), &built)?;
         // Inputs are bounded by element count, so a dim may exceed its serialized size:
         // every tensor a dispatch binds must still fit the memory planned for it.
         for d in &built.dispatches {

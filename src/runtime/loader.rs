@@ -30,6 +30,7 @@ use crate::runtime::delegate::{
     profiling_by_default, record_graph, Delegate, InputSlot, Io, MemoryReport, LIVE_REPORTS,
     NEXT_ID,
 };
+use crate::runtime::limits::check_limits;
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
 use crate::runtime::prepack::{write_direct, StagingRing};
@@ -141,7 +142,7 @@ impl Loader<'_> {
             at_bounds,
             self.aliases_activations(),
         )?;
-        check_limits(self.ctx, &built)?;
+        check_limits(self.ctx.caps(), &built)?;
         Ok(built)
     }
 
@@ -695,57 +696,6 @@ fn fetch_constant(
                 .map_err(|e| e.context(format!("named constant '{key}'")))
         }
     }
-}
-
-/// Device limits that must hold before anything is dispatched.
-pub(super) fn check_limits(ctx: &Context, built: &BuiltGraph) -> Result<()> {
-    let caps = ctx.caps();
-    for d in &built.dispatches {
-        let local = d.grid.local();
-        let invocations: u64 = local.iter().map(|&l| l as u64).product();
-        if (0..3).any(|i| local[i] > caps.max_compute_work_group_size[i])
-            || invocations > caps.max_compute_work_group_invocations as u64
-        {
-            return Err(Error::new(
-                ErrorKind::OutOfResources,
-                format!(
-                    "op #{} ({}): workgroup {local:?} exceeds the device's limits {:?} / {} \
-                     invocations",
-                    d.op_index,
-                    d.kernel.shader.name,
-                    caps.max_compute_work_group_size,
-                    caps.max_compute_work_group_invocations
-                ),
-            ));
-        }
-        if d.work_items() > 0 {
-            crate::runtime::record::workgroups(ctx, d)?;
-        }
-        if d.tensors.len() as u32 + 1 > caps.max_per_stage_storage_buffers {
-            return Err(Error::new(
-                ErrorKind::OutOfResources,
-                format!(
-                    "op #{}: {} storage buffers exceed the device limit {}",
-                    d.op_index,
-                    d.tensors.len() + 1,
-                    caps.max_per_stage_storage_buffers
-                ),
-            ));
-        }
-        for &t in &d.tensors {
-            let bytes = built.meta(t).map_or(0, |m| m.bytes()) as u64;
-            if bytes > caps.max_storage_buffer_range as u64 {
-                return Err(Error::new(
-                    ErrorKind::OutOfResources,
-                    format!(
-                        "op #{}: tensor value {t} needs {bytes} bytes, above the device's maxStorageBufferRange {}",
-                        d.op_index, caps.max_storage_buffer_range
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Says once per process that FLOAT16 tensors run in f32 (no 16-bit storage on the device, or

@@ -6,16 +6,16 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::format::ValueId;
 use crate::gpu::memory::Accountant;
-use crate::gpu::shaders::PUSH_PARAMS_MAX_BYTES;
 use crate::gpu::{
     Bound, Buffer, BufferKind, BufferRange, BufferView, CommandBuffer, Context, DescriptorPool,
     MemTag, PipelineKey, TimestampPool,
 };
 use crate::graph::Dispatch;
-use crate::kernels::{BindingKind, Elem, Grid};
+use crate::kernels::{BindingKind, Elem};
+use crate::runtime::limits::{pushes_params, workgroups};
 
 /// Where recorded tensors live and how they are stored.
 pub trait TensorMemory {
@@ -84,12 +84,6 @@ impl Hazards {
         self.reads.clear();
         self.writes.clear();
     }
-}
-
-/// Where a dispatch's params travel: push constants or an offset into the params buffer.
-fn push_params(ctx: &Context, d: &Dispatch) -> bool {
-    let bytes = d.params.len() * 4;
-    bytes <= PUSH_PARAMS_MAX_BYTES.min(ctx.caps().max_push_constants_size as usize)
 }
 
 /// Records the graph once: `inputs` copied in, every dispatch, `outputs` copied out.
@@ -195,7 +189,7 @@ pub fn record(
         };
         let pipeline = ctx.pipeline(d.kernel.shader, key)?;
         let set = descriptors.allocate(&pipeline, &bound)?;
-        let groups = workgroups(ctx, d)?;
+        let groups = workgroups(ctx.caps(), d)?;
         let push_words: &[u32] = if push { &d.params } else { &[] };
         let index = 2 * profiled.len() as u32;
         if let Some(pool) = &timestamps {
@@ -237,41 +231,6 @@ pub fn record(
     })
 }
 
-/// Workgroups for `d`, checked against the device's limits.
-pub fn workgroups(ctx: &Context, d: &Dispatch) -> Result<[u32; 3]> {
-    let caps = ctx.caps();
-    let max = caps.max_compute_work_group_count;
-    let too_big = |what: String| {
-        Error::new(
-            ErrorKind::OutOfResources,
-            format!(
-                "op #{} ({}): {what} exceed the device's dispatch limits {max:?}",
-                d.op_index, d.kernel.shader.name
-            ),
-        )
-    };
-    match d.grid {
-        Grid::Linear(work) => {
-            let groups = work.div_ceil(crate::kernels::LINEAR_GROUP as u64);
-            let gx = groups.min(max[0] as u64);
-            let gy = groups.div_ceil(gx.max(1));
-            if gy > max[1] as u64 {
-                return Err(too_big(format!("{work} work items")));
-            }
-            Ok([gx as u32, gy as u32, 1])
-        }
-        Grid::Tiles { global, local } => {
-            let groups: Vec<u64> = (0..3)
-                .map(|i| (global[i] as u64).div_ceil(local[i].max(1) as u64))
-                .collect();
-            if (0..3).any(|i| groups[i] > max[i] as u64) {
-                return Err(too_big(format!("{groups:?} workgroups")));
-            }
-            Ok([groups[0] as u32, groups[1] as u32, groups[2] as u32])
-        }
-    }
-}
-
 /// Packs the params of every dispatch that does not push them into one host buffer at aligned
 /// offsets (one entry per dispatch: `None` when pushed).
 fn pack_params(
@@ -283,7 +242,7 @@ fn pack_params(
     let mut offsets = Vec::with_capacity(dispatches.len());
     let mut total = 0u64;
     for d in dispatches {
-        if push_params(ctx, d) {
+        if pushes_params(ctx.caps(), d) {
             offsets.push(None);
             continue;
         }
