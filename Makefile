@@ -35,8 +35,8 @@ EXAMPLE := tests/fixtures/example
 PLUGIN := $(BUILD_DIR)/libetvk_executorch.so
 RUNNER := $(BUILD_DIR)/etvk_run
 
-.PHONY: help deps apt-deps venv test-deps build install run test test-official check-symbols \
-        header schema fixtures fmt clippy clean bench-memory test-models
+.PHONY: help deps apt-deps venv test-deps fuzz-deps build install run test test-official check-symbols \
+        header schema fixtures fmt clippy clean bench-memory test-models fuzz
 
 PREFIX ?= /usr/local
 
@@ -49,6 +49,8 @@ help:
 	@echo "make test     deps + test-deps + build, then every test step under the Khronos"
 	@echo "              validation layer; the last line counts passed/failed/skipped steps"
 	@echo "make test-deps     pip install $(TEST_REQUIREMENTS) into $(VENV) when missing"
+	@echo "make fuzz-deps     cargo install cargo-fuzz when the nightly toolchain is there"
+	@echo "make fuzz     each fuzz target for FUZZ_SECONDS (default 600) on every core (docs/robustness.md)"
 	@echo "make test-official the wheel's test_vulkan_delegate.py on etvk (one process per test)"
 	@echo "make header   regenerate include/etvk.h from src/capi.rs (cbindgen)"
 	@echo "make schema   regenerate src/format/schema_generated.rs from schema/schema.fbs"
@@ -97,6 +99,13 @@ test-deps: venv
 	  "$(PYTHON)" -m pip install --quiet -r $(TEST_REQUIREMENTS); \
 	fi
 
+# cargo-fuzz for the fuzz step of `make test` (fuzz/smoke.sh), when nightly Rust is installed
+# (the step is skipped without it).
+fuzz-deps:
+	@if cargo +nightly --version >/dev/null 2>&1 && ! cargo +nightly fuzz --version >/dev/null 2>&1; then \
+	  echo "deps: cargo install cargo-fuzz --locked"; $(CARGO) install cargo-fuzz --locked; \
+	fi
+
 # ---------------------------------------------------------------------------------------------
 # Build
 
@@ -129,7 +138,7 @@ run: deps build
 
 # Every step runs even when an earlier one fails. A step exiting 77 was skipped: reported as
 # such, never as passed (and a failure with TEST_FAIL_ON_SKIP=1). The last line counts them.
-test: deps test-deps build
+test: deps test-deps fuzz-deps build
 	@export $(VALIDATION_ENV); passed=0; failed=""; skipped=""; start=$$SECONDS; \
 	step() { \
 	  name="$$1"; shift; echo "== $$name"; echo "+ $$*"; t0=$$SECONDS; "$$@"; rc=$$?; \
@@ -142,6 +151,8 @@ test: deps test-deps build
 	step "kernels again the way GPUs run them (storage-buffer reads, small tiles, split reductions)" \
 	  env ETVK_STORAGE=buffer ETVK_SPLIT_REDUCTION=always $(CARGO) test --release --no-fail-fast \
 	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test fixtures_rust; \
+	step "fuzz targets, $${ETVK_FUZZ_SECONDS:-20} s each: parser, init before the GPU, mutated graphs (fuzz/smoke.sh)" \
+	  fuzz/smoke.sh; \
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \
 	step "C ABI smoke test (C99)" $(BUILD_DIR)/etvk_capi_smoke; \
 	step "runner over tests/fixtures (validation on)" scripts/test_runner.sh; \
@@ -220,3 +231,12 @@ test-models: build
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || { \
 	  echo "test-models: needs torch and torchvision in $(VENV)" >&2; exit 1; }
 	$(PYTHON) tests/models/run_models.py
+
+# Longer fuzzing (docs/robustness.md): every target for FUZZ_SECONDS, one process per core.
+FUZZ_SECONDS ?= 600
+fuzz:
+	fuzz/seed.sh
+	for t in parse_blob dry_run mutate_graph; do \
+	  cargo +nightly fuzz run -O $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) \
+	    -rss_limit_mb=2048 -timeout=10 -fork=$(JOBS) -print_final_stats=1 || exit 1; \
+	done

@@ -94,6 +94,34 @@ impl Caps {
         self.has_host_visible_device_memory && self.kind != DeviceKind::Discrete
     }
 
+    /// The limits of a typical device of `kind`, with no device: for a
+    /// [`dry_run`](crate::runtime::dry_run) (e.g. the fuzz targets). Storage-buffer ranges are
+    /// the Vulkan minimum (128 MiB); the rest as lavapipe and desktop GPUs report them.
+    pub fn typical(kind: DeviceKind) -> Caps {
+        Caps {
+            device_name: format!("typical {kind:?} device"),
+            kind,
+            api_version: vk::API_VERSION_1_1,
+            vendor_id: 0,
+            max_compute_work_group_count: [65535; 3],
+            max_compute_work_group_size: [1024, 1024, 64],
+            max_compute_work_group_invocations: 1024,
+            max_storage_buffer_range: 1 << 27,
+            max_push_constants_size: 128,
+            max_per_stage_storage_buffers: 31,
+            min_storage_buffer_offset_alignment: 64,
+            non_coherent_atom_size: 64,
+            has_host_visible_device_memory: kind != DeviceKind::Discrete,
+            max_texel_buffer_elements: 1 << 27,
+            min_texel_buffer_offset_alignment: 16,
+            max_memory_allocation_size: 1 << 31,
+            prefer_texel_reads: kind == DeviceKind::Cpu,
+            f16_storage: true,
+            timestamp_period_ns: 1.0,
+            timestamp_valid_bits: 64,
+        }
+    }
+
     pub(crate) fn read(
         props: &vk::PhysicalDeviceProperties,
         mem: &vk::PhysicalDeviceMemoryProperties,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{ConstantSource, DType, Graph, Value, ValueId};
 use crate::gpu::memory::Accountant;
-use crate::gpu::{Buffer, BufferKind, CommandBuffer, Context, Fence, MemTag};
+use crate::gpu::{Buffer, BufferKind, Caps, CommandBuffer, Context, Fence, MemTag};
 use crate::graph::{self, BuiltGraph, RuntimeInput, TensorKind};
 use crate::kernels::packing::Packing;
 use crate::kernels::Elem;
@@ -39,16 +39,16 @@ use crate::runtime::{DataBuffer, NamedData};
 
 /// A weight buffer shared by every constant tensor with the same source, dtype and packing.
 pub(super) struct Weight {
-    source: ConstantSource,
-    dtype: DType,
+    pub(super) source: ConstantSource,
+    pub(super) dtype: DType,
     /// The kernel order it is re-laid out in while it streams (None: as the source), and how
     /// its elements are stored (f16 for f16 kernels).
-    packing: Option<Packing>,
-    elem: Elem,
+    pub(super) packing: Option<Packing>,
+    pub(super) elem: Elem,
     /// Elements of the source.
     source_elems: usize,
     /// Device bytes (packed size).
-    bytes: u64,
+    pub(super) bytes: u64,
     /// Root values that use it.
     users: Vec<ValueId>,
     /// Written in place by a dispatch: never shared.
@@ -99,13 +99,21 @@ pub(super) struct Loader<'a> {
     pub options: LoadOptions,
 }
 
+/// The phases of `init` that need no device (build and plan), on a device's [`Caps`]: run by
+/// [`Loader::load`] first, and alone by [`dry_run`](super::dry_run).
+pub(super) struct Planning<'a> {
+    pub graph: &'a Graph,
+    pub caps: &'a Caps,
+    pub options: &'a LoadOptions,
+}
+
 impl Loader<'_> {
     /// Runs every phase (the "build" phase of the accounting began in `Delegate::from_graph`).
     pub fn load(&mut self) -> Result<Delegate> {
         note_fp16_fallback(self.ctx, self.graph);
         let host_read = graph::host_read_values(self.graph);
-        let built = self.build(&host_read)?;
-        let Some(plan) = self.plan(&built, &host_read)? else {
+        let built = self.planning().build(&host_read)?;
+        let Some(plan) = self.planning().plan(&built, &host_read)? else {
             // Aliased views are only valid in the arena (see aliases_activations): build
             // again without them for the shared objects. Nothing is allocated yet.
             self.options.planner = Planner::SharedObjects;
@@ -127,10 +135,20 @@ impl Loader<'_> {
         Ok(delegate)
     }
 
+    fn planning(&self) -> Planning<'_> {
+        Planning {
+            graph: self.graph,
+            caps: self.ctx.caps(),
+            options: &self.options,
+        }
+    }
+}
+
+impl Planning<'_> {
     /// Phase 1: every op's builder, at the serialized bounds. Values read from inputs on the
     /// host (select_as_symint) are unknown until the first execute; the build at init uses 0
     /// for them, so outputs may be smaller than the bounds.
-    fn build(&self, host_read: &BTreeSet<ValueId>) -> Result<BuiltGraph> {
+    pub(super) fn build(&self, host_read: &BTreeSet<ValueId>) -> Result<BuiltGraph> {
         let at_bounds: Option<&[(ValueId, RuntimeInput)]> = if host_read.is_empty() {
             None
         } else {
@@ -138,11 +156,11 @@ impl Loader<'_> {
         };
         let built = graph::build(
             self.graph,
-            self.ctx.caps(),
+            self.caps,
             at_bounds,
-            self.aliases_activations(),
+            aliases_activations(self.options),
         )?;
-        check_limits(self.ctx.caps(), &built)?;
+        check_limits(self.caps, &built)?;
         Ok(built)
     }
 
@@ -153,7 +171,7 @@ impl Loader<'_> {
     /// bounds); the steps are then the chain's ops with all their tensor arguments (and the
     /// tensors their dispatches bind), which hold for every size.
     /// `None`: views aliased activations but the arena was not chosen; build again.
-    fn plan(
+    pub(super) fn plan(
         &self,
         built: &BuiltGraph,
         host_read: &BTreeSet<ValueId>,
@@ -225,7 +243,7 @@ impl Loader<'_> {
             .collect();
         let act_lifetimes = lifetimes(&act_steps, gpu_bytes);
         // Aligned for storage-buffer bindings and texel views alike.
-        let arena = plan_arena(&act_lifetimes, self.ctx.caps().tensor_alignment());
+        let arena = plan_arena(&act_lifetimes, self.caps.tensor_alignment());
         let shared: Vec<(ValueId, Option<u32>, u64)> = activations
             .iter()
             .map(|&v| (v, tensor(v).mem_obj_id(), gpu_bytes(v)))
@@ -257,7 +275,9 @@ impl Loader<'_> {
             use_arena,
         }))
     }
+}
 
+impl Loader<'_> {
     /// Legacy order: every source fetched and every weight allocated at build, activations at
     /// prepare, then one staging buffer per weight; the sources are returned to be held until
     /// init ends.
@@ -403,15 +423,8 @@ impl Loader<'_> {
             ctx: ctx.clone(),
         })
     }
-    /// Whether view-like ops may share their input's memory: only when the lifetime arena plans
-    /// the activations (the exporter's shared objects give every output memory of its own, and
-    /// the legacy order always uses them).
     fn aliases_activations(&self) -> bool {
-        match self.options.planner {
-            Planner::Arena => true,
-            Planner::SharedObjects => false,
-            Planner::Auto => !self.options.legacy_order,
-        }
+        aliases_activations(&self.options)
     }
 
     /// Fetches a weight's source bytes, checks their size and accounts them while held.
@@ -545,6 +558,17 @@ impl Loader<'_> {
     }
 }
 
+/// Whether view-like ops may share their input's memory: only when the lifetime arena plans
+/// the activations (the exporter's shared objects give every output memory of its own, and
+/// the legacy order always uses them).
+pub(super) fn aliases_activations(options: &LoadOptions) -> bool {
+    match options.planner {
+        Planner::Arena => true,
+        Planner::SharedObjects => false,
+        Planner::Auto => !options.legacy_order,
+    }
+}
+
 /// Source bytes held from the NamedDataMap or the blob, accounted under `MemTag::Source`.
 struct HeldSource {
     data: Option<DataBuffer>,
@@ -596,7 +620,7 @@ fn describe(source: &ConstantSource) -> String {
 }
 
 /// A constant's source must hold exactly the weight's elements in its dtype.
-fn check_source_len(w: &Weight, len: usize) -> Result<()> {
+pub(super) fn check_source_len(w: &Weight, len: usize) -> Result<()> {
     let want = w.source_elems * w.dtype.size();
     if len != want {
         return Err(Error::invalid_program(format!(
@@ -667,7 +691,7 @@ fn symint_value(graph: &Graph, id: ValueId) -> i64 {
 }
 
 /// Fetches a constant's bytes: from the blob, or from the NamedDataMap.
-fn fetch_constant(
+pub(super) fn fetch_constant(
     source: &ConstantSource,
     blob: &[u8],
     named: Option<&dyn NamedData>,

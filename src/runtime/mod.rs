@@ -11,6 +11,7 @@ pub use compile_specs::CompileSpecs;
 pub use host_tensor::{HostTensor, InputValue};
 pub use named_data::{DataBuffer, NamedData};
 pub mod delegate;
+pub mod dry_run;
 pub mod limits;
 mod loader;
 mod resident;
