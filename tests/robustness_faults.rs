@@ -223,3 +223,31 @@ fn teardown_is_clean() {
     let report = Context::teardown_shared().expect("no other owner of the context");
     assert!(report.is_empty(), "validation at teardown: {report:?}");
 }
+
+/// Through the C ABI: an injected failure at init is `MemoryAllocationFailed` (0x21) with the
+/// call named, a device loss in execute is `Internal` (0x01), and destroy works after both.
+#[test]
+fn the_c_abi_reports_injected_failures_as_status_codes() {
+    use common::robustness::CHandle;
+    let _serial = serial();
+    let program = Program::load("fixtures/mlp", 0);
+    testing::arm(Some((1, Fault::OutOfMemory)));
+    let err = CHandle::init(&program)
+        .err()
+        .expect("init with its first allocation failing");
+    testing::disarm();
+    assert!(
+        err.starts_with("etvk_init: 0x21: ") && err.contains("ERROR_OUT_OF_DEVICE_MEMORY"),
+        "{err}"
+    );
+    let h = CHandle::init(&program).unwrap();
+    testing::arm(Some((1, Fault::DeviceLost)));
+    let err = h.execute(&program.inputs).unwrap_err();
+    testing::disarm();
+    assert!(
+        err.starts_with("etvk_execute: 0x1: ") && err.contains("device was lost"),
+        "{err}"
+    );
+    drop(h);
+    assert_nothing_live(&context(), "after the C ABI failures");
+}
