@@ -9,9 +9,18 @@ use std::sync::OnceLock;
 use etvk::gpu::{Caps, DeviceKind};
 use etvk::runtime::CompileSpecs;
 
-/// `tests/` of the repository.
+/// `tests/` of the repository (`ETVK_FUZZ_TESTS` when the binaries run elsewhere). This file
+/// is also part of `tests/robustness_fuzz.rs`, whose manifest is the repository's.
 pub fn tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests")
+    if let Some(dir) = std::env::var_os("ETVK_FUZZ_TESTS") {
+        return PathBuf::from(dir);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if manifest.join("fuzz").is_dir() {
+        manifest.join("tests")
+    } else {
+        manifest.join("../tests")
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -6,7 +6,6 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "common.rs"]
 mod common;
 
 fuzz_target!(|data: &[u8]| {

@@ -336,9 +336,14 @@ fn convert_tensor(t: &fb::VkTensor<'_>, constants: &[Constant]) -> Result<Tensor
     }
     // Bounding numel * elem size here keeps `TensorDesc::numel` overflow-free downstream; the
     // GPU copy takes 4 bytes per element whatever the dtype (the runtime's GPU_ELEM_SIZE), so
-    // that must fit too (a 32-bit usize overflows there first).
+    // that must fit too (a 32-bit usize overflows there first). With a zero dim the product
+    // says nothing about the others: the product of the nonzero dims must fit as well, so
+    // that every partial product an op computes (rows, planes, strides) fits.
     let gpu_bytes = nbytes.and_then(|n| (n / dtype.size()).checked_mul(4));
-    let (Some(nbytes), Some(_)) = (nbytes, gpu_bytes) else {
+    let nonzero = dims
+        .iter()
+        .try_fold(8usize, |n, &d| n.checked_mul(d.max(1)));
+    let (Some(nbytes), Some(_), Some(_)) = (nbytes, gpu_bytes, nonzero) else {
         bail!(
             InvalidProgram,
             "tensor size of dims {dims:?} x {dtype:?} overflows"

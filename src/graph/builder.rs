@@ -809,9 +809,12 @@ pub fn has_symints(graph: &Graph) -> bool {
 /// rank and at most as many elements. ExecuTorch bounds a dynamic tensor by its element count
 /// only, so a single dim may exceed its serialized size.
 pub fn fits_bound(sizes: &[usize], bound: &[usize]) -> bool {
+    // The nonzero dims' product must fit too (8 bytes each): with a zero dim the element
+    // count says nothing about the others, and ops compute partial products of them.
     sizes.len() == bound.len()
         && sizes
             .iter()
-            .try_fold(1usize, |n, &s| n.checked_mul(s))
-            .is_some_and(|n| n <= bound.iter().product())
+            .try_fold(8usize, |n, &s| n.checked_mul(s.max(1)))
+            .is_some()
+        && sizes.iter().product::<usize>() <= bound.iter().product()
 }

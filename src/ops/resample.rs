@@ -237,18 +237,27 @@ pub fn pixel_shuffle(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     if r <= 0 {
         return Err(b.err(format!("upscale_factor {r} must be positive")));
     }
-    let r = r as usize;
     let rank = x.rank();
     let (ch, h, w) = (x.sizes[rank - 3], x.sizes[rank - 2], x.sizes[rank - 1]);
-    if ch % (r * r) != 0 {
+    // Checked: a huge factor must not wrap to a divisor of 0 or to small sizes.
+    let sizes_of = |r: usize| Some((r.checked_mul(r)?, h.checked_mul(r)?, w.checked_mul(r)?));
+    let Some((r, (rr, hr, wr))) = usize::try_from(r)
+        .ok()
+        .and_then(|r| Some((r, sizes_of(r)?)))
+    else {
         return Err(b.err(format!(
-            "{ch} channels are not divisible by upscale_factor² = {}",
-            r * r
+            "upscale_factor {r} is too large for sizes {:?}",
+            x.sizes
+        )));
+    };
+    if ch % rr != 0 {
+        return Err(b.err(format!(
+            "{ch} channels are not divisible by upscale_factor² = {rr}"
         )));
     }
-    let c = ch / (r * r);
+    let c = ch / rr;
     let mut out_sizes = x.sizes[..rank - 3].to_vec();
-    out_sizes.extend([c, h * r, w * r]);
+    out_sizes.extend([c, hr, wr]);
     let out = b.set_output(args[2], out_sizes)?;
     if x.is_float() != out.is_float() {
         return Err(b.err(format!(
