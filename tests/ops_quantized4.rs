@@ -443,7 +443,7 @@ fn bad_4bit_arguments_are_clear_errors() {
     let mut g = GraphBuilder::new();
     let x = g.input(c.x);
     let wid = constant_bytes(&mut g, DType::Uint8, &[l.n, l.row_bytes], l.packed.clone());
-    let sid = g.constant(&[3, 24], &vec![0.1; 72]);
+    let sid = g.constant(&[3, 24], &[0.1; 72]);
     let (gs, null) = (g.int(32), g.null());
     let out = g.f32(&[1, 24]);
     g.op("et_vk.linear_q4gsw.default", &[x, wid, sid, gs, null, out]);
@@ -454,7 +454,7 @@ fn bad_4bit_arguments_are_clear_errors() {
     let mut g = GraphBuilder::new();
     let x = g.input(c.x);
     let wid = input(&mut g, DType::Uint8, &[l.n, l.row_bytes]);
-    let sid = g.constant(&[2, 24], &vec![0.1; 48]);
+    let sid = g.constant(&[2, 24], &[0.1; 48]);
     let (gs, null) = (g.int(32), g.null());
     let out = g.f32(&[1, 24]);
     g.op("et_vk.linear_q4gsw.default", &[x, wid, sid, gs, null, out]);
