@@ -36,7 +36,7 @@ PLUGIN := $(BUILD_DIR)/libetvk_executorch.so
 RUNNER := $(BUILD_DIR)/etvk_run
 
 .PHONY: help deps apt-deps venv test-deps build install run test test-official check-symbols \
-        header schema fixtures fmt clippy clean bench-memory test-models
+        header schema fixtures fmt clippy clean bench-memory bench-speed bench-llm test-models
 
 PREFIX ?= /usr/local
 
@@ -56,6 +56,8 @@ help:
 	@echo "make test-models   mobilenet_v2, resnet18, a ViT, a Llama decoder and a KV-cache step vs PyTorch"
 	@echo "make bench-memory  W/A/peaks/RSS (MB), quick: mobilenet_v2 + a transformer, lazy/legacy;"
 	@echo "              BENCH_MEMORY_ARGS=--full: + resnet18, every configuration (docs/memory.md)"
+	@echo "make bench-speed   median execute and per-op GPU time of models and single ops (docs/speed.md)"
+	@echo "make bench-llm     Llama-3.2-1B-shaped 4-bit program: load, W/A/peak, prefill/decode tokens/s"
 	@echo "make fmt | clippy | clean"
 
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +209,21 @@ bench-memory: build
 	       "$(PYTHON) -m pip install torchvision==0.29.1 --no-deps && $(PYTHON) -m pip install pillow" >&2; \
 	  exit 1; }
 	$(PYTHON) bench/memory.py $(BENCH_MEMORY_ARGS)
+
+# Speed benchmark: whole models and single convolutions / linears, median execute, per-op GPU
+# time and GFLOP/s (bench/speed.py; BENCH_SPEED_ARGS="--reference OTHER_PLUGIN.so" times
+# another VulkanBackend plugin on the same files). Needs torch + torchvision to export.
+BENCH_SPEED_ARGS ?=
+bench-speed: build
+	$(PYTHON) bench/speed.py $(BENCH_SPEED_ARGS)
+
+# Token generation with a Llama-3.2-1B-shaped 4-bit program from export_llama (bench/llm.py:
+# exported on demand into bench/out/llm, about 17 minutes and 8.4 GB the first time): load,
+# W / A / peak, RSS, prefill and decode tokens/s, lazy and legacy order.
+# BENCH_LLM_ARGS="--model twin --profile" runs the 1-layer twin and splits the GPU time.
+BENCH_LLM_ARGS ?=
+bench-llm: build
+	$(PYTHON) bench/llm.py $(BENCH_LLM_ARGS)
 
 # Real models with random weights, exported on demand into bench/out/models (git-ignored) and
 # compared with PyTorch eager (rtol 1e-3, atol 1e-3 of each output's largest magnitude; every

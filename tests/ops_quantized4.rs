@@ -412,27 +412,42 @@ fn embeddings_of_4bit_rows() {
 fn packed_4bit_weights_are_accounted_at_their_file_size() {
     let c = &CASES[1];
     let l = Linear::new(c, 3);
-    let mut g = GraphBuilder::new();
-    let x = g.input(c.x);
-    let (w, s, b) = l.constants(&mut g, false);
-    let gs = g.int(c.group as i64);
-    let out = g.f32(&out_sizes(c.x, c.n));
-    g.op("et_vk.linear_q4gsw.default", &[x, w, s, gs, b, out]);
-    g.output(out);
-    let mut d = g.build().unwrap();
-    let xv = Rng::new(4).vec(l.m * l.k);
-    d.run(&[etvk::runtime::InputValue::Tensor(f32_host(c.x, &xv))])
-        .unwrap();
-    let n4 = c.n.div_ceil(4) * 4;
-    // 7 rows of 20 bytes (K 36 -> 40 nibbles), the scales [3, 8] and the bias padded to 8.
-    let packed = (l.packed.len() as u64).next_multiple_of(4);
-    let want_w = packed + (l.groups * n4 * 4) as u64 + (n4 * 4) as u64;
-    assert_eq!(l.packed.len(), 7 * 20);
-    let r = d.memory_report().clone();
-    assert_eq!(r.weights_bytes, want_w);
-    let st = d.memory_stats();
-    assert_eq!(st.peak_of(MemTag::Weight), want_w);
-    assert_eq!(st.peak_of(MemTag::Activation), r.activations_bytes);
+    // Static sizes, and a graph with a symbolic int (planned per chain op, so every tensor
+    // argument of an op could be bound at some size: the raw 4-bit constant must not be).
+    for symbolic in [false, true] {
+        let mut g = GraphBuilder::new();
+        let x = g.input(c.x);
+        let (w, s, b) = l.constants(&mut g, false);
+        let gs = g.int(c.group as i64);
+        let out = g.f32(&out_sizes(c.x, c.n));
+        g.op("et_vk.linear_q4gsw.default", &[x, w, s, gs, b, out]);
+        g.output(out);
+        if symbolic {
+            g.graph.values.push(Value::SymInt(5));
+        }
+        let mut d = g.build().unwrap();
+        let xv = Rng::new(4).vec(l.m * l.k);
+        let got = d
+            .run(&[etvk::runtime::InputValue::Tensor(f32_host(c.x, &xv))])
+            .unwrap();
+        assert_close(
+            &got[0].to_f32_vec(),
+            &l.reference(&xv),
+            1e-5,
+            1e-4,
+            "output",
+        );
+        let n4 = c.n.div_ceil(4) * 4;
+        // 7 rows of 20 bytes (K 36 -> 40 nibbles), the scales [3, 8], the bias padded to 8.
+        assert_eq!(l.packed.len(), 7 * 20);
+        let packed = (l.packed.len() as u64).next_multiple_of(4);
+        let want_w = packed + (l.groups * n4 * 4) as u64 + (n4 * 4) as u64;
+        let r = d.memory_report().clone();
+        assert_eq!(r.weights_bytes, want_w, "symbolic: {symbolic}");
+        let st = d.memory_stats();
+        assert_eq!(st.peak_of(MemTag::Weight), want_w);
+        assert_eq!(st.peak_of(MemTag::Activation), r.activations_bytes);
+    }
 }
 
 #[test]
