@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include <dlfcn.h>
+
 #include <executorch/extension/module/module.h>
 #include <executorch/extension/tensor/tensor_ptr.h>
 #include <executorch/runtime/backend/interface.h>
@@ -148,6 +150,13 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   Options o = parse_args(argc, argv);
   executorch::runtime::runtime_init();
+  // ExecuTorch's CPU kernels for ops the partitioner left on CPU (a 1B model's 1 GB fp32
+  // embedding table, for one), when the library is there: loaded, not linked, so the binary
+  // also runs where only the plugin and libexecutorch.so were carried.
+  if (dlopen("libexecutorch_kernels_optimized.so", RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+    std::fprintf(stderr, "etvk_llm: note: no CPU kernels (%s); programs with ops left on CPU "
+                         "will not load\n", dlerror());
+  }
   if (executorch::runtime::get_backend_class("VulkanBackend") == nullptr) {
     die(3, "VulkanBackend is not registered");
   }
