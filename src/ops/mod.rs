@@ -16,6 +16,7 @@ pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod quant4;
+pub mod quant8;
 pub mod reduce;
 pub mod resample;
 pub mod shape;
@@ -34,6 +35,7 @@ pub const FAMILIES: &[&[OpDef]] = &[
     conv::OPS,
     pool::OPS,
     quant4::OPS,
+    quant8::OPS,
     reduce::OPS,
     resample::OPS,
     shape::OPS,
