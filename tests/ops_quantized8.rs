@@ -1,4 +1,4 @@
-//! The 8-bit quantized ops (`docs/quantized-ops.md` sections 4 and 5) against CPU references over
+//! The 8-bit quantized ops (`docs/quantized-ops.md` sections 4 - 6) against CPU references over
 //! edge shapes: K not a multiple of 4 or of the word, odd N, one row and several, leading
 //! dims, padding / stride / dilation / groups, zero points at the int8 limits. Integer
 //! results are compared exactly: the references do the f32 arithmetic of the doc (the f32
@@ -956,6 +956,440 @@ fn q8ta_pixel_shuffle_matches_cpu() {
 }
 
 // ------------------------------------------------------------------------------------------
+// Quantize, dequantize, choose_qparams
+
+/// Runs one op over a float or int8 input and returns its output as values.
+fn run_one(g: &GraphBuilder, inputs: Vec<HostTensor>) -> Vec<f32> {
+    run(g, inputs).remove(0).to_f32_vec()
+}
+
+#[test]
+fn quantize_dequantize_per_tensor_match_cpu() {
+    let mut rng = Rng::new(100);
+    let shape = [2, 3, 10];
+    let n = 60;
+    // Ties: with scale 0.5 (reciprocal 2, exact) x = k / 4 lands on halves.
+    let ties: Vec<f32> = (0..n).map(|i| (i as f32 - 30.0) * 0.25).collect();
+    let random: Vec<f32> = rng.vec(n).iter().map(|v| v * 3.0).collect();
+    // (x, scale, zp, qmin, qmax, out dtype)
+    let cases = [
+        (&ties, 0.5, 0, -128, 127, DType::Int8),
+        (&ties, 0.5, 3, -8, 7, DType::Int8),
+        (&random, 0.02, 3, -128, 127, DType::Int8),
+        (&random, 0.013, -128, -128, 127, DType::Int8),
+        (&random, 0.031, 127, 0, 255, DType::Uint8),
+    ];
+    for (x, s, zp, qmin, qmax, dt) in cases {
+        for tensor_qparams in [false, true] {
+            let mut g = GraphBuilder::new();
+            let xi = g.input(&shape);
+            let (si, zi, name, inputs) = if tensor_qparams {
+                let si = input(&mut g, DType::Float32, &[1]);
+                let zi = input(&mut g, DType::Int32, &[1]);
+                let ins = vec![
+                    f32_host(&shape, x),
+                    f32_host(&[1], &[s as f32]),
+                    i32_host(&[1], &[zp]),
+                ];
+                (
+                    si,
+                    zi,
+                    "quantized_decomposed.quantize_per_tensor.tensor",
+                    ins,
+                )
+            } else {
+                let si = g.double(s);
+                let zi = g.int(zp as i64);
+                let ins = vec![f32_host(&shape, x)];
+                (
+                    si,
+                    zi,
+                    "quantized_decomposed.quantize_per_tensor.default",
+                    ins,
+                )
+            };
+            let lo = g.int(qmin as i64);
+            let hi = g.int(qmax as i64);
+            let dtype = g.null();
+            let out = g.tensor(dt, &shape);
+            g.op(name, &[xi, si, zi, lo, hi, dtype, out]);
+            g.output(out);
+            let got: Vec<i32> = run_one(&g, inputs).iter().map(|&v| v as i32).collect();
+            // .default: 1 / scale in double as f32; .tensor: 1 / f32 scale in f32 (the same
+            // here, the eager op's double reciprocal of an f32 rounds alike).
+            let inv = if tensor_qparams {
+                1.0 / s as f32
+            } else {
+                (1.0 / s) as f32
+            };
+            let want: Vec<i32> = x
+                .iter()
+                .map(|&v| quantize(v, inv, zp, qmin, qmax))
+                .collect();
+            assert_ints(
+                &got,
+                &want,
+                &format!("{name} s {s} zp {zp} [{qmin}, {qmax}]"),
+            );
+
+            // Dequantize the result back.
+            let mut g = GraphBuilder::new();
+            let qi = input(&mut g, dt, &shape);
+            let (si, zi, name, mut inputs) = if tensor_qparams {
+                let si = input(&mut g, DType::Float32, &[1]);
+                let zi = input(&mut g, DType::Int32, &[1]);
+                let ins = vec![f32_host(&[1], &[s as f32]), i32_host(&[1], &[zp])];
+                (
+                    si,
+                    zi,
+                    "quantized_decomposed.dequantize_per_tensor.tensor",
+                    ins,
+                )
+            } else {
+                let si = g.double(s);
+                let zi = g.int(zp as i64);
+                (
+                    si,
+                    zi,
+                    "quantized_decomposed.dequantize_per_tensor.default",
+                    vec![],
+                )
+            };
+            let lo = g.int(qmin as i64);
+            let hi = g.int(qmax as i64);
+            let dtype = g.null();
+            let out_dtype = g.null();
+            let out = g.f32(&shape);
+            g.op(name, &[qi, si, zi, lo, hi, dtype, out_dtype, out]);
+            g.output(out);
+            let q = if dt == DType::Uint8 {
+                HostTensor::new(dt, shape.to_vec(), want.iter().map(|&v| v as u8).collect())
+                    .unwrap()
+            } else {
+                i8_host(&shape, &want)
+            };
+            inputs.insert(0, q);
+            let got = run_one(&g, inputs);
+            let back: Vec<f32> = want.iter().map(|&q| (q - zp) as f32 * s as f32).collect();
+            assert_eq!(got, back, "{name} s {s} zp {zp}");
+        }
+    }
+}
+
+/// `quantize_per_channel` / `dequantize_per_channel` along `axis` of `shape`, with or without
+/// zero points.
+fn per_channel_case(shape: &[usize], axis: i64, zeros: bool, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let n: usize = shape.iter().product();
+    let a = if axis < 0 {
+        axis + shape.len() as i64
+    } else {
+        axis
+    } as usize;
+    let c = shape[a];
+    let inner: usize = shape[a + 1..].iter().product();
+    let x: Vec<f32> = rng.vec(n).iter().map(|v| v * 2.0).collect();
+    let scales = uniform(&mut rng, c, 0.005, 0.03);
+    let zps = if zeros {
+        ints(&mut rng, c, -128, 127)
+    } else {
+        vec![0; c]
+    };
+    let ch = |i: usize| (i / inner) % c;
+
+    let mut g = GraphBuilder::new();
+    let xi = g.input(shape);
+    let si = g.constant(&[c], &scales);
+    let zi = if zeros {
+        g.constant_bytes(DType::Int32, &[c], bytes_i32(&zps))
+    } else {
+        g.null()
+    };
+    let ax = g.int(axis);
+    let lo = g.int(-128);
+    let hi = g.int(127);
+    let dtype = g.null();
+    let out = g.tensor(DType::Int8, shape);
+    g.op(
+        "quantized_decomposed.quantize_per_channel.default",
+        &[xi, si, zi, ax, lo, hi, dtype, out],
+    );
+    g.output(out);
+    let got: Vec<i32> = run_one(&g, vec![f32_host(shape, &x)])
+        .iter()
+        .map(|&v| v as i32)
+        .collect();
+    let want: Vec<i32> = (0..n)
+        .map(|i| quantize(x[i], 1.0 / scales[ch(i)], zps[ch(i)], -128, 127))
+        .collect();
+    let what = format!("per channel {shape:?} axis {axis} zero points {zeros}");
+    assert_ints(&got, &want, &what);
+
+    let mut g = GraphBuilder::new();
+    let qi = int8_input(&mut g, shape);
+    let si = g.constant(&[c], &scales);
+    let zi = if zeros {
+        g.constant_bytes(DType::Int32, &[c], bytes_i32(&zps))
+    } else {
+        g.null()
+    };
+    let ax = g.int(axis);
+    let lo = g.int(-128);
+    let hi = g.int(127);
+    let dtype = g.null();
+    let out_dtype = g.null();
+    let out = g.f32(shape);
+    g.op(
+        "quantized_decomposed.dequantize_per_channel.default",
+        &[qi, si, zi, ax, lo, hi, dtype, out_dtype, out],
+    );
+    g.output(out);
+    let got = run_one(&g, vec![i8_host(shape, &want)]);
+    let back: Vec<f32> = (0..n)
+        .map(|i| (want[i] - zps[ch(i)]) as f32 * scales[ch(i)])
+        .collect();
+    assert_eq!(got, back, "de{what}");
+}
+
+#[test]
+fn quantize_dequantize_per_channel_match_cpu() {
+    per_channel_case(&[3, 8, 5], 1, true, 110);
+    per_channel_case(&[24, 64], 0, true, 111);
+    per_channel_case(&[24, 18], 0, false, 112);
+    per_channel_case(&[2, 3, 7], -1, true, 113);
+    per_channel_case(&[5, 2, 2, 3], 2, false, 114);
+}
+
+/// Per-row qparams through `quantize_per_token` / `dequantize_per_token` and through
+/// torchao's `quantize_affine` / `dequantize_affine` with `block`.
+fn per_block_case(shape: &[usize], block: Option<&[i64]>, zeros: bool, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let n: usize = shape.iter().product();
+    let inner: usize = match block {
+        Some(b) => {
+            let j = b.iter().position(|&v| v != 1).unwrap_or(b.len() - 1);
+            b[j..].iter().product::<i64>() as usize
+        }
+        None => *shape.last().unwrap(),
+    };
+    let groups = n / inner;
+    let x: Vec<f32> = rng.vec(n).iter().map(|v| v * 2.0).collect();
+    let scales = uniform(&mut rng, groups, 0.005, 0.03);
+    let zps = if zeros {
+        ints(&mut rng, groups, -128, 127)
+    } else {
+        vec![0; groups]
+    };
+    // The qparams' shape: [..., 1] per token, [..., K / B] per block.
+    let qshape: Vec<usize> = match block {
+        None => dims(&shape[..shape.len() - 1], 1),
+        Some(_) => vec![groups],
+    };
+    let q_of = |i: usize| i / inner;
+
+    for quantize_op in [true, false] {
+        let mut g = GraphBuilder::new();
+        let xi = if quantize_op {
+            g.input(shape)
+        } else {
+            int8_input(&mut g, shape)
+        };
+        let si = input(&mut g, DType::Float32, &qshape);
+        let zi = if zeros || block.is_none() {
+            // Per token: int32 zero points; torchao: int8 ones.
+            input(
+                &mut g,
+                if block.is_none() {
+                    DType::Int32
+                } else {
+                    DType::Int8
+                },
+                &qshape,
+            )
+        } else {
+            g.null()
+        };
+        let lo = g.int(-128);
+        let hi = g.int(127);
+        let null = g.null();
+        let out = if quantize_op {
+            g.tensor(DType::Int8, shape)
+        } else {
+            g.f32(shape)
+        };
+        let (name, args) = match (block, quantize_op) {
+            (None, true) => (
+                "quantized_decomposed.quantize_per_token.default",
+                vec![xi, si, zi, lo, hi, null, out],
+            ),
+            (None, false) => (
+                "quantized_decomposed.dequantize_per_token.default",
+                vec![xi, si, zi, lo, hi, null, null, out],
+            ),
+            (Some(b), true) => {
+                let bl = g.int_list(b);
+                (
+                    "torchao.quantize_affine.default",
+                    vec![xi, bl, si, zi, null, lo, hi, out],
+                )
+            }
+            (Some(b), false) => {
+                let bl = g.int_list(b);
+                let f32_code = g.int(6);
+                (
+                    "torchao.dequantize_affine.default",
+                    vec![xi, bl, si, zi, null, lo, hi, f32_code, out],
+                )
+            }
+        };
+        g.op(name, &args);
+        g.output(out);
+        let want_q: Vec<i32> = (0..n)
+            .map(|i| quantize(x[i], 1.0 / scales[q_of(i)], zps[q_of(i)], -128, 127))
+            .collect();
+        let mut inputs = vec![if quantize_op {
+            f32_host(shape, &x)
+        } else {
+            i8_host(shape, &want_q)
+        }];
+        inputs.push(f32_host(&qshape, &scales));
+        if zeros || block.is_none() {
+            inputs.push(if block.is_none() {
+                i32_host(&qshape, &zps)
+            } else {
+                i8_host(&qshape, &zps)
+            });
+        }
+        let got = run_one(&g, inputs);
+        let what = format!("{name} {shape:?} block {block:?} zero points {zeros}");
+        if quantize_op {
+            let got: Vec<i32> = got.iter().map(|&v| v as i32).collect();
+            assert_ints(&got, &want_q, &what);
+        } else {
+            let back: Vec<f32> = (0..n)
+                .map(|i| (want_q[i] - zps[q_of(i)]) as f32 * scales[q_of(i)])
+                .collect();
+            assert_eq!(got, back, "{what}");
+        }
+    }
+}
+
+#[test]
+fn quantize_dequantize_per_token_match_cpu() {
+    per_block_case(&[2, 3, 16], None, true, 120);
+    per_block_case(&[3, 40], None, true, 121);
+    per_block_case(&[5, 7], None, true, 122);
+    per_block_case(&[1, 130], None, true, 123);
+}
+
+#[test]
+fn torchao_quantize_dequantize_affine_match_cpu() {
+    per_block_case(&[3, 64], Some(&[1, 16]), true, 130);
+    // The unfused 4-bit weight of docs 7: [N, K] int8 with blocks of 6.
+    per_block_case(&[8, 18], Some(&[1, 6]), true, 131);
+    per_block_case(&[2, 3, 16], Some(&[1, 1, 8]), false, 132);
+    // Whole rows, and the whole tensor.
+    per_block_case(&[4, 10], Some(&[1, 10]), true, 133);
+    per_block_case(&[2, 3, 5], Some(&[2, 3, 5]), true, 134);
+}
+
+/// `lo`, `hi` of `x` widened to include 0.
+fn range0(x: &[f32]) -> (f32, f32) {
+    let lo = x.iter().copied().fold(0.0f32, f32::min);
+    let hi = x.iter().copied().fold(0.0f32, f32::max);
+    (lo, hi)
+}
+
+#[test]
+fn choose_qparams_tensor_matches_cpu() {
+    let mut rng = Rng::new(140);
+    let random: Vec<f32> = rng.vec(192).iter().map(|v| v * 3.0).collect();
+    let positive: Vec<f32> = random.iter().map(|v| v.abs() + 0.5).collect();
+    let negative: Vec<f32> = random.iter().map(|v| -v.abs() - 0.1).take(5).collect();
+    let zeros = vec![0.0f32; 7];
+    // (x, qmin, qmax, eps)
+    let cases = [
+        (&random, -128, 127, 1e-7),
+        (&positive, -128, 127, 1e-7),
+        (&negative, 0, 255, 1e-5),
+        (&zeros, -128, 127, 1e-7),
+    ];
+    for (x, qmin, qmax, eps) in cases {
+        let shape = [x.len()];
+        let mut g = GraphBuilder::new();
+        let xi = g.input(&shape);
+        let lo = g.int(qmin as i64);
+        let hi = g.int(qmax as i64);
+        let e = g.double(eps);
+        let dtype = g.null();
+        let s = g.f32(&[1]);
+        let z = g.tensor(DType::Int32, &[1]);
+        let outs = g.value_list(&[s, z]);
+        g.op(
+            "quantized_decomposed.choose_qparams.tensor",
+            &[xi, lo, hi, e, dtype, outs],
+        );
+        g.output(s);
+        g.output(z);
+        let got = run(&g, vec![f32_host(&shape, x)]);
+        let (l, h) = range0(x);
+        let scale = ((h - l) / (qmax - qmin) as f32).max(eps as f32);
+        let zp = (qmin as f32 - (l / scale).round_ties_even()).clamp(qmin as f32, qmax as f32);
+        assert_eq!(got[0].to_f32_vec(), vec![scale], "scale of {x:?}");
+        assert_eq!(got[1].to_f32_vec(), vec![zp], "zero point of {x:?}");
+    }
+}
+
+#[test]
+fn choose_qparams_per_token_matches_cpu() {
+    let mut rng = Rng::new(150);
+    // Rows: mixed, positive only, negative only, zeros, one element, longer than a workgroup.
+    let shapes: &[&[usize]] = &[&[3, 40], &[2, 3, 16], &[4, 1], &[2, 130]];
+    for &shape in shapes {
+        let n: usize = shape.iter().product();
+        let k = *shape.last().unwrap();
+        let rows = n / k;
+        let mut x: Vec<f32> = rng.vec(n).iter().map(|v| v * 4.0).collect();
+        if rows >= 3 {
+            x[k..2 * k].iter_mut().for_each(|v| *v = v.abs() + 0.25);
+            x[2 * k..3 * k].iter_mut().for_each(|v| *v = -v.abs());
+        }
+        if rows >= 4 {
+            x[3 * k..4 * k].iter_mut().for_each(|v| *v = 0.0);
+        }
+        let qshape = dims(&shape[..shape.len() - 1], 1);
+        let mut g = GraphBuilder::new();
+        let xi = g.input(shape);
+        let dtype = g.null();
+        let s = g.f32(&qshape);
+        let z = g.tensor(DType::Int32, &qshape);
+        let outs = g.value_list(&[s, z]);
+        g.op(
+            "quantized_decomposed.choose_qparams_per_token_asymmetric.default",
+            &[xi, dtype, outs],
+        );
+        g.output(s);
+        g.output(z);
+        let got = run(&g, vec![f32_host(shape, &x)]);
+        let (mut want_s, mut want_z) = (vec![], vec![]);
+        for r in 0..rows {
+            let (lo, hi) = range0(&x[r * k..(r + 1) * k]);
+            let s = ((hi - lo) / 255.0).max(f32::EPSILON);
+            let (dmin, dmax) = (lo / s, hi / s);
+            let zp = if (-128.0 + dmin) + (127.0 + dmax) > 0.0 {
+                -128.0 - dmin
+            } else {
+                127.0 - dmax
+            };
+            want_s.push(s);
+            want_z.push(zp.clamp(-128.0, 127.0).round_ties_even());
+        }
+        assert_eq!(got[0].to_f32_vec(), want_s, "scales of {shape:?}");
+        assert_eq!(got[1].to_f32_vec(), want_z, "zero points of {shape:?}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
 // Bad arguments: clear errors, no panics
 
 /// A q8ta_linear graph over x [2, 8] with weights [4, 8], edited by `edit` before the op is
@@ -1069,6 +1503,41 @@ fn bad_arguments_are_clear_errors() {
     let e = err(&g);
     assert_eq!(e.kind, ErrorKind::InvalidProgram, "{e}");
     assert!(e.to_string().contains("[KH, KW, C"), "{e}");
+
+    // torchao blocks that are not row blocks, a per-channel axis out of range.
+    let mut g = GraphBuilder::new();
+    let xi = g.input(&[4, 64]);
+    let bl = g.int_list(&[2, 16]);
+    let si = g.constant(&[2, 4], &[0.1; 8]);
+    let null = g.null();
+    let lo = g.int(-128);
+    let hi = g.int(127);
+    let out = g.tensor(DType::Int8, &[4, 64]);
+    g.op(
+        "torchao.quantize_affine.default",
+        &[xi, bl, si, null, null, lo, hi, out],
+    );
+    g.output(out);
+    let e = err(&g);
+    assert_eq!(e.kind, ErrorKind::NotSupported, "{e}");
+    assert!(e.to_string().contains("block size [2, 16]"), "{e}");
+
+    let mut g = GraphBuilder::new();
+    let xi = g.input(&[3, 8, 5]);
+    let si = g.constant(&[8], &[0.1; 8]);
+    let null = g.null();
+    let ax = g.int(3);
+    let lo = g.int(-128);
+    let hi = g.int(127);
+    let out = g.tensor(DType::Int8, &[3, 8, 5]);
+    g.op(
+        "quantized_decomposed.quantize_per_channel.default",
+        &[xi, si, null, ax, lo, hi, null, out],
+    );
+    g.output(out);
+    let e = err(&g);
+    assert_eq!(e.kind, ErrorKind::InvalidProgram, "{e}");
+    assert!(e.to_string().contains("axis 3"), "{e}");
 
     // A 4-bit weight-only linear whose weights are too narrow for K.
     let mut g = GraphBuilder::new();

@@ -453,6 +453,8 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &quant8::LINEAR_Q8TA.info,
         &quant8::Q8TA_CONV2D.info,
         &quant8::Q8TA_ELEMENTWISE.info,
+        &quant8::QDQ.info,
+        &quant8::CHOOSE_QPARAMS_TOKEN.info,
         &reduce::REDUCE.info,
         &reduce::SOFTMAX.info,
         &reduce::ARG_REDUCE.info,

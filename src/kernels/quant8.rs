@@ -1,6 +1,6 @@
 //! Kernels of the 8-bit quantized ops: per-channel weight-only linears (4-bit and 8-bit weights
-//! kept as raw bytes), and the static int8 (`q8ta`) linears, convolutions and elementwise ops.
-//! Int8 activations are stored as i32 words.
+//! kept as raw bytes), the static int8 (`q8ta`) linears, convolutions and elementwise ops, and
+//! the quantize / dequantize / choose_qparams ops. Int8 activations are stored as i32 words.
 
 use super::{read, write, Kernel};
 use crate::gpu::shaders;
@@ -148,4 +148,44 @@ kernel_params! {
 pub static Q8TA_ELEMENTWISE: Kernel<Q8taElementwiseParams> = Kernel::new(
     &shaders::Q8TA_ELEMENTWISE,
     &[write("Out"), read("A"), read("B")],
+);
+
+/// `qdq.comp` variants (`OP`).
+pub mod qdq_op {
+    pub const QUANTIZE: i32 = 0;
+    pub const DEQUANTIZE: i32 = 1;
+}
+
+kernel_params! {
+    /// `qdq.comp`: element i uses qparams `(i / inner) % channels` of the Scale / Zero tensors
+    /// (`scale_tensor` / `zero_tensor`), else the scalars here (`inv_scale` = 1 / scale, as
+    /// the eager op computes it in double and multiplies in f32). 4 elements per invocation.
+    pub struct QdqParams {
+        count: u32,
+        inner: u32,
+        channels: u32,
+        qmin: i32,
+        qmax: i32,
+        scale_tensor: i32,
+        zero_tensor: i32,
+        zp: i32,
+        scale: f32,
+        inv_scale: f32,
+    }
+}
+/// `qdq.comp`: quantize (float -> int words) and dequantize (int words -> float) per tensor,
+/// channel, token or block (see [`qdq_op`]).
+pub static QDQ: Kernel<QdqParams> = Kernel::new(
+    &shaders::QDQ,
+    &[write("Out"), read("X"), read("Scale"), read("Zero")],
+);
+
+kernel_params! {
+    /// `choose_qparams_token.comp`: `rows` rows of `k`, one 64-wide workgroup each.
+    pub struct ChooseQparamsTokenParams { rows: u32, k: u32 }
+}
+/// `choose_qparams_token.comp`: `quantized_decomposed.choose_qparams_per_token_asymmetric`.
+pub static CHOOSE_QPARAMS_TOKEN: Kernel<ChooseQparamsTokenParams> = Kernel::new(
+    &shaders::CHOOSE_QPARAMS_TOKEN,
+    &[write("Scale"), write("Zero"), read("X")],
 );

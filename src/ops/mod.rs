@@ -15,6 +15,7 @@ pub mod index;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod qdq;
 pub mod quant4;
 pub mod quant8;
 pub mod reduce;
@@ -36,6 +37,7 @@ pub const FAMILIES: &[&[OpDef]] = &[
     pool::OPS,
     quant4::OPS,
     quant8::OPS,
+    qdq::OPS,
     reduce::OPS,
     resample::OPS,
     shape::OPS,
