@@ -140,7 +140,8 @@ test: deps test-deps build
 	step "cargo test (validation on)" $(CARGO) test --release --no-fail-fast; \
 	step "kernels again the way GPUs run them (storage-buffer reads, small tiles, split reductions)" \
 	  env ETVK_STORAGE=buffer ETVK_SPLIT_REDUCTION=always $(CARGO) test --release --no-fail-fast \
-	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test ops_quantized4 --test ops_reduce --test fixtures_rust; \
+	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test ops_quantized4 --test ops_quantized8 \
+	  --test ops_reduce --test fixtures_rust; \
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \
 	step "C ABI smoke test (C99)" $(BUILD_DIR)/etvk_capi_smoke; \
 	step "runner over tests/fixtures (validation on)" scripts/test_runner.sh; \
