@@ -36,7 +36,7 @@ PLUGIN := $(BUILD_DIR)/libetvk_executorch.so
 RUNNER := $(BUILD_DIR)/etvk_run
 
 .PHONY: help deps apt-deps venv test-deps fuzz-deps build install run test test-official check-symbols \
-        header schema fixtures fmt clippy clean bench-memory test-models fuzz
+        header schema fixtures fmt clippy clean bench-memory bench-speed bench-llm test-models fuzz
 
 PREFIX ?= /usr/local
 
@@ -58,6 +58,8 @@ help:
 	@echo "make test-models   mobilenet_v2, resnet18, a ViT, a Llama decoder and a KV-cache step vs PyTorch"
 	@echo "make bench-memory  W/A/peaks/RSS (MB), quick: mobilenet_v2 + a transformer, lazy/legacy;"
 	@echo "              BENCH_MEMORY_ARGS=--full: + resnet18, every configuration (docs/memory.md)"
+	@echo "make bench-speed   median execute and per-op GPU time of models and single ops (docs/speed.md)"
+	@echo "make bench-llm     Llama-3.2-1B-shaped 4-bit program: load, W/A/peak, prefill/decode tokens/s"
 	@echo "make fmt | clippy | clean"
 
 # ---------------------------------------------------------------------------------------------
@@ -150,7 +152,8 @@ test: deps test-deps fuzz-deps build
 	step "cargo test (validation on)" $(CARGO) test --release --no-fail-fast; \
 	step "kernels again the way GPUs run them (storage-buffer reads, small tiles, split reductions)" \
 	  env ETVK_STORAGE=buffer ETVK_SPLIT_REDUCTION=always $(CARGO) test --release --no-fail-fast \
-	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test fixtures_rust; \
+	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test ops_quantized4 --test ops_quantized8 \
+	  --test ops_reduce --test fixtures_rust; \
 	step "fuzz targets, $${ETVK_FUZZ_SECONDS:-20} s each: parser, init before the GPU, mutated graphs (fuzz/smoke.sh)" \
 	  fuzz/smoke.sh; \
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \
@@ -223,6 +226,21 @@ bench-memory: build
 	       "$(PYTHON) -m pip install torchvision==0.29.1 --no-deps && $(PYTHON) -m pip install pillow" >&2; \
 	  exit 1; }
 	$(PYTHON) bench/memory.py $(BENCH_MEMORY_ARGS)
+
+# Speed benchmark: whole models and single convolutions / linears, median execute, per-op GPU
+# time and GFLOP/s (bench/speed.py; BENCH_SPEED_ARGS="--reference OTHER_PLUGIN.so" times
+# another VulkanBackend plugin on the same files). Needs torch + torchvision to export.
+BENCH_SPEED_ARGS ?=
+bench-speed: build
+	$(PYTHON) bench/speed.py $(BENCH_SPEED_ARGS)
+
+# Token generation with a Llama-3.2-1B-shaped 4-bit program from export_llama (bench/llm.py:
+# exported on demand into bench/out/llm, about 17 minutes and 8.4 GB the first time): load,
+# W / A / peak, RSS, prefill and decode tokens/s, lazy and legacy order.
+# BENCH_LLM_ARGS="--model twin --profile" runs the 1-layer twin and splits the GPU time.
+BENCH_LLM_ARGS ?=
+bench-llm: build
+	$(PYTHON) bench/llm.py $(BENCH_LLM_ARGS)
 
 # Real models with random weights, exported on demand into bench/out/models (git-ignored) and
 # compared with PyTorch eager (rtol 1e-3, atol 1e-3 of each output's largest magnitude; every

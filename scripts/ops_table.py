@@ -27,7 +27,7 @@ def exporter_ops():
 
 def etvk_ops():
     ops = set()
-    for path in glob.glob(os.path.join(ROOT, "src/ops/*.rs")):
+    for path in glob.glob(os.path.join(ROOT, "src/ops/**/*.rs"), recursive=True):
         text = open(path).read()
         m = re.search(r"pub const OPS: &\[OpDef\] = &\[(.*?)\n\];", text, re.S)
         if m:
@@ -60,7 +60,7 @@ def coverage():
     cov = {}
     for path in sorted(glob.glob(os.path.join(ROOT, "tests/*.rs"))):
         text = open(path).read()
-        for name in set(re.findall(r'"((?:aten|et_vk|dim_order_ops|llama|sym_size)[\w.]*)"', text)):
+        for name in set(re.findall(r'"((?:aten|et_vk|dim_order_ops|llama|sym_size|quantized_decomposed|torchao)[\w.]*)"', text)):
             cov.setdefault(name, []).append(f"tests/{os.path.basename(path)}")
     for ops_txt in sorted(glob.glob(os.path.join(ROOT, "tests/**/ops.txt"), recursive=True)):
         rel = os.path.relpath(os.path.dirname(ops_txt), ROOT)

@@ -35,10 +35,7 @@ TEST_MODULE = "executorch.backends.vulkan.test.test_vulkan_delegate"
 DISABLED_MARK = b"DISABLED_TEST:"
 
 # Failures tracked elsewhere: test name -> why.
-KNOWN_FAILURES = {
-    "test_vulkan_backend_torchao_wo_quantized_linear":
-        "et_vk.linear_q4gsw is not supported yet (quantized ops: issue 10)",
-}
+KNOWN_FAILURES = {}
 
 
 def load_environment(plugin):

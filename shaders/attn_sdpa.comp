@@ -1,12 +1,17 @@
 #version 450
 #include "common.glsl"
-// Scaled dot-product attention, one invocation per output element (row, d):
+// Scaled dot-product attention, one 64-wide workgroup per query row (o, i) and chunk of 256
+// value dims:
 //   out[o, i, d] = sum_j softmax_j(scale * q[o, i, :] . k[o, j, :] + mask[o, i, j]) * v[o, j, d]
-// over keys j < Lk (causal: j <= causal_offset + i), with an online (running-max) softmax.
-// Work item w = (o * Lq + i) * Dv + d, where o runs over the "outer" dims (batch, heads...); each
-// tensor addresses them through its own strides (0 where broadcast), so one shader covers the
-// llama [B, S, H, D] layouts with grouped KV heads and the [..., L, D] layout of et_vk.sdpa.
-// The head dim (D for q/k, Dv for v/out) is contiguous in every tensor.
+// over keys j < Lk (causal: j <= causal_offset + i). Keys go in blocks of 64: lane t scores key
+// j0 + t (a dot product over D), the block's max is merged in shared memory and the running
+// (online) softmax rescales; then every lane accumulates its value dims (d = chunk * 256 + t +
+// 64 * u, u < 4) over the block's 64 weights. Each score is computed once per row, the value
+// reads are coalesced along d.
+// Work items: count = rows * chunks * 64, row-major over (outer, i), then the chunk. The
+// "outer" dims (batch, heads...) are addressed through each tensor's own strides (0 where
+// broadcast), so one shader covers the llama [B, S, H, D] layouts with grouped KV heads and
+// the [..., L, D] layout of et_vk.sdpa. The head dim (D for q/k, Dv for v/out) is contiguous.
 struct Params {
     uint count;
     int outer_rank;
@@ -38,13 +43,34 @@ layout(std430, set = 0, binding = 3) readonly buffer K { float k[]; };
 layout(std430, set = 0, binding = 4) readonly buffer V { float v[]; };
 layout(std430, set = 0, binding = 5) readonly buffer M { float m[]; };
 
+shared float weights[64];
+shared float merge[64];
+
+// Max (op 0) or sum (op 1) of `v` over the workgroup (every lane gets it).
+float combine(float v, int op) {
+    uint l = gl_LocalInvocationID.x;
+    merge[l] = v;
+    barrier();
+    for (uint s = 32u; s > 0u; s >>= 1) {
+        if (l < s) merge[l] = op == 0 ? max(merge[l], merge[l + s]) : merge[l] + merge[l + s];
+        barrier();
+    }
+    float r = merge[0];
+    barrier();
+    return r;
+}
+
+const uint PER_LANE = 4u;
+
 void main() {
-    uint w = work_index();
-    if (w >= p.count) return;
+    uint lane = gl_LocalInvocationID.x;
+    uint wg = work_index() / 64u;
+    // Whole workgroups share their row, so this return is uniform.
+    if (wg * 64u >= p.count) return;
     uint Lq = uint(p.lq), Lk = uint(p.lk), D = uint(p.d), Dv = uint(p.dv);
-    float scale = p.scale;
-    uint d = w % Dv;
-    uint t = w / Dv;
+    uint chunks = (Dv + 64u * PER_LANE - 1u) / (64u * PER_LANE);
+    uint chunk = wg % chunks;
+    uint t = wg / chunks;
     uint i = t % Lq;
     t /= Lq;
     uint qo = 0u, ko = 0u, vo = 0u, oo = 0u, mo = 0u;
@@ -59,31 +85,49 @@ void main() {
         mo += c * uint(p.m_strides[a]);
     }
     qo += i * uint(p.q_i);
-    oo += i * uint(p.o_i) + d;
+    oo += i * uint(p.o_i);
     mo += i * uint(p.m_i);
-    vo += d;
     uint kj = uint(p.k_j), vj = uint(p.v_j), mj = uint(p.m_j);
-    bool has_mask = p.has_mask != 0;
     uint nk = Lk;
     if (p.causal != 0) nk = min(Lk, uint(p.causal_offset) + i + 1u);
     float neg_inf = uintBitsToFloat(0xff800000u);
     float mx = neg_inf;
     float l = 0.0;
-    float acc = 0.0;
-    for (uint j = 0u; j < nk; ++j) {
-        uint kb = ko + j * kj;
-        float s = 0.0;
-        for (uint e = 0u; e < D; ++e) s += q[qo + e] * k[kb + e];
-        s *= scale;
-        if (has_mask) s += m[mo + j * mj];
-        // A fully masked key adds nothing (a fully masked row ends as 0 / 0 = NaN, as in PyTorch).
-        if (s == neg_inf) continue;
-        float mn = max(mx, s);
+    float acc[PER_LANE];
+    for (uint u = 0u; u < PER_LANE; ++u) acc[u] = 0.0;
+    uint d0 = chunk * 64u * PER_LANE + lane;
+    for (uint j0 = 0u; j0 < nk; j0 += 64u) {
+        uint j = j0 + lane;
+        float s = neg_inf;
+        if (j < nk) {
+            uint kb = ko + j * kj;
+            float dot = 0.0;
+            for (uint e = 0u; e < D; ++e) dot += q[qo + e] * k[kb + e];
+            s = dot * p.scale;
+            if (p.has_mask != 0) s += m[mo + j * mj];
+        }
+        float mn = max(mx, combine(s, 0));
+        // Everything so far masked: nothing to add yet (a fully masked row ends as 0 / 0 =
+        // NaN, as in PyTorch).
+        if (mn == neg_inf) continue;
         float a = exp(mx - mn);
-        float b = exp(s - mn);
-        l = l * a + b;
-        acc = acc * a + b * v[vo + j * vj];
+        float w = s == neg_inf ? 0.0 : exp(s - mn);
+        weights[lane] = w;
+        l = l * a + combine(w, 1);
+        uint nb = min(64u, nk - j0);
+        for (uint u = 0u; u < PER_LANE; ++u) {
+            uint d = d0 + 64u * u;
+            float sum = 0.0;
+            if (d < Dv) {
+                for (uint b = 0u; b < nb; ++b) sum += weights[b] * v[vo + (j0 + b) * vj + d];
+            }
+            acc[u] = acc[u] * a + sum;
+        }
         mx = mn;
+        barrier();
     }
-    o[oo] = acc / l;
+    for (uint u = 0u; u < PER_LANE; ++u) {
+        uint d = d0 + 64u * u;
+        if (d < Dv) o[oo + d] = acc[u] / l;
+    }
 }

@@ -19,10 +19,14 @@ layout(std430, set = 0, binding = 3) readonly buffer X { float x[]; };
 
 shared vec2 range[64];
 
-// a / b correctly rounded (a Newton step on the hardware quotient).
+// a / b correctly rounded (a Newton step on the hardware quotient). `precise`: otherwise GLSL
+// lets the compiler evaluate an fma unfused (the residual must be exact) and fold a constant
+// divisor into a multiplication by its rounded reciprocal.
 float divide(float a, float b) {
-    float q = a / b;
-    return fma(fma(-q, b, a), 1.0 / b, q);
+    precise float q = a / b;
+    precise float r = fma(-q, b, a);
+    precise float d = fma(r, 1.0 / b, q);
+    return d;
 }
 
 void main() {

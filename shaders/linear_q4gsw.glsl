@@ -73,10 +73,13 @@ vec4 scale_of(uint g, uint n4) {
 
 #ifdef DQ8CA
 // 1 / s correctly rounded (one Newton step on the hardware reciprocal), as torch's f32
-// `1.0 / scale` is.
+// `1.0 / scale` is. `precise`: otherwise GLSL lets the compiler evaluate an fma unfused, and
+// the step needs the exact residual.
 float reciprocal(float s) {
-    float r = 1.0 / s;
-    return fma(r, fma(-s, r, 1.0), r);
+    precise float r = 1.0 / s;
+    precise float e = fma(-s, r, 1.0);
+    precise float out_r = fma(r, e, r);
+    return out_r;
 }
 
 vec4 quantize(vec4 v, float inv, float zp, uint k0) {

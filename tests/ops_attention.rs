@@ -431,6 +431,33 @@ const CASES: &[Case] = &[
         mask: false,
         scale: Some(1.5),
     },
+    // Decode deep into a long cache: keys in several blocks of 64, head dims past one
+    // workgroup's 256.
+    Case {
+        b: 1,
+        s: 2,
+        h: 2,
+        hkv: 1,
+        d: 300,
+        t: 150,
+        start: 130,
+        causal: true,
+        mask: false,
+        scale: None,
+    },
+    // Several key blocks with a mask.
+    Case {
+        b: 1,
+        s: 3,
+        h: 2,
+        hkv: 2,
+        d: 8,
+        t: 140,
+        start: 70,
+        causal: false,
+        mask: true,
+        scale: None,
+    },
 ];
 
 /// Optional mask `[S, start + S]`, with some -inf entries (never a whole row).

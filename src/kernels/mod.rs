@@ -412,6 +412,7 @@ pub mod layout_convert;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod quant8;
 pub mod quantized;
 pub mod reduce;
 pub mod resample;
@@ -448,6 +449,12 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &quantized::LINEAR_DQ8CA_Q4GSW.info,
         &quantized::CHOOSE_QPARAMS.info,
         &quantized::EMBEDDING_Q4.info,
+        &quant8::LINEAR_QCW.info,
+        &quant8::LINEAR_Q8TA.info,
+        &quant8::Q8TA_CONV2D.info,
+        &quant8::Q8TA_ELEMENTWISE.info,
+        &quant8::QDQ.info,
+        &quant8::CHOOSE_QPARAMS_TOKEN.info,
         &reduce::REDUCE.info,
         &reduce::SOFTMAX.info,
         &reduce::ARG_REDUCE.info,

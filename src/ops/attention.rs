@@ -109,6 +109,9 @@ pub fn update_cache(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
 // Scaled dot-product attention
 // ---------------------------------------------------------------------------------------------
 
+/// Value dims one workgroup of `attn_sdpa.comp` computes (64 lanes x 4).
+const SDPA_DIMS_PER_GROUP: usize = 256;
+
 /// One attention problem for `shaders/attn_sdpa.comp` (see the shader for the layout).
 struct Attention {
     outer: Vec<usize>,
@@ -141,7 +144,16 @@ fn emit_attention(
     if a.outer.len() > MAX_OUTER {
         return Err(b.unsupported(format!("{} batch dims above {MAX_OUTER}", a.outer.len())));
     }
-    let n = a.outer.iter().product::<usize>() * a.lq * a.dv;
+    // One 64-wide workgroup per query row and chunk of 256 value dims.
+    let rows = a.outer.iter().product::<usize>() * a.lq;
+    let n = rows
+        .checked_mul(a.dv.div_ceil(SDPA_DIMS_PER_GROUP) * 64)
+        .filter(|&n| n <= i32::MAX as usize)
+        .ok_or_else(|| {
+            b.unsupported(format!(
+                "{rows} attention rows are too many for one dispatch"
+            ))
+        })?;
     if n == 0 {
         return Ok(());
     }

@@ -15,7 +15,9 @@ pub mod index;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod qdq;
 pub mod quant4;
+pub mod quant8;
 pub mod reduce;
 pub mod resample;
 pub mod shape;
@@ -34,6 +36,8 @@ pub const FAMILIES: &[&[OpDef]] = &[
     conv::OPS,
     pool::OPS,
     quant4::OPS,
+    quant8::OPS,
+    qdq::OPS,
     reduce::OPS,
     resample::OPS,
     shape::OPS,

@@ -21,7 +21,10 @@ use super::split::{use_split, Reads, SPLIT_LANES};
 pub const OPS: &[OpDef] = &[
     OpDef::new("et_vk.linear_q4gsw.default", linear_q4gsw),
     OpDef::new("et_vk.linear_dq8ca_q4gsw.default", linear_dq8ca_q4gsw),
-    OpDef::new("torchao.choose_qparams_affine.default", choose_qparams_affine),
+    OpDef::new(
+        "torchao.choose_qparams_affine.default",
+        choose_qparams_affine,
+    ),
     OpDef::new("et_vk.embedding_q4gsw.default", embedding_q4gsw),
     OpDef::new("quantized_decomposed.embedding_4bit.dtype", embedding_4bit),
 ];
@@ -224,7 +227,10 @@ pub fn linear_dq8ca_q4gsw(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         )));
     }
     if sums.is_float() {
-        return Err(b.err(format!("weight sums must be integers, are {:?}", sums.dtype)));
+        return Err(b.err(format!(
+            "weight sums must be integers, are {:?}",
+            sums.dtype
+        )));
     }
     let out = b.set_output_as(args[8], q.out_sizes(), Layout::Contiguous, Elem::F32)?;
     if out.numel() == 0 {
@@ -340,7 +346,12 @@ pub fn embedding_q4gsw(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let group = b.int(args[2])?;
     // is_linear_weight: the linear packing (low nibble = even column); else high first.
     let high_first = !b.bool(args[4])?;
-    embedding(b, (args[0], args[1], args[3], args[5]), Some(group), high_first)
+    embedding(
+        b,
+        (args[0], args[1], args[3], args[5]),
+        Some(group),
+        high_first,
+    )
 }
 
 /// `quantized_decomposed.embedding_4bit.dtype(weight uint8 [V, D / 2], weight_scales [V,
@@ -353,9 +364,7 @@ pub fn embedding_4bit(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     }
     let (qmin, qmax) = (b.int(args[3])?, b.int(args[4])?);
     if (qmin, qmax) != (-8, 7) {
-        return Err(b.unsupported(format!(
-            "quant range [{qmin}, {qmax}] (only [-8, 7])"
-        )));
+        return Err(b.unsupported(format!("quant range [{qmin}, {qmax}] (only [-8, 7])")));
     }
     embedding(b, (args[0], args[1], args[5], args[7]), None, true)
 }
@@ -382,7 +391,11 @@ fn embedding(
         return Err(b.err(format!("indices must be integers, are {:?}", idx.dtype)));
     }
     let (vocab, dim) = (w.sizes[0], w.sizes[1] * 2);
-    let groups = if scales.rank() == 1 { 1 } else { scales.sizes[1] };
+    let groups = if scales.rank() == 1 {
+        1
+    } else {
+        scales.sizes[1]
+    };
     if scales.rank() > 2 || scales.sizes.first() != Some(&vocab) || groups == 0 {
         return Err(b.err(format!(
             "scales {:?} are not [V = {vocab}, groups]",

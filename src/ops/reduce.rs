@@ -9,6 +9,7 @@
 
 use crate::error::Result;
 use crate::format::{Value, ValueId};
+use crate::gpu::DeviceKind;
 use crate::graph::OpDef;
 use crate::graph::{contiguous_strides, normalize_dim, OpBuilder};
 use crate::kernels::reduce::{
@@ -32,8 +33,20 @@ pub const MAX_RANK: usize = 8;
 
 /// Reductions at least this long use one 64-wide workgroup per output element (or softmax
 /// row) instead of one invocation: `reduce.comp`, `softmax.comp` and `arg_reduce.comp` take a
-/// layout flag.
-const GROUP_MIN_LEN: usize = 256;
+/// layout flag. On GPUs a serial row is latency-bound much sooner (H200: a ViT's 260 softmax
+/// rows of 65 took 25 us each dispatch one invocation per row); software drivers run a
+/// workgroup on one CPU thread, where the merge only adds barriers.
+/// `ETVK_SPLIT_REDUCTION=always` / `never` force one layout (tests run the GPU layout on
+/// lavapipe).
+fn use_group(b: &OpBuilder, len: usize) -> bool {
+    let min = match std::env::var(super::split::SPLIT_ENV).as_deref() {
+        Ok("always") => 2,
+        Ok("never") => 256,
+        _ if b.caps().kind == DeviceKind::Cpu => 256,
+        _ => 32,
+    };
+    len >= min
+}
 
 /// Invocations per output element in the workgroup layout (the shaders' workgroup size).
 const GROUP_SIZE: usize = 64;
@@ -161,7 +174,7 @@ fn reduce(
     if out.numel() == 0 {
         return Ok(());
     }
-    let group = r >= GROUP_MIN_LEN;
+    let group = use_group(b, r);
     let work = work_items(b, out.numel(), group)?;
     let ints = |v: &[usize]| -> [i32; 8] { padded(v.iter().map(|&x| x as i64)) };
     let p = ReduceParams {
@@ -215,7 +228,7 @@ fn softmax_impl(b: &mut OpBuilder, args: &[ValueId], log: bool) -> Result<()> {
         (x.sizes[d], x.sizes[d + 1..].iter().product::<usize>())
     };
     let rows = x.numel() / len;
-    let group = len >= GROUP_MIN_LEN;
+    let group = use_group(b, len);
     let work = work_items(b, rows, group)?;
     let p = SoftmaxParams {
         count: work as u32,
@@ -287,7 +300,7 @@ fn arg_reduce(b: &mut OpBuilder, args: &[ValueId], min: bool) -> Result<()> {
     if outputs == 0 {
         return Ok(());
     }
-    let group = len >= GROUP_MIN_LEN;
+    let group = use_group(b, len);
     let work = work_items(b, outputs, group)?;
     let p = ArgReduceParams {
         count: work as u32,

@@ -636,9 +636,32 @@ pub(super) fn check_source_len(w: &Weight, len: usize) -> Result<()> {
 /// Per chain op, the memory (alias roots) of every tensor among its arguments, lists included,
 /// and of the tensors its dispatches bind (layout copies, packed constants), and the
 /// contiguous copies of graph outputs at the end.
+/// A constant argument that no dispatch binds while a re-laid-out copy of it is bound (packed
+/// conv weights, 4-bit weights kept as bytes) is left out: the op reads the copy at every size,
+/// and the raw constant would cost device memory for nothing.
 fn chain_tensor_steps(graph: &Graph, built: &BuiltGraph) -> Vec<Vec<ValueId>> {
     let roots = &built.roots;
-    let tensor_root = |id: ValueId| graph.tensor(id).map(|_| roots[id]);
+    let bound: BTreeSet<ValueId> = built
+        .dispatches
+        .iter()
+        .flat_map(|d| d.tensors.iter().copied())
+        .collect();
+    let constant_of = |id: ValueId| match built.meta(id).map(|m| &m.kind) {
+        Some(TensorKind::Constant { constant, .. }) => Some(*constant),
+        _ => None,
+    };
+    // Copies are tensors the builder added (ids past the serialized graph's values).
+    let copied: BTreeSet<usize> = bound
+        .iter()
+        .filter(|&&t| t >= graph.values.len())
+        .filter_map(|&t| constant_of(t))
+        .collect();
+    let tensor_root = |id: ValueId| {
+        graph
+            .tensor(id)
+            .map(|_| roots[id])
+            .filter(|&r| bound.contains(&r) || !constant_of(r).is_some_and(|c| copied.contains(&c)))
+    };
     graph
         .chain
         .iter()

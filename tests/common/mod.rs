@@ -110,6 +110,9 @@ impl GraphBuilder {
     pub fn null(&mut self) -> ValueId {
         self.push(Value::Null)
     }
+    pub fn string(&mut self, v: &str) -> ValueId {
+        self.push(Value::String(v.to_owned()))
+    }
     pub fn int_list(&mut self, v: &[i64]) -> ValueId {
         self.push(Value::IntList(v.to_vec()))
     }
@@ -149,6 +152,26 @@ impl GraphBuilder {
         self.named.insert(key.to_owned(), bytes);
         self.push(Value::Tensor(TensorDesc {
             dtype: DType::Float32,
+            dims: dims.to_vec(),
+            constant: Some(self.graph.constants.len() - 1),
+            mem_obj_id: None,
+            staging_dtype: None,
+            channels_packed_hint: false,
+        }))
+    }
+
+    /// A constant of any dtype from its raw little-endian bytes (int8 / uint8 / int32 weights,
+    /// as the exporter stores them).
+    pub fn constant_bytes(&mut self, dtype: DType, dims: &[usize], bytes: Vec<u8>) -> ValueId {
+        assert_eq!(bytes.len(), dims.iter().product::<usize>() * dtype.size());
+        let key = format!("const{}", self.graph.constants.len());
+        self.graph.constants.push(Constant {
+            source: ConstantSource::Named { key: key.clone() },
+            length: bytes.len(),
+        });
+        self.named.insert(key, bytes);
+        self.push(Value::Tensor(TensorDesc {
+            dtype,
             dims: dims.to_vec(),
             constant: Some(self.graph.constants.len() - 1),
             mem_obj_id: None,

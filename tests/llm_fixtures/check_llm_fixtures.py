@@ -8,9 +8,10 @@ once and calls forward(tokens, input_pos) with step<k>_tokens.npy / step<k>_inpu
 k = 0..4 in order (prefill, then 4 decode steps on the same loaded method, so the KV cache
 inside the delegate carries over), comparing each step's logits with
 step<k>_expected_logits.npy at the variant's tolerance.txt. Prints the max error per step;
-a program etvk cannot run (e.g. quantized ops not implemented yet: the pybindings initialize
-the delegate at the first forward) is reported and is fatal only with --require-all. Exit
-status 1 when a program that runs does not match.
+a program etvk cannot run (the pybindings initialize the delegate at the first forward) is
+reported and is fatal only with --require-all. Then examples/llama_generate.py runs on vk_4w
+with the step-0 prompt and its first greedy token must be the argmax of the expected logits.
+Exit status 1 when a program that runs does not match.
 """
 
 import argparse
@@ -64,7 +65,28 @@ def main() -> int:
         print(f"{v}: {'ok' if ok else 'MISMATCH'}; max |out - expected| per step: "
               + ", ".join(f"{e:.2e}" for e in errs) + f" (atol {atol}, rtol {rtol})")
         bad |= not ok
+    bad |= not check_example(a.plugin)
     return 1 if bad else 0
+
+
+def check_example(plugin: str) -> bool:
+    """examples/llama_generate.py on vk_4w with the step-0 prompt: its first greedy token must
+    be the argmax of the expected step-0 logits."""
+    import subprocess
+
+    d = os.path.join(HERE, "vk_4w")
+    prompt = np.load(os.path.join(d, "step0_tokens.npy"))[0]
+    want = int(np.argmax(np.load(os.path.join(d, "step0_expected_logits.npy"))))
+    cmd = [sys.executable, os.path.join(REPO, "examples", "llama_generate.py"),
+           os.path.join(d, "model.pte"), "--prompt-ids", ",".join(str(int(t)) for t in prompt),
+           "--max-new-tokens", "4", "--plugin", plugin]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    line = next((l for l in p.stdout.splitlines() if l.startswith("tokens: [")), None)
+    got = int(line[len("tokens: ["):].split(",")[0].rstrip("]")) if line else None
+    ok = p.returncode == 0 and got == want
+    print(f"examples/llama_generate.py on vk_4w: {'ok' if ok else 'FAILED'}; first token {got}, "
+          f"expected {want}" + ("" if p.returncode == 0 else f"; exit {p.returncode}: {p.stderr[-300:]}"))
+    return ok
 
 
 if __name__ == "__main__":

@@ -18,14 +18,13 @@ byte means):
   delegate (a quantize followed directly by its dequantize is folded to nothing by the
   exporter's FoldQDQPass, see the doc).
 
-These live under tests/op_fixtures_pending/ because tests/fixtures_rust.rs runs every case
-under tests/op_fixtures/** and etvk does not implement these ops yet; move the directory to
-tests/op_fixtures/quantized/ when the kernels land. Expected outputs are PyTorch eager (each
+tests/fixtures_rust.rs runs every case (they waited in tests/op_fixtures_pending/ until etvk
+had their kernels). Expected outputs are PyTorch eager (each
 delegate's original graph run by oplib.record_delegate_io); tolerance.txt holds "atol rtol"
 where the integer math may legitimately differ from eager (see TOLERANCES below and the doc).
 reference.py beside this file recomputes every case from the blob + named data with numpy.
 
-    .venv/bin/python tests/op_fixtures_pending/quantized/export.py [CASE ...]
+    .venv/bin/python tests/op_fixtures/quantized/export.py [CASE ...]
 """
 
 import os

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Numpy CPU reference of the quantized Vulkan delegate ops, run on the exported fixtures.
 
-    .venv/bin/python tests/op_fixtures_pending/quantized/reference.py [CASE_DIR ...]
-    .venv/bin/python tests/op_fixtures_pending/quantized/reference.py --wheel-python
+    .venv/bin/python tests/op_fixtures/quantized/reference.py [CASE_DIR ...]
+    .venv/bin/python tests/op_fixtures/quantized/reference.py --wheel-python
 
 For every case directory (default: every directory beside this file holding delegate0.bin),
 each `delegate<k>.bin` is parsed with tests/fixtures/dump_delegates.py (VH00 header + VK00
