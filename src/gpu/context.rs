@@ -57,10 +57,7 @@ pub fn pipelines_created() -> usize {
 }
 
 pub struct Context {
-    _entry: ash::Entry,
-    instance: ash::Instance,
-    debug: Option<(ash::ext::debug_utils::Instance, vk::DebugUtilsMessengerEXT)>,
-    validation_log: Box<ValidationLog>,
+    vulkan: Arc<VulkanInstance>,
     device: ash::Device,
     queue: Mutex<vk::Queue>,
     queue_family: u32,
@@ -75,6 +72,32 @@ pub struct Context {
 /// Vulkan instance and device takes hundreds of milliseconds on desktop drivers, and some
 /// drivers fail when instances are created and destroyed concurrently.
 static SHARED: Mutex<Option<Arc<Context>>> = Mutex::new(None);
+
+/// The Vulkan loader and instance (with etvk's validation messenger), made once and kept for
+/// the life of the process; contexts (devices) come and go on it. NVIDIA's driver 580 refused
+/// a second instance once the first was destroyed (`VK_ERROR_INCOMPATIBLE_DRIVER`), which made
+/// a device lost there unrecoverable until the process restarted.
+struct VulkanInstance {
+    /// Keeps the loader library loaded.
+    _entry: ash::Entry,
+    instance: ash::Instance,
+    debug: Option<(ash::ext::debug_utils::Instance, vk::DebugUtilsMessengerEXT)>,
+    /// Written by the messenger's callback; never freed while the messenger exists.
+    validation_log: Box<ValidationLog>,
+}
+
+static VULKAN: Mutex<Option<Arc<VulkanInstance>>> = Mutex::new(None);
+
+/// The process-wide instance, made on first use (again if making it failed).
+fn vulkan_instance() -> Result<Arc<VulkanInstance>> {
+    let mut slot = VULKAN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = slot.as_ref() {
+        return Ok(v.clone());
+    }
+    let v = Arc::new(VulkanInstance::new()?);
+    *slot = Some(v.clone());
+    Ok(v)
+}
 
 impl Context {
     /// The process-wide context, created on first use, and again after the device was lost
@@ -95,97 +118,11 @@ impl Context {
     }
 
     fn new() -> Result<Context> {
-        // SAFETY: loading the system Vulkan loader; ash checks the entry points it resolves.
-        let entry = unsafe { ash::Entry::load() }.map_err(|e| {
-            Error::new(
-                ErrorKind::NotSupported,
-                format!("cannot load the Vulkan loader: {e}"),
-            )
-        })?;
-        let want_validation =
-            std::env::var(VALIDATION_ENV).is_ok_and(|v| v != "0" && !v.is_empty());
-
-        let mut layers: Vec<*const i8> = Vec::new();
-        let mut extensions: Vec<*const i8> = Vec::new();
-        if want_validation {
-            // SAFETY: plain enumeration call on a loaded entry.
-            let available = unsafe { entry.enumerate_instance_layer_properties() }
-                .map_err(|r| vk_error("vkEnumerateInstanceLayerProperties", r))?;
-            let has_layer = available
-                .iter()
-                .any(|l| l.layer_name_as_c_str().is_ok_and(|n| n == VALIDATION_LAYER));
-            if !has_layer {
-                return Err(Error::not_supported(format!(
-                    "{VALIDATION_ENV} is set but {} is not installed (Debian: vulkan-validationlayers)",
-                    VALIDATION_LAYER.to_string_lossy()
-                )));
-            }
-            layers.push(VALIDATION_LAYER.as_ptr());
-            extensions.push(ash::ext::debug_utils::NAME.as_ptr());
-            // Synchronization validation too, whatever the environment says: it checks the
-            // barriers etvk derives from hazards (VK_LAYER_ENABLES can ask for it as well).
-            // SAFETY: plain enumeration call on a loaded entry, for a layer that exists.
-            let layer_extensions =
-                unsafe { entry.enumerate_instance_extension_properties(Some(VALIDATION_LAYER)) }
-                    .unwrap_or_default();
-            if layer_extensions.iter().any(|e| {
-                e.extension_name_as_c_str()
-                    .is_ok_and(|n| n == ash::ext::validation_features::NAME)
-            }) {
-                extensions.push(ash::ext::validation_features::NAME.as_ptr());
-            }
-        }
-        let sync_validation = [vk::ValidationFeatureEnableEXT::SYNCHRONIZATION_VALIDATION];
-        let mut features =
-            vk::ValidationFeaturesEXT::default().enabled_validation_features(&sync_validation);
-
-        let app_name = CString::new("etvk").unwrap_or_default();
-        let app = vk::ApplicationInfo::default()
-            .application_name(&app_name)
-            .engine_name(&app_name)
-            .api_version(vk::API_VERSION_1_1);
-        let mut create = vk::InstanceCreateInfo::default()
-            .application_info(&app)
-            .enabled_layer_names(&layers)
-            .enabled_extension_names(&extensions);
-        if extensions.contains(&ash::ext::validation_features::NAME.as_ptr()) {
-            create = create.push_next(&mut features);
-        }
-        // SAFETY: every pointer in `create` refers to locals that outlive the call.
-        let instance = unsafe { entry.create_instance(&create, None) }
-            .map_err(|r| vk_error("vkCreateInstance", r))?;
-
-        // From here on, `partial` destroys what was created if a later step fails.
-        let validation_log: Box<ValidationLog> = Box::new(Mutex::new(Vec::new()));
-        let mut partial = PartialInstance {
-            instance: Some(instance),
-            debug: None,
-        };
-
-        if want_validation {
-            let loader = ash::ext::debug_utils::Instance::new(&entry, partial.instance());
-            let info = vk::DebugUtilsMessengerCreateInfoEXT::default()
-                .message_severity(
-                    vk::DebugUtilsMessageSeverityFlagsEXT::ERROR
-                        | vk::DebugUtilsMessageSeverityFlagsEXT::WARNING,
-                )
-                .message_type(
-                    vk::DebugUtilsMessageTypeFlagsEXT::VALIDATION
-                        | vk::DebugUtilsMessageTypeFlagsEXT::GENERAL,
-                )
-                .pfn_user_callback(Some(debug_callback))
-                .user_data(&*validation_log as *const ValidationLog as *mut c_void);
-            // SAFETY: the callback's user data points into a Box the context owns and frees
-            // only after destroying the messenger (see Drop).
-            let messenger = unsafe { loader.create_debug_utils_messenger(&info, None) }
-                .map_err(|r| vk_error("vkCreateDebugUtilsMessengerEXT", r))?;
-            partial.debug = Some((loader, messenger));
-        }
-
-        let (physical_device, queue_family, mut caps) = pick_device(partial.instance())?;
-        caps.f16_storage = f16_storage_supported(partial.instance(), physical_device);
-        caps.max_memory_allocation_size =
-            max_memory_allocation_size(partial.instance(), physical_device);
+        let vulkan = vulkan_instance()?;
+        let instance = &vulkan.instance;
+        let (physical_device, queue_family, mut caps) = pick_device(instance)?;
+        caps.f16_storage = f16_storage_supported(instance, physical_device);
+        caps.max_memory_allocation_size = max_memory_allocation_size(instance, physical_device);
 
         let priorities = [1.0f32];
         let queue_info = [vk::DeviceQueueCreateInfo::default()
@@ -199,17 +136,12 @@ impl Context {
             device_info = device_info.push_next(&mut storage16);
         }
         // SAFETY: `physical_device` came from this instance; the create info refers to locals.
-        let device = unsafe {
-            partial
-                .instance()
-                .create_device(physical_device, &device_info, None)
-        }
-        .map_err(|r| vk_error("vkCreateDevice", r))?;
+        let device = unsafe { instance.create_device(physical_device, &device_info, None) }
+            .map_err(|r| vk_error("vkCreateDevice", r))?;
         // SAFETY: queue family and index 0 were requested in `device_info`.
         let queue = unsafe { device.get_device_queue(queue_family, 0) };
 
-        let mut alloc_info =
-            vk_mem::AllocatorCreateInfo::new(partial.instance(), &device, physical_device);
+        let mut alloc_info = vk_mem::AllocatorCreateInfo::new(instance, &device, physical_device);
         alloc_info.vulkan_api_version = vk::API_VERSION_1_1;
         // VMA's default blocks (256 MiB, the first ones 32 MiB) would reserve 32 MiB for a model
         // of a few KB, and keep an empty one. 1 MiB blocks bound what is reserved beyond the
@@ -227,12 +159,8 @@ impl Context {
             }
         };
 
-        let (instance, debug) = partial.take();
         Ok(Context {
-            _entry: entry,
-            instance,
-            debug,
-            validation_log,
+            vulkan,
             device,
             queue: Mutex::new(queue),
             queue_family,
@@ -329,13 +257,14 @@ impl Context {
 
     /// Whether the Khronos validation layer and etvk's messenger are on.
     pub fn validation_enabled(&self) -> bool {
-        self.debug.is_some()
+        self.vulkan.debug.is_some()
     }
 
     /// Validation errors reported since the last call (empty unless validation is on).
     pub fn take_validation_errors(&self) -> Vec<String> {
         std::mem::take(
             &mut *self
+                .vulkan
                 .validation_log
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
@@ -378,10 +307,6 @@ impl Drop for Context {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .extend(self.take_validation_errors());
-            if let Some((loader, messenger)) = self.debug.take() {
-                loader.destroy_debug_utils_messenger(messenger, None);
-            }
-            self.instance.destroy_instance(None);
         }
     }
 }
@@ -453,6 +378,105 @@ impl Context {
         Ok(std::mem::take(
             &mut *TEARDOWN_REPORT.lock().unwrap_or_else(|e| e.into_inner()),
         ))
+    }
+}
+
+impl VulkanInstance {
+    fn new() -> Result<VulkanInstance> {
+        // SAFETY: loading the system Vulkan loader; ash checks the entry points it resolves.
+        let entry = unsafe { ash::Entry::load() }.map_err(|e| {
+            Error::new(
+                ErrorKind::NotSupported,
+                format!("cannot load the Vulkan loader: {e}"),
+            )
+        })?;
+        let want_validation =
+            std::env::var(VALIDATION_ENV).is_ok_and(|v| v != "0" && !v.is_empty());
+
+        let mut layers: Vec<*const i8> = Vec::new();
+        let mut extensions: Vec<*const i8> = Vec::new();
+        if want_validation {
+            // SAFETY: plain enumeration call on a loaded entry.
+            let available = unsafe { entry.enumerate_instance_layer_properties() }
+                .map_err(|r| vk_error("vkEnumerateInstanceLayerProperties", r))?;
+            let has_layer = available
+                .iter()
+                .any(|l| l.layer_name_as_c_str().is_ok_and(|n| n == VALIDATION_LAYER));
+            if !has_layer {
+                return Err(Error::not_supported(format!(
+                    "{VALIDATION_ENV} is set but {} is not installed (Debian: vulkan-validationlayers)",
+                    VALIDATION_LAYER.to_string_lossy()
+                )));
+            }
+            layers.push(VALIDATION_LAYER.as_ptr());
+            extensions.push(ash::ext::debug_utils::NAME.as_ptr());
+            // Synchronization validation too, whatever the environment says: it checks the
+            // barriers etvk derives from hazards (VK_LAYER_ENABLES can ask for it as well).
+            // SAFETY: plain enumeration call on a loaded entry, for a layer that exists.
+            let layer_extensions =
+                unsafe { entry.enumerate_instance_extension_properties(Some(VALIDATION_LAYER)) }
+                    .unwrap_or_default();
+            if layer_extensions.iter().any(|e| {
+                e.extension_name_as_c_str()
+                    .is_ok_and(|n| n == ash::ext::validation_features::NAME)
+            }) {
+                extensions.push(ash::ext::validation_features::NAME.as_ptr());
+            }
+        }
+        let sync_validation = [vk::ValidationFeatureEnableEXT::SYNCHRONIZATION_VALIDATION];
+        let mut features =
+            vk::ValidationFeaturesEXT::default().enabled_validation_features(&sync_validation);
+
+        let app_name = CString::new("etvk").unwrap_or_default();
+        let app = vk::ApplicationInfo::default()
+            .application_name(&app_name)
+            .engine_name(&app_name)
+            .api_version(vk::API_VERSION_1_1);
+        let mut create = vk::InstanceCreateInfo::default()
+            .application_info(&app)
+            .enabled_layer_names(&layers)
+            .enabled_extension_names(&extensions);
+        if extensions.contains(&ash::ext::validation_features::NAME.as_ptr()) {
+            create = create.push_next(&mut features);
+        }
+        // SAFETY: every pointer in `create` refers to locals that outlive the call.
+        let instance = unsafe { entry.create_instance(&create, None) }
+            .map_err(|r| vk_error("vkCreateInstance", r))?;
+
+        // From here on, `partial` destroys what was created if a later step fails.
+        let validation_log: Box<ValidationLog> = Box::new(Mutex::new(Vec::new()));
+        let mut partial = PartialInstance {
+            instance: Some(instance),
+            debug: None,
+        };
+
+        if want_validation {
+            let loader = ash::ext::debug_utils::Instance::new(&entry, partial.instance());
+            let info = vk::DebugUtilsMessengerCreateInfoEXT::default()
+                .message_severity(
+                    vk::DebugUtilsMessageSeverityFlagsEXT::ERROR
+                        | vk::DebugUtilsMessageSeverityFlagsEXT::WARNING,
+                )
+                .message_type(
+                    vk::DebugUtilsMessageTypeFlagsEXT::VALIDATION
+                        | vk::DebugUtilsMessageTypeFlagsEXT::GENERAL,
+                )
+                .pfn_user_callback(Some(debug_callback))
+                .user_data(&*validation_log as *const ValidationLog as *mut c_void);
+            // SAFETY: the callback's user data points into a Box the instance owns for the life of
+            // the process (the instance and its messenger are never destroyed).
+            let messenger = unsafe { loader.create_debug_utils_messenger(&info, None) }
+                .map_err(|r| vk_error("vkCreateDebugUtilsMessengerEXT", r))?;
+            partial.debug = Some((loader, messenger));
+        }
+
+        let (instance, debug) = partial.take();
+        Ok(VulkanInstance {
+            _entry: entry,
+            instance,
+            debug,
+            validation_log,
+        })
     }
 }
 
