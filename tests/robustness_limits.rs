@@ -10,6 +10,16 @@ use etvk::gpu::testing::with_context;
 use etvk::gpu::{Caps, Context, MemTag};
 use etvk::runtime::CompileSpecs;
 use etvk::ErrorKind;
+use std::sync::{Mutex, MutexGuard};
+
+/// Each test makes a Vulkan device of its own; they take turns. Devices made and destroyed
+/// concurrently in one process hung NVIDIA's driver 580 (half of ten runs on the H200); etvk
+/// itself makes one device per process.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Init of `program` on the device with `adjust`ed limits.
 fn init_with(
@@ -32,6 +42,7 @@ fn refused(program: &Program, limit: &str, adjust: impl FnOnce(&mut Caps)) {
 
 #[test]
 fn tensors_over_max_storage_buffer_range_are_refused() {
+    let _serial = serial();
     refused(
         &Program::load("fixtures/example", 0),
         "maxStorageBufferRange",
@@ -41,6 +52,7 @@ fn tensors_over_max_storage_buffer_range_are_refused() {
 
 #[test]
 fn dispatches_over_max_work_group_count_are_refused() {
+    let _serial = serial();
     refused(
         &Program::load("fixtures/example", 0),
         "maxComputeWorkGroupCount",
@@ -50,6 +62,7 @@ fn dispatches_over_max_work_group_count_are_refused() {
 
 #[test]
 fn workgroups_over_max_size_or_invocations_are_refused() {
+    let _serial = serial();
     let program = Program::load("fixtures/example", 0);
     refused(&program, "maxComputeWorkGroupSize", |c| {
         c.max_compute_work_group_size = [2, 2, 1]
@@ -61,6 +74,7 @@ fn workgroups_over_max_size_or_invocations_are_refused() {
 
 #[test]
 fn dispatches_over_max_storage_buffers_are_refused() {
+    let _serial = serial();
     refused(
         &Program::load("fixtures/example", 0),
         "maxPerStageDescriptorStorageBuffers",
@@ -70,6 +84,7 @@ fn dispatches_over_max_storage_buffers_are_refused() {
 
 #[test]
 fn allocations_over_max_memory_allocation_size_are_refused() {
+    let _serial = serial();
     refused(
         &Program::load("fixtures/mlp", 0),
         "maxMemoryAllocationSize",
@@ -80,6 +95,7 @@ fn allocations_over_max_memory_allocation_size_are_refused() {
 /// Params structs that do not fit maxPushConstantsSize travel in a storage buffer instead.
 #[test]
 fn params_over_max_push_constants_size_go_to_a_buffer() {
+    let _serial = serial();
     let program = Program::load("fixtures/example", 0);
     let mut d = init_with(&program, |c| c.max_push_constants_size = 4).unwrap();
     program.check(&d.run(&program.inputs).unwrap());
@@ -96,6 +112,7 @@ fn params_over_max_push_constants_size_go_to_a_buffer() {
 /// Tensors too large for one texel view are read as storage buffers.
 #[test]
 fn tensors_over_max_texel_buffer_elements_are_read_as_storage_buffers() {
+    let _serial = serial();
     let program = Program::load("fixtures/example", 0);
     let texel_shaders = |mut d: etvk::runtime::Delegate| {
         program.check(&d.run(&program.inputs).unwrap());
