@@ -4,14 +4,15 @@ with etvk and, side by side in the same run, any other VulkanBackend plugin.
 
 Usage (from the repo root):
     .venv/bin/python bench/speed.py [--reference OTHER_PLUGIN.so] [--iters N] [--warmup N]
-                                    [--models a,b] [--no-ops] [--json OUT.json] [--md OUT.md]
+                                    [--models a,b] [--no-ops] [--json OUT.json]
 
 Every figure is the median of --iters executes after --warmup (defaults: 3 after 1, as on
 lavapipe; use 50 after 5 on a real GPU; a program faster than that runs again with executes
 filling about a second, at most 200), each program in a fresh process of
 build/etvk_bench, which loads the plugin given by --plugin: build/libetvk_executorch.so for
-etvk, the --reference plugin for the other column. For etvk the per-dispatch GPU profile
-(etvk_bench --profile) gives each op's own time and GFLOP/s.
+etvk, the --reference plugin for the other column. Both are timed without GPU timestamps; a
+second etvk process with the per-dispatch GPU profile (etvk_bench --profile) gives each op's
+own time and GFLOP/s. bench/speed_tables.py turns the JSON into docs/speed.md's tables.
 
 Programs are exported on demand (needs torch, torchvision and executorch in the Python that
 runs this) into bench/out/speed/ (git-ignored) and reused when present, so the same command
@@ -322,21 +323,23 @@ def main():
         if kind == "op" and "spec" not in meta:
             meta["spec"], meta["description"] = spec, desc
             json.dump(meta, open(meta_path, "w"), indent=1)
-        mine = run(a.plugin, name, meta, a.iters, a.warmup, profile=True)
+        # Timed without GPU timestamps (on lavapipe a timestamp waits for all earlier work, which
+        # doubles a small program's time); a second, profiled process gives the per-op times.
+        mine = run(a.plugin, name, meta, a.iters, a.warmup, profile=False)
         ref = run(a.reference, name, meta, a.iters, a.warmup, profile=False) if a.reference else None
         row = {"kind": kind, "name": name, "description": desc, "etvk": mine, "reference": ref}
+        prof = run_once(a.plugin, name, meta, a.iters, a.warmup, profile=True) if "error" not in mine else {}
         # The op's own GPU time: its heaviest dispatch group (a convolution / matmul, without the
         # layout conversions at the program's boundary).
         op_us = flops = None
-        if kind == "op" and "profile" in mine:
-            heavy = [e for e in mine["profile"] if e["flops"] > 0]
+        if kind == "op" and "profile" in prof:
+            heavy = [e for e in prof["profile"] if e["flops"] > 0]
             if heavy:
                 op_us = sum(e["us"] for e in heavy)
                 flops = sum(e["flops"] for e in heavy)
         row["op_us"], row["flops"] = op_us, flops
-        if "profile" in mine:
-            mine["profile_total_us"] = sum(e["us"] for e in mine["profile"])
-            del mine["profile"]  # keep the JSON small
+        if "profile" in prof:
+            mine["profile_total_us"] = sum(e["us"] for e in prof["profile"])
         results["rows"].append(row)
         ratio = ""
         if ref and "error" not in ref and "error" not in mine:
