@@ -30,29 +30,7 @@ struct Params {
     float clamp_max;
 };
 PARAMS_BLOCK(Params)
-// F16: f16 storage (outputs, weights and bias, and inputs read from storage buffers), f32
-// arithmetic.
-#ifdef F16
-#define STORE_T f16vec4
-#else
-#define STORE_T vec4
-#endif
-layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
-#ifdef TEXEL_INPUT
-layout(set = 0, binding = 2) uniform samplerBuffer In;
-#define LOAD_X(i) texelFetch(In, int(i))
-#else
-layout(std430, set = 0, binding = 2) readonly buffer In { STORE_T x[]; } In_;
-#define LOAD_X(i) vec4(In_.x[i])
-#endif
-#ifdef TEXEL_WEIGHTS
-layout(set = 0, binding = 3) uniform samplerBuffer W;
-#define LOAD_W(i) texelFetch(W, int(i))
-#else
-layout(std430, set = 0, binding = 3) readonly buffer W { STORE_T w[]; } W_;
-#define LOAD_W(i) vec4(W_.w[i])
-#endif
-layout(std430, set = 0, binding = 4) readonly buffer Bias { STORE_T bias[]; };
+#include "conv_bindings.glsl"
 
 void main() {
     int ow0 = int(gl_GlobalInvocationID.x) * TILE_W;

@@ -1,0 +1,26 @@
+// The bindings of the packed convolution kernels (conv2d_pw, conv2d_dw, conv2d_tiled and
+// their variants): 1 output, 2 input, 3 weights, 4 bias. TEXEL_INPUT / TEXEL_WEIGHTS read the
+// input / weights through uniform texel buffers; LOAD_X / LOAD_W return vec4 either way.
+// F16: f16 storage (outputs, weights and bias, and inputs read from storage buffers), f32
+// arithmetic.
+#ifdef F16
+#define STORE_T f16vec4
+#else
+#define STORE_T vec4
+#endif
+layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
+#ifdef TEXEL_INPUT
+layout(set = 0, binding = 2) uniform samplerBuffer In;
+#define LOAD_X(i) texelFetch(In, int(i))
+#else
+layout(std430, set = 0, binding = 2) readonly buffer In { STORE_T x[]; } In_;
+#define LOAD_X(i) vec4(In_.x[i])
+#endif
+#ifdef TEXEL_WEIGHTS
+layout(set = 0, binding = 3) uniform samplerBuffer W;
+#define LOAD_W(i) texelFetch(W, int(i))
+#else
+layout(std430, set = 0, binding = 3) readonly buffer W { STORE_T w[]; } W_;
+#define LOAD_W(i) vec4(W_.w[i])
+#endif
+layout(std430, set = 0, binding = 4) readonly buffer Bias { STORE_T bias[]; };
