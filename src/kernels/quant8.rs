@@ -2,6 +2,7 @@
 //! kept as raw bytes), the static int8 (`q8ta`) linears, convolutions and elementwise ops, and
 //! the quantize / dequantize / choose_qparams ops. Int8 activations are stored as i32 words.
 
+use super::quantized::QUANTIZED_LINEAR_BINDINGS;
 use super::{read, write, Kernel};
 use crate::gpu::shaders;
 
@@ -34,29 +35,13 @@ kernel_params! {
 }
 /// `linear_qcw.comp` (`OP` = weight bits, 4 or 8): float x times per-channel symmetric
 /// weights, `et_vk.linear_qcs4w` and `aten._weight_int8pack_mm`.
-pub static LINEAR_QCW: Kernel<LinearQ8Params, LinearQ8Spec> = Kernel::new(
-    &shaders::LINEAR_QCW,
-    &[
-        write("Out"),
-        read("X"),
-        read("W").bytes(),
-        read("Scales"),
-        read("Bias"),
-    ],
-);
+pub static LINEAR_QCW: Kernel<LinearQ8Params, LinearQ8Spec> =
+    Kernel::new(&shaders::LINEAR_QCW, QUANTIZED_LINEAR_BINDINGS);
 /// `linear_q8ta.comp` (`OP` 0: float output, 1: requantized int8): int8 x times int8
 /// per-channel weights, exact integer dot products. `et_vk.linear_q8ta_q8csw`,
 /// `et_vk.q8ta_linear`, `et_vk.q8ta_linear_gemv`.
-pub static LINEAR_Q8TA: Kernel<LinearQ8Params, LinearQ8Spec> = Kernel::new(
-    &shaders::LINEAR_Q8TA,
-    &[
-        write("Out"),
-        read("X"),
-        read("W").bytes(),
-        read("Scales"),
-        read("Bias"),
-    ],
-);
+pub static LINEAR_Q8TA: Kernel<LinearQ8Params, LinearQ8Spec> =
+    Kernel::new(&shaders::LINEAR_Q8TA, QUANTIZED_LINEAR_BINDINGS);
 
 /// `q8ta_conv2d.comp` variants (`OP`).
 pub mod conv_op {
@@ -107,16 +92,8 @@ kernel_params! {
     pub struct Q8taConvSpec { TILE_W: i32 }
 }
 /// `q8ta_conv2d.comp`: `et_vk.q8ta_conv2d`, `_pw`, `_dw`, `_transposed` (see [`conv_op`]).
-pub static Q8TA_CONV2D: Kernel<Q8taConvParams, Q8taConvSpec> = Kernel::new(
-    &shaders::Q8TA_CONV2D,
-    &[
-        write("Out"),
-        read("X"),
-        read("W").bytes(),
-        read("Scales"),
-        read("Bias"),
-    ],
-);
+pub static Q8TA_CONV2D: Kernel<Q8taConvParams, Q8taConvSpec> =
+    Kernel::new(&shaders::Q8TA_CONV2D, QUANTIZED_LINEAR_BINDINGS);
 
 /// `q8ta_elementwise.comp` variants (`OP`).
 pub mod q8ta_op {

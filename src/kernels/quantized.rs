@@ -1,7 +1,7 @@
 //! Quantized-weight kernels: 4-bit linears and embeddings over weights kept packed as the
 //! exporter wrote them, and the per-row activation qparams of 8da4w.
 
-use super::{read, write, Kernel};
+use super::{read, write, Binding, Kernel};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -26,17 +26,18 @@ kernel_params! {
     #[allow(non_snake_case)]
     pub struct LinearQ4Spec { TM: i32, SPLIT: i32, ALIGNED: i32, GROUP8: i32 }
 }
+/// The bindings of the quantized linears with raw weight bytes (`linear_q4gsw`, `linear_qcw`,
+/// `linear_q8ta`, `q8ta_conv2d`): output, x, weights, per-channel or per-group scales, bias.
+pub(super) const QUANTIZED_LINEAR_BINDINGS: &[Binding] = &[
+    write("Out"),
+    read("X"),
+    read("W").bytes(),
+    read("Scales"),
+    read("Bias"),
+];
 /// `linear_q4gsw.comp`: `et_vk.linear_q4gsw`.
-pub static LINEAR_Q4GSW: Kernel<LinearQ4Params, LinearQ4Spec> = Kernel::new(
-    &shaders::LINEAR_Q4GSW,
-    &[
-        write("Out"),
-        read("X"),
-        read("W").bytes(),
-        read("Scales"),
-        read("Bias"),
-    ],
-);
+pub static LINEAR_Q4GSW: Kernel<LinearQ4Params, LinearQ4Spec> =
+    Kernel::new(&shaders::LINEAR_Q4GSW, QUANTIZED_LINEAR_BINDINGS);
 /// `linear_dq8ca_q4gsw.comp`: `et_vk.linear_dq8ca_q4gsw` (x quantized per row in the kernel).
 pub static LINEAR_DQ8CA_Q4GSW: Kernel<LinearQ4Params, LinearQ4Spec> = Kernel::new(
     &shaders::LINEAR_DQ8CA_Q4GSW,
