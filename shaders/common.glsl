@@ -26,3 +26,17 @@ uint work_index() {
 // assume no NaN, so the bit test is the one that holds everywhere.
 bool is_nan_f(float v) { return (floatBitsToUint(v) & 0x7fffffffu) > 0x7f800000u; }
 bool is_inf_f(float v) { return (floatBitsToUint(v) & 0x7fffffffu) == 0x7f800000u; }
+
+// Tree-sums the SPLIT lanes' rows of the shared array `buf` (lane-major, `width` entries per
+// lane) into lane 0's row. Every invocation of the workgroup must reach it: it holds barriers,
+// the first one after each lane has stored its row.
+#define SPLIT_TREE_SUM(buf, lane, width) \
+    barrier(); \
+    for (uint s_ = uint(SPLIT) / 2u; s_ > 0u; s_ >>= 1) { \
+        if ((lane) < s_) { \
+            for (uint i_ = 0u; i_ < uint(width); ++i_) { \
+                buf[(lane) * uint(width) + i_] += buf[((lane) + s_) * uint(width) + i_]; \
+            } \
+        } \
+        barrier(); \
+    }

@@ -71,15 +71,7 @@ void main() {
     if (SPLIT > 1) {
         const uint TILE = uint(TILE_OC4 * TILE_P);
         for (uint i = 0u; i < TILE; ++i) partial[lane * TILE + i] = acc[i];
-        barrier();
-        for (uint s = uint(SPLIT) / 2u; s > 0u; s >>= 1) {
-            if (lane < s) {
-                for (uint i = 0u; i < TILE; ++i) {
-                    partial[lane * TILE + i] += partial[(lane + s) * TILE + i];
-                }
-            }
-            barrier();
-        }
+        SPLIT_TREE_SUM(partial, lane, TILE);
         if (lane != 0u || !live) return;
         for (uint i = 0u; i < TILE; ++i) acc[i] = partial[i];
     }

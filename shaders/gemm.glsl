@@ -127,15 +127,7 @@ void main() {
     }
     if (SPLIT > 1) {
         for (int r = 0; r < TM; ++r) partial[lane * uint(TM) + uint(r)] = acc[r];
-        barrier();
-        for (uint s = uint(SPLIT) / 2u; s > 0u; s >>= 1) {
-            if (lane < s) {
-                for (int r = 0; r < TM; ++r) {
-                    partial[lane * uint(TM) + uint(r)] += partial[(lane + s) * uint(TM) + uint(r)];
-                }
-            }
-            barrier();
-        }
+        SPLIT_TREE_SUM(partial, lane, TM);
         if (lane != 0u) return;
         for (int r = 0; r < TM; ++r) acc[r] = partial[uint(r)];
     }
