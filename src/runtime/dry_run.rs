@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::format::Graph;
 use crate::gpu::Caps;
 use crate::graph;
-use crate::runtime::load_options::{LoadOptions, Planner};
-use crate::runtime::loader::{check_source_len, fetch_constant, MemoryPlan, Planning};
+use crate::runtime::load_options::LoadOptions;
+use crate::runtime::loader::{build_and_plan, check_source_len, fetch_constant, MemoryPlan};
 use crate::runtime::{CompileSpecs, NamedData};
 
 /// What a dry run planned.
@@ -47,33 +47,15 @@ pub fn dry_run_graph(
 ) -> Result<DryRun> {
     let mut options = LoadOptions::resolve(specs)?;
     let host_read = graph::host_read_values(graph);
-    let (built, plan) = loop {
-        let planning = Planning {
-            graph,
-            caps,
-            options: &options,
-        };
-        let built = planning.build(&host_read)?;
-        match planning.plan(&built, &host_read)? {
-            Some(plan) => break (built, plan),
-            // As `Loader::load`: aliased views need the arena; build again without them.
-            None if options.planner != Planner::SharedObjects => {
-                options.planner = Planner::SharedObjects
-            }
-            None => return Err(Error::internal("the planner asked for a rebuild twice")),
-        }
-    };
+    let (built, plan) = build_and_plan(graph, caps, &mut options, &host_read)?;
     pack_on_host(&plan, blob, named)?;
+    let report = plan.report(options.legacy_order);
     Ok(DryRun {
         dispatches: built.dispatches.len(),
         weights: plan.weights.len(),
-        weights_bytes: plan.weights.iter().map(|w| w.bytes).sum(),
-        activations_bytes: if plan.use_arena {
-            plan.arena.size
-        } else {
-            plan.shared_bytes
-        },
-        used_arena: plan.use_arena,
+        weights_bytes: report.weights_bytes,
+        activations_bytes: report.activations_bytes,
+        used_arena: report.used_arena,
     })
 }
 

@@ -71,7 +71,7 @@ pub(super) struct MemoryPlan {
 
 impl MemoryPlan {
     /// The report init starts from (staging figures are filled in while packing).
-    fn report(&self, legacy_order: bool) -> MemoryReport {
+    pub(super) fn report(&self, legacy_order: bool) -> MemoryReport {
         MemoryReport {
             weights_bytes: self.weights.iter().map(|w| w.bytes).sum(),
             activations_bytes: if self.use_arena {
@@ -99,9 +99,9 @@ pub(super) struct Loader<'a> {
     pub options: LoadOptions,
 }
 
-/// The phases of `init` that need no device (build and plan), on a device's [`Caps`]: run by
-/// [`Loader::load`] first, and alone by [`dry_run`](super::dry_run).
-pub(super) struct Planning<'a> {
+/// The phases of `init` that need no device (build and plan), on a device's [`Caps`]; see
+/// [`build_and_plan`].
+struct Planning<'a> {
     pub graph: &'a Graph,
     pub caps: &'a Caps,
     pub options: &'a LoadOptions,
@@ -112,13 +112,8 @@ impl Loader<'_> {
     pub fn load(&mut self) -> Result<Delegate> {
         note_fp16_fallback(self.ctx, self.graph);
         let host_read = graph::host_read_values(self.graph);
-        let built = self.planning().build(&host_read)?;
-        let Some(plan) = self.planning().plan(&built, &host_read)? else {
-            // Aliased views are only valid in the arena (see aliases_activations): build
-            // again without them for the shared objects. Nothing is allocated yet.
-            self.options.planner = Planner::SharedObjects;
-            return self.load();
-        };
+        let (built, plan) =
+            build_and_plan(self.graph, self.ctx.caps(), &mut self.options, &host_read)?;
         let mut memory = Resident::new(built.metas.clone());
         let mut report = plan.report(self.options.legacy_order);
         let held = if self.options.legacy_order {
@@ -134,12 +129,31 @@ impl Loader<'_> {
         drop(held);
         Ok(delegate)
     }
+}
 
-    fn planning(&self) -> Planning<'_> {
-        Planning {
-            graph: self.graph,
-            caps: self.ctx.caps(),
-            options: &self.options,
+/// Phases 1 and 2 (build, memory plan), without a device: run by [`Loader::load`] and by
+/// [`dry_run`](super::dry_run). Aliased views are only valid in the arena (see
+/// aliases_activations): when the planner picks the shared objects, the graph is built again
+/// without them (`options.planner` becomes `SharedObjects`).
+pub(super) fn build_and_plan(
+    graph: &Graph,
+    caps: &Caps,
+    options: &mut LoadOptions,
+    host_read: &BTreeSet<ValueId>,
+) -> Result<(BuiltGraph, MemoryPlan)> {
+    loop {
+        let planning = Planning {
+            graph,
+            caps,
+            options,
+        };
+        let built = planning.build(host_read)?;
+        match planning.plan(&built, host_read)? {
+            Some(plan) => return Ok((built, plan)),
+            None if options.planner != Planner::SharedObjects => {
+                options.planner = Planner::SharedObjects
+            }
+            None => return Err(Error::internal("the planner asked for a rebuild twice")),
         }
     }
 }
@@ -148,7 +162,7 @@ impl Planning<'_> {
     /// Phase 1: every op's builder, at the serialized bounds. Values read from inputs on the
     /// host (select_as_symint) are unknown until the first execute; the build at init uses 0
     /// for them, so outputs may be smaller than the bounds.
-    pub(super) fn build(&self, host_read: &BTreeSet<ValueId>) -> Result<BuiltGraph> {
+    fn build(&self, host_read: &BTreeSet<ValueId>) -> Result<BuiltGraph> {
         let at_bounds: Option<&[(ValueId, RuntimeInput)]> = if host_read.is_empty() {
             None
         } else {
@@ -171,7 +185,7 @@ impl Planning<'_> {
     /// bounds); the steps are then the chain's ops with all their tensor arguments (and the
     /// tensors their dispatches bind), which hold for every size.
     /// `None`: views aliased activations but the arena was not chosen; build again.
-    pub(super) fn plan(
+    fn plan(
         &self,
         built: &BuiltGraph,
         host_read: &BTreeSet<ValueId>,
