@@ -9,14 +9,11 @@ own dispatches and GFLOP/s).
 """
 import argparse
 import json
+import os
+import sys
 
-
-def ms(r):
-    if not r:
-        return "-"
-    if "error" in r:
-        return "error"
-    return f"{r['median_execute_ms']:.3f}"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from speed import fmt_ms as ms, gflops  # noqa: E402  (the benchmark's own formats)
 
 
 def main():
@@ -50,7 +47,7 @@ def main():
     print("|---|---|---|---|---|")
     for r in ops:
         us, flops = r.get("op_us"), r.get("flops")
-        g = f"{flops / us / 1e3:.1f}" if us and flops else ""
+        g = f"{gflops(flops, us):.1f}" if us and flops else ""
         print(f"| {r['name']} | {ms(r.get('reference'))} | {ms(r['etvk'])} | "
               f"{'' if us is None else f'{us:.1f}'} | {g} |")
 
