@@ -8,20 +8,10 @@
 //! validation on) nothing the layer reports, at the time or when the device is torn down.
 mod common;
 
-use std::sync::{Mutex, MutexGuard};
-
-use common::robustness::{assert_nothing_live, validation_wanted, Program};
+use common::robustness::{assert_nothing_live, serial, validation_wanted, Program};
 use etvk::gpu::testing::{self, Fault};
 use etvk::gpu::Context;
 use etvk::runtime::{CompileSpecs, HostTensor, InputValue};
-
-/// The checks are process-wide (accountant, live objects, the shared context): one test at a
-/// time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// What a case does: init, optionally turn profiling on (timestamp queries, a new recording),
 /// execute, and optionally execute again at other sizes (a resize records again).

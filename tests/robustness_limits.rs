@@ -5,21 +5,11 @@
 //! texel views) the program runs that way, with the same outputs.
 mod common;
 
-use common::robustness::Program;
+use common::robustness::{serial, Program};
 use etvk::gpu::testing::with_context;
 use etvk::gpu::{Caps, Context, MemTag};
 use etvk::runtime::CompileSpecs;
 use etvk::ErrorKind;
-use std::sync::{Mutex, MutexGuard};
-
-/// Each test makes a Vulkan device of its own; they take turns. Devices made and destroyed
-/// concurrently in one process hung NVIDIA's driver 580 (half of ten runs on the H200); etvk
-/// itself makes one device per process.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Init of `program` on the device with `adjust`ed limits.
 fn init_with(

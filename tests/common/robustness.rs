@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use etvk::gpu::testing::{self, Object};
 use etvk::gpu::{Accountant, Context};
@@ -79,6 +80,16 @@ impl Program {
 
 /// What is alive now: accounted bytes, wrapper objects (cached pipelines apart) and VMA
 /// allocations of `ctx`. Empty when nothing leaked.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One test at a time, for tests whose checks are process-wide (accountant, live objects, the
+/// shared context) or that make a Vulkan device each (devices made and destroyed concurrently
+/// in one process hung NVIDIA's driver 580 in half of ten runs on the H200; etvk itself makes
+/// one device per process).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn live(ctx: &Context) -> Vec<String> {
     let mut found = Vec::new();
     let stats = Accountant::process();
