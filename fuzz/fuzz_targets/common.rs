@@ -38,22 +38,31 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every committed delegate blob (`delegate<k>.bin` under tests/fixtures, tests/op_fixtures,
-/// tests/op_fixtures_pending), in a fixed order.
-pub fn fixture_blobs() -> &'static [(PathBuf, Vec<u8>)] {
-    static BLOBS: OnceLock<Vec<(PathBuf, Vec<u8>)>> = OnceLock::new();
-    BLOBS.get_or_init(|| {
+/// Every file under tests/fixtures, tests/op_fixtures and tests/op_fixtures_pending, in a fixed
+/// order (walked once for the blobs and the named data).
+fn fixture_files() -> &'static [PathBuf] {
+    static FILES: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    FILES.get_or_init(|| {
         let mut files = Vec::new();
         for sub in ["fixtures", "op_fixtures", "op_fixtures_pending"] {
             walk(&tests_dir().join(sub), &mut files);
         }
         files
-            .into_iter()
+    })
+}
+
+/// Every committed delegate blob (`delegate<k>.bin` under tests/fixtures, tests/op_fixtures,
+/// tests/op_fixtures_pending), in a fixed order.
+pub fn fixture_blobs() -> &'static [(PathBuf, Vec<u8>)] {
+    static BLOBS: OnceLock<Vec<(PathBuf, Vec<u8>)>> = OnceLock::new();
+    BLOBS.get_or_init(|| {
+        fixture_files()
+            .iter()
             .filter(|p| {
                 let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
                 name.is_some_and(|n| n.starts_with("delegate") && n.ends_with(".bin"))
             })
-            .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+            .filter_map(|p| std::fs::read(p).ok().map(|b| (p.clone(), b)))
             .collect()
     })
 }
@@ -63,12 +72,8 @@ pub fn fixture_blobs() -> &'static [(PathBuf, Vec<u8>)] {
 pub fn named_data() -> &'static HashMap<String, Vec<u8>> {
     static NAMED: OnceLock<HashMap<String, Vec<u8>>> = OnceLock::new();
     NAMED.get_or_init(|| {
-        let mut files = Vec::new();
-        for sub in ["fixtures", "op_fixtures", "op_fixtures_pending"] {
-            walk(&tests_dir().join(sub), &mut files);
-        }
-        files
-            .into_iter()
+        fixture_files()
+            .iter()
             .filter(|p| {
                 p.parent()
                     .and_then(Path::file_name)
@@ -76,7 +81,7 @@ pub fn named_data() -> &'static HashMap<String, Vec<u8>> {
             })
             .filter_map(|p| {
                 let key = p.file_stem()?.to_string_lossy().into_owned();
-                Some((key, std::fs::read(&p).ok()?))
+                Some((key, std::fs::read(p).ok()?))
             })
             .collect()
     })
