@@ -30,12 +30,16 @@ bool is_inf_f(float v) { return (floatBitsToUint(v) & 0x7fffffffu) == 0x7f800000
 // Tree-sums the SPLIT lanes' rows of the shared array `buf` (lane-major, `width` entries per
 // lane) into lane 0's row. Every invocation of the workgroup must reach it: it holds barriers,
 // the first one after each lane has stored its row.
-#define SPLIT_TREE_SUM(buf, lane, width) \
+#define SPLIT_TREE_SUM(buf, lane, width) SPLIT_TREE_SUM_AT(buf, lane, width, 0u, width)
+// The same over `count` entries from `base` of rows `stride` apart: for workgroups holding
+// several tiles, each tile's invocations summing their own slice of every row.
+#define SPLIT_TREE_SUM_AT(buf, lane, stride, base, count) \
     barrier(); \
     for (uint s_ = uint(SPLIT) / 2u; s_ > 0u; s_ >>= 1) { \
         if ((lane) < s_) { \
-            for (uint i_ = 0u; i_ < uint(width); ++i_) { \
-                buf[(lane) * uint(width) + i_] += buf[((lane) + s_) * uint(width) + i_]; \
+            for (uint i_ = 0u; i_ < uint(count); ++i_) { \
+                buf[(lane) * uint(stride) + uint(base) + i_] += \
+                    buf[((lane) + s_) * uint(stride) + uint(base) + i_]; \
             } \
         } \
         barrier(); \

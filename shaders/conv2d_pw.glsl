@@ -4,10 +4,11 @@
 // padding, bias, then clamp. Each invocation computes a register tile of TILE_P consecutive
 // output positions x (4 * TILE_OC4) output channels: per block of 4 input channels it loads
 // TILE_P input texels and 4 * TILE_OC4 weight texels and does 4 * TILE_P * TILE_OC4 vec4
-// multiply-adds. With SPLIT > 1 (GPUs, few outputs with many input channels) a workgroup of
-// SPLIT invocations computes one tile, each folding every SPLIT-th input block, merged in
-// shared memory.
-// Grid: x = output positions / TILE_P (times SPLIT), y = output channel blocks / TILE_OC4,
+// multiply-adds. With SPLIT > 1 (GPUs, few outputs with many input channels) SPLIT invocations
+// (local y) compute one tile, each folding every SPLIT-th input block, merged in shared
+// memory; a workgroup holds gl_WorkGroupSize.x such tiles side by side along x, so
+// neighbouring invocations read neighbouring positions and a warp is never mostly idle.
+// Grid: x = output positions / TILE_P, y = output channel blocks / TILE_OC4 (times SPLIT),
 // z = batch. The output-channel block comes from gl_WorkGroupID, so weight and bias loads are
 // uniform.
 // Weights: Packing::ConvBlocks with kh = kw = 1, bias: Packing::Pad4 (any buffer when
@@ -31,11 +32,12 @@ struct Params {
 PARAMS_BLOCK(Params)
 #include "conv_bindings.glsl"
 
-shared vec4 partial[SPLIT > 1 ? SPLIT * TILE_P * TILE_OC4 : 1];
+// A workgroup holds at most 64 invocations (ops/conv/packed.rs).
+shared vec4 partial[SPLIT > 1 ? 64 * TILE_P * TILE_OC4 : 1];
 
 void main() {
-    uint lane = SPLIT > 1 ? gl_LocalInvocationID.x : 0u;
-    uint tile = SPLIT > 1 ? gl_WorkGroupID.x : gl_GlobalInvocationID.x;
+    uint lane = SPLIT > 1 ? gl_LocalInvocationID.y : 0u;
+    uint tile = gl_GlobalInvocationID.x;
     uint p0 = tile * uint(TILE_P);
     uint ocb = gl_WorkGroupID.y * uint(TILE_OC4);
     uint n = gl_WorkGroupID.z;
@@ -70,10 +72,11 @@ void main() {
     }
     if (SPLIT > 1) {
         const uint TILE = uint(TILE_OC4 * TILE_P);
-        for (uint i = 0u; i < TILE; ++i) partial[lane * TILE + i] = acc[i];
-        SPLIT_TREE_SUM(partial, lane, TILE);
+        uint row = gl_WorkGroupSize.x * TILE, base = gl_LocalInvocationID.x * TILE;
+        for (uint i = 0u; i < TILE; ++i) partial[lane * row + base + i] = acc[i];
+        SPLIT_TREE_SUM_AT(partial, lane, row, base, TILE);
         if (lane != 0u || !live) return;
-        for (uint i = 0u; i < TILE; ++i) acc[i] = partial[i];
+        for (uint i = 0u; i < TILE; ++i) acc[i] = partial[base + i];
     }
     for (int j = 0; j < TILE_OC4; ++j) {
         uint oc = ocb + uint(j);

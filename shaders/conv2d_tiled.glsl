@@ -5,10 +5,10 @@
 // outputs along W x (4 * TILE_OC4) output channels of one output row: per block of 4 input
 // channels and kernel row it loads the SPAN input texels the outputs cover once and reuses
 // them across the KW taps; per tap it loads 4 weight texels per output-channel block and does
-// 4 * TILE_W vec4 multiply-adds per block. With SPLIT > 1 (GPUs, few outputs) a workgroup of
-// SPLIT invocations computes one tile, each folding every SPLIT-th input block, merged in
-// shared memory.
-// Grid: x = output columns / TILE_W (times SPLIT), y = output rows, z = batch * output
+// 4 * TILE_W vec4 multiply-adds per block. With SPLIT > 1 (GPUs, few outputs) SPLIT
+// invocations (local y) compute one tile, each folding every SPLIT-th input block, merged in
+// shared memory; a workgroup holds gl_WorkGroupSize.x such tiles side by side along the row.
+// Grid: x = output columns / TILE_W, y = output rows (times SPLIT), z = batch * output
 // channel groups (from gl_WorkGroupID, so weight and bias loads are uniform). Kernel size,
 // stride, dilation and tiling are specialization constants.
 // Weights: Packing::ConvBlocks, bias: Packing::Pad4 (any buffer when has_bias is 0).
@@ -39,11 +39,12 @@ struct Params {
 PARAMS_BLOCK(Params)
 #include "conv_bindings.glsl"
 
-shared vec4 partial[SPLIT > 1 ? SPLIT * TILE_W * TILE_OC4 : 1];
+// A workgroup holds at most 64 invocations (ops/conv/packed.rs).
+shared vec4 partial[SPLIT > 1 ? 64 * TILE_W * TILE_OC4 : 1];
 
 void main() {
-    uint lane = SPLIT > 1 ? gl_LocalInvocationID.x : 0u;
-    uint tile = SPLIT > 1 ? gl_WorkGroupID.x : gl_GlobalInvocationID.x;
+    uint lane = SPLIT > 1 ? gl_LocalInvocationID.y : 0u;
+    uint tile = gl_GlobalInvocationID.x;
     int ow0 = int(tile) * TILE_W;
     int oh = int(SPLIT > 1 ? gl_WorkGroupID.y : gl_GlobalInvocationID.y);
     uint n = gl_WorkGroupID.z / p.oc_groups;
@@ -83,10 +84,11 @@ void main() {
     }
     if (SPLIT > 1) {
         const uint TILE = uint(TILE_OC4 * TILE_W);
-        for (uint i = 0u; i < TILE; ++i) partial[lane * TILE + i] = acc[i];
-        SPLIT_TREE_SUM(partial, lane, TILE);
+        uint row = gl_WorkGroupSize.x * TILE, base = gl_LocalInvocationID.x * TILE;
+        for (uint i = 0u; i < TILE; ++i) partial[lane * row + base + i] = acc[i];
+        SPLIT_TREE_SUM_AT(partial, lane, row, base, TILE);
         if (lane != 0u || !live) return;
-        for (uint i = 0u; i < TILE; ++i) acc[i] = partial[i];
+        for (uint i = 0u; i < TILE; ++i) acc[i] = partial[base + i];
     }
     for (int j = 0; j < TILE_OC4; ++j) {
         uint oc = ocb + uint(j);

@@ -121,7 +121,7 @@ pub fn build(
             let tiles = hw_out.div_ceil(t.positions);
             let groups = (oc4 as usize).div_ceil(t.oc4);
             let (global, local) = if t.split > 1 {
-                ([tiles * t.split, groups, g.n], [t.split as u32, 1, 1])
+                ([tiles, groups * t.split, g.n], split_local(tiles, t.split))
             } else {
                 ([tiles, groups, g.n], [64, 1, 1])
             };
@@ -199,8 +199,8 @@ pub fn build(
             let tiles = g.wo.div_ceil(t.positions);
             let (global, local) = if t.split > 1 {
                 (
-                    [tiles * t.split, g.ho, g.n * groups as usize],
-                    [t.split as u32, 1, 1],
+                    [tiles, g.ho * t.split, g.n * groups as usize],
+                    split_local(tiles, t.split),
                 )
             } else {
                 ([tiles, g.ho, g.n * groups as usize], local_2d(tiles, g.ho))
@@ -226,6 +226,16 @@ struct Tiling {
 
 /// Invocations a GPU wants at least to hide memory latency.
 const GPU_INVOCATIONS: usize = 16 * 1024;
+/// Environment override of [`GPU_INVOCATIONS`] (a count), for tuning on a device.
+pub const GPU_INVOCATIONS_ENV: &str = "ETVK_GPU_INVOCATIONS";
+
+fn gpu_invocations() -> usize {
+    std::env::var(GPU_INVOCATIONS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(GPU_INVOCATIONS)
+}
 
 /// The tiling for `outputs` output positions (batch included) x `oc4` channel blocks with
 /// `ic_blocks` input-channel blocks per output. CPU devices (lavapipe) take the biggest
@@ -249,17 +259,18 @@ fn tiling(b: &OpBuilder, outputs: usize, oc4: usize, ic_blocks: usize) -> Tiling
         return big;
     }
     let always = forced.as_deref() == Ok("always");
-    if !always && outputs.div_ceil(4) * oc4.div_ceil(2) >= GPU_INVOCATIONS {
+    let target = gpu_invocations();
+    if !always && outputs.div_ceil(4) * oc4.div_ceil(2) >= target {
         return big;
     }
     let small = outputs * oc4;
     let split = if always {
         (ic_blocks / 2).clamp(1, 4).next_power_of_two()
-    } else if small >= GPU_INVOCATIONS || ic_blocks < 8 {
+    } else if small >= target || ic_blocks < 8 {
         1
     } else {
         // Enough lanes to reach the target, each folding at least 4 input blocks.
-        let want = GPU_INVOCATIONS.div_ceil(small).next_power_of_two();
+        let want = target.div_ceil(small).next_power_of_two();
         let most = (ic_blocks / 4).max(1);
         want.min(64).min(1 << most.ilog2())
     };
@@ -276,6 +287,14 @@ pub fn local_2d(tx: usize, ty: usize) -> [u32; 3] {
     let lx = tx.next_power_of_two().clamp(1, 64);
     let ly = (64 / lx).min(ty.next_power_of_two()).max(1);
     [lx as u32, ly as u32, 1]
+}
+
+/// The workgroup of a split kernel: `split` lanes along y sharing each tile's reduction, as
+/// many tiles along x as fit in 64 invocations (a workgroup of `split` alone would leave most
+/// of a GPU's SIMD width idle).
+fn split_local(tiles: usize, split: usize) -> [u32; 3] {
+    let lx = tiles.next_power_of_two().clamp(1, (64 / split).max(1));
+    [lx as u32, split as u32, 1]
 }
 
 /// The build of `kernels` for this device and format: texel reads where the device prefers
