@@ -1,6 +1,7 @@
 #version 450
 #include "common.glsl"
-// upsample_nearest2d over planes [P, IH, IW] -> [P, OH, OW], 32-bit words (any dtype), with
+// upsample_nearest2d over planes [P, IH, IW] -> [P, OH, OW] of elements of `words` 32-bit words
+// (1: any 32-bit dtype; 4 / 2: the f32 / f16 texels of channels-packed tensors), with
 // PyTorch's nearest_idx per dim: identity when out == in, dst >> 1 when out == 2 * in, else
 // min(floor(float(dst) * s), in - 1) where s is the f32 ratio computed on the host
 // (float(1.0 / scale) when a scale factor was given, else float(in) / out).
@@ -12,6 +13,7 @@ struct Params {
     int ow;
     float scale_h;
     float scale_w;
+    uint words;
 };
 PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { uint o[]; };
@@ -32,5 +34,6 @@ void main() {
     uint plane = i / uint(OW * OH);
     int ih = nearest_idx(oh, IH, OH, p.scale_h);
     int iw = nearest_idx(ow, IW, OW, p.scale_w);
-    o[i] = x[plane * uint(IH * IW) + uint(ih * IW + iw)];
+    uint src = (plane * uint(IH * IW) + uint(ih * IW + iw)) * p.words;
+    for (uint k = 0u; k < p.words; ++k) o[i * p.words + k] = x[src + k];
 }

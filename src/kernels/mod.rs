@@ -445,6 +445,8 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &norm::NORM_ROWS.info,
         &pool::POOL_AVG.info,
         &pool::POOL_MAX.info,
+        &pool::POOL_MAX_C4.info,
+        &pool::POOL_MAX_C4_F16.info,
         &quantized::LINEAR_Q4GSW.info,
         &quantized::LINEAR_DQ8CA_Q4GSW.info,
         &quantized::CHOOSE_QPARAMS.info,

@@ -1,6 +1,6 @@
 //! Pooling kernels.
 
-use super::{read, write, Kernel};
+use super::{read, write, Kernel, Layout};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -46,4 +46,60 @@ kernel_params! {
 pub static POOL_MAX: Kernel<PoolMaxParams> = Kernel::new(
     &shaders::POOL_MAX,
     &[write("Out"), write("Idx"), read("In")],
+);
+
+kernel_params! {
+    /// `pool_max_c4.comp`: channels-packed planes [N * C/4, H, W] -> [N * C/4, OH, OW] of
+    /// texels, optionally with contiguous [N, C, OH, OW] indices.
+    pub struct PoolMaxC4Params {
+        count: u32,
+        h: i32,
+        w: i32,
+        oh: i32,
+        ow: i32,
+        kh: i32,
+        kw: i32,
+        sh: i32,
+        sw: i32,
+        ph: i32,
+        pw: i32,
+        dh: i32,
+        dw: i32,
+        write_indices: i32,
+        c: u32,
+    }
+}
+/// With indices (contiguous i32).
+pub static POOL_MAX_C4: Kernel<PoolMaxC4Params> = Kernel::new(
+    &shaders::POOL_MAX_C4,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        write("Idx"),
+        read("In").in_layout(Layout::Channels4),
+    ],
+);
+pub static POOL_MAX_C4_F16: Kernel<PoolMaxC4Params> = Kernel::new(
+    &shaders::POOL_MAX_C4_F16,
+    &[
+        write("Out").in_layout(Layout::Channels4).f16(),
+        write("Idx"),
+        read("In").in_layout(Layout::Channels4).f16(),
+    ],
+);
+/// Without indices: the output stands in for the (never written) indices binding.
+pub static POOL_MAX_C4_NO_INDICES: Kernel<PoolMaxC4Params> = Kernel::new(
+    &shaders::POOL_MAX_C4,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        write("Idx").in_layout(Layout::Channels4),
+        read("In").in_layout(Layout::Channels4),
+    ],
+);
+pub static POOL_MAX_C4_F16_NO_INDICES: Kernel<PoolMaxC4Params> = Kernel::new(
+    &shaders::POOL_MAX_C4_F16,
+    &[
+        write("Out").in_layout(Layout::Channels4).f16(),
+        write("Idx").in_layout(Layout::Channels4).f16(),
+        read("In").in_layout(Layout::Channels4).f16(),
+    ],
 );

@@ -1,10 +1,10 @@
 //! Resampling kernels: nearest / bilinear upsampling, grid sampling, grid priors.
 
-use super::{read, write, Kernel};
+use super::{read, write, Kernel, Layout};
 use crate::gpu::shaders;
 
 kernel_params! {
-    /// `resample_nearest.comp`: planes [P, IH, IW] -> [P, OH, OW].
+    /// `resample_nearest.comp`: planes [P, IH, IW] -> [P, OH, OW] of `words`-word elements.
     pub struct NearestParams {
         count: u32,
         ih: i32,
@@ -13,10 +13,27 @@ kernel_params! {
         ow: i32,
         scale_h: f32,
         scale_w: f32,
+        words: u32,
     }
 }
 pub static RESAMPLE_NEAREST: Kernel<NearestParams> =
     Kernel::new(&shaders::RESAMPLE_NEAREST, &[write("Out"), read("In")]);
+/// The same over channels-packed tensors: planes of texels (4 words each).
+pub static RESAMPLE_NEAREST_C4: Kernel<NearestParams> = Kernel::new(
+    &shaders::RESAMPLE_NEAREST,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read("In").in_layout(Layout::Channels4),
+    ],
+);
+/// The same over channels-packed f16 tensors (texels of 2 words).
+pub static RESAMPLE_NEAREST_C4_F16: Kernel<NearestParams> = Kernel::new(
+    &shaders::RESAMPLE_NEAREST,
+    &[
+        write("Out").in_layout(Layout::Channels4).f16(),
+        read("In").in_layout(Layout::Channels4).f16(),
+    ],
+);
 
 kernel_params! {
     /// `resample_bilinear.comp`: planes [P, IH, IW] -> [P, OH, OW].

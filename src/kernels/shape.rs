@@ -1,6 +1,6 @@
 //! Kernels that move words: copies, concatenation, strided and indexed gathers, casts.
 
-use super::{read, read_write, write, Kernel};
+use super::{read, read_write, write, Kernel, Layout};
 use crate::gpu::shaders;
 
 /// Max rank of the gather kernels' index arithmetic.
@@ -19,6 +19,22 @@ kernel_params! {
     pub struct CatParams { count: u32, in_chunk: u32, out_chunk: u32, offset: u32 }
 }
 pub static CAT: Kernel<CatParams> = Kernel::new(&shaders::CAT, &[read_write("Out"), read("In")]);
+/// `cat.comp` over channels-packed tensors joined along channels in whole blocks of 4.
+pub static CAT_C4: Kernel<CatParams> = Kernel::new(
+    &shaders::CAT,
+    &[
+        read_write("Out").in_layout(Layout::Channels4),
+        read("In").in_layout(Layout::Channels4),
+    ],
+);
+/// The same over f16 tensors.
+pub static CAT_C4_F16: Kernel<CatParams> = Kernel::new(
+    &shaders::CAT,
+    &[
+        read_write("Out").in_layout(Layout::Channels4).f16(),
+        read("In").in_layout(Layout::Channels4).f16(),
+    ],
+);
 
 kernel_params! {
     /// `shape_gather.comp`: see the shader for the index arithmetic.

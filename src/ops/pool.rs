@@ -7,7 +7,12 @@ use crate::error::Result;
 use crate::format::{Value, ValueId};
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
-use crate::kernels::pool::{PoolAvgParams, PoolMaxParams, POOL_AVG, POOL_MAX};
+use crate::kernels::layout::nchw;
+use crate::kernels::pool::{
+    PoolAvgParams, PoolMaxC4Params, PoolMaxParams, POOL_AVG, POOL_MAX, POOL_MAX_C4,
+    POOL_MAX_C4_F16, POOL_MAX_C4_F16_NO_INDICES, POOL_MAX_C4_NO_INDICES,
+};
+use crate::kernels::{Elem, Layout};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new(
@@ -138,6 +143,38 @@ fn max_pool(
         // Never written when the flag is 0; the binding only has to exist.
         None => out.id,
     };
+    // A channels-packed input (a conv's output) stays packed: a texel per invocation.
+    if x.layout == Layout::Channels4 {
+        let elem = b.elem_of(x.id);
+        let out = b.set_output_as(out.id, out.sizes.clone(), Layout::Channels4, elem)?;
+        let texels = Layout::Channels4.stored_elements(&out.sizes) / 4;
+        let [_, c, _, _] = nchw(&x.sizes);
+        let kernel = match (elem, indices_id.is_some()) {
+            (Elem::F16, true) => &POOL_MAX_C4_F16,
+            (Elem::F16, false) => &POOL_MAX_C4_F16_NO_INDICES,
+            (_, true) => &POOL_MAX_C4,
+            (_, false) => &POOL_MAX_C4_NO_INDICES,
+        };
+        let idx = if indices_id.is_some() { idx } else { out.id };
+        let p = PoolMaxC4Params {
+            count: texels as u32,
+            h: p.h,
+            w: p.w,
+            oh: p.oh,
+            ow: p.ow,
+            kh: p.kh,
+            kw: p.kw,
+            sh: p.sh,
+            sw: p.sw,
+            ph: p.ph,
+            pw: p.pw,
+            dh: p.dh,
+            dw: p.dw,
+            write_indices: p.write_indices,
+            c: c as u32,
+        };
+        return b.dispatch(kernel.call(p).linear(texels), &[out.id, idx, x.id]);
+    }
     b.dispatch(POOL_MAX.call(p).linear(out.numel()), &[out.id, idx, x.id])
 }
 

@@ -11,9 +11,11 @@ use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::resample::{
     BilinearParams, GridPriorsParams, GridSampleParams, NearestParams, RESAMPLE_BILINEAR,
-    RESAMPLE_GRID_PRIORS, RESAMPLE_GRID_SAMPLE, RESAMPLE_NEAREST,
+    RESAMPLE_GRID_PRIORS, RESAMPLE_GRID_SAMPLE, RESAMPLE_NEAREST, RESAMPLE_NEAREST_C4,
+    RESAMPLE_NEAREST_C4_F16,
 };
 use crate::kernels::shape::{padded, PermuteParams, PERMUTE};
+use crate::kernels::{Elem, Layout};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.upsample_nearest2d.vec", upsample_nearest2d),
@@ -117,7 +119,7 @@ pub fn upsample_nearest2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         )));
     }
     let (ih, iw, oh, ow) = (x.sizes[2], x.sizes[3], out.sizes[2], out.sizes[3]);
-    let params = NearestParams {
+    let mut params = NearestParams {
         count: out.numel() as u32,
         ih: ih as i32,
         iw: iw as i32,
@@ -125,7 +127,22 @@ pub fn upsample_nearest2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         ow: ow as i32,
         scale_h: scale_value(u.scales[0], ih, oh),
         scale_w: scale_value(u.scales[1], iw, ow),
+        words: 1,
     };
+    // A channels-packed input (a conv's output) stays packed: its planes are the channel
+    // blocks, its elements whole texels.
+    if x.layout == Layout::Channels4 {
+        let elem = b.elem_of(x.id);
+        let out = b.set_output_as(out.id, out.sizes.clone(), Layout::Channels4, elem)?;
+        let texels = Layout::Channels4.stored_elements(&out.sizes) / 4;
+        let (kernel, words) = match elem {
+            Elem::F16 => (&RESAMPLE_NEAREST_C4_F16, 2),
+            _ => (&RESAMPLE_NEAREST_C4, 4),
+        };
+        params.count = texels as u32;
+        params.words = words;
+        return b.dispatch(kernel.call(params).linear(texels), &[out.id, x.id]);
+    }
     b.dispatch(
         RESAMPLE_NEAREST.call(params).linear(out.numel()),
         &[out.id, x.id],

@@ -15,8 +15,10 @@ use crate::format::{DType, Value, ValueId};
 use crate::graph::OpDef;
 use crate::graph::{broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo};
 use crate::kernels::shape::{
-    padded, CastParams, CatParams, CopyParams, ShapeGatherParams, CAST, CAT, COPY, SHAPE_GATHER,
+    padded, CastParams, CatParams, CopyParams, ShapeGatherParams, CAST, CAT, CAT_C4, CAT_C4_F16,
+    COPY, SHAPE_GATHER,
 };
+use crate::kernels::{Elem, Layout};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.view_copy.default", view_copy),
@@ -258,6 +260,9 @@ pub fn cat(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         }
         out_sizes[d] += t.sizes[d];
     }
+    if cat_channels4(b, &inputs, d, args[2], &out_sizes)? {
+        return Ok(());
+    }
     let out = b.set_output(args[2], out_sizes.clone())?;
     let inner: usize = out_sizes[d + 1..].iter().product();
     let mut offset = 0usize;
@@ -275,6 +280,74 @@ pub fn cat(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         offset += chunk;
     }
     Ok(())
+}
+
+/// Concatenation along the channels of channels-packed inputs (conv outputs), kept packed:
+/// when every input but the last fills whole blocks of 4 channels, each input's blocks are
+/// one slot of the output's. `false` (nothing recorded) when that does not apply. Decided at
+/// the serialized bounds, so that a resize keeps the layout.
+fn cat_channels4(
+    b: &mut OpBuilder,
+    inputs: &[TensorInfo],
+    d: usize,
+    out_id: ValueId,
+    out_sizes: &[usize],
+) -> Result<bool> {
+    let rank = out_sizes.len();
+    // The channel dim of [N, C, H, W] or [C, H, W].
+    if !matches!((rank, d), (4, 1) | (3, 0))
+        || !inputs.iter().any(|t| t.layout == Layout::Channels4)
+        || !inputs.iter().all(|t| t.is_float())
+    {
+        return Ok(false);
+    }
+    let channels = |sizes: &[usize]| sizes[d];
+    let aligned = |sizes: &[usize]| sizes[d].is_multiple_of(4);
+    let last = inputs.len() - 1;
+    for (i, t) in inputs.iter().enumerate() {
+        let Some(bound) = b.meta(t.id).map(|m| m.bound_sizes.clone()) else {
+            return Ok(false);
+        };
+        if i < last && !aligned(&bound) {
+            return Ok(false);
+        }
+        if i < last && !aligned(&t.sizes) {
+            return Err(b.unsupported(format!(
+                "input {:?} of a channels-packed concatenation has {} channels here, not a \
+                 multiple of 4 as at the program's bounds",
+                t.sizes,
+                channels(&t.sizes)
+            )));
+        }
+    }
+    // f16 when every input is stored so; otherwise f32 words (f16 inputs converted).
+    let half = inputs.iter().all(|t| b.elem_of(t.id) == Elem::F16);
+    let (elem, kernel, words) = if half {
+        (Elem::F16, &CAT_C4_F16, 2)
+    } else {
+        (Elem::F32, &CAT_C4, 4)
+    };
+    let out = b.set_output_as(out_id, out_sizes.to_vec(), Layout::Channels4, elem)?;
+    // Both viewed as [N, blocks * H * W * words]; the blocks of input i start where the
+    // previous inputs' end.
+    let plane: usize = out_sizes[d + 1..].iter().product::<usize>() * words;
+    let out_chunk = out_sizes[d].div_ceil(4) * plane;
+    let mut offset = 0usize;
+    for t in inputs {
+        let chunk = t.sizes[d].div_ceil(4) * plane;
+        let count = chunk * out_sizes[..d].iter().product::<usize>();
+        if count > 0 {
+            let p = CatParams {
+                count: count as u32,
+                in_chunk: chunk as u32,
+                out_chunk: out_chunk as u32,
+                offset: offset as u32,
+            };
+            b.dispatch(kernel.call(p).linear(count), &[out.id, t.id])?;
+        }
+        offset += chunk;
+    }
+    Ok(true)
 }
 
 // ---------------------------------------------------------------- the generic gather

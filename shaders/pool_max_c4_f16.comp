@@ -1,0 +1,5 @@
+#version 450
+#extension GL_EXT_shader_16bit_storage : require
+#define F16
+#include "common.glsl"
+#include "pool_max_c4.glsl"

@@ -1,0 +1,301 @@
+//! Max pooling, nearest upsampling and channel concatenation of channels-packed tensors (conv
+//! outputs) stay packed: no layout conversion between them and the next convolution. Each
+//! case packs its inputs with an identity 1x1 convolution (exact in f32), runs the op, and
+//! compares with a CPU reference on the unpacked values; channel counts that are not a
+//! multiple of 4, batch 2, padding, dilation, ceil_mode, indices, non-integer scales.
+mod common;
+use common::*;
+use etvk::format::DType;
+
+/// `x` through an identity 1x1 convolution: the same values, channels-packed.
+fn packed(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
+    let c = sizes[1];
+    let eye: Vec<f32> = (0..c * c)
+        .map(|i| if i / c == i % c { 1.0 } else { 0.0 })
+        .collect();
+    let w = g.constant(&[c, c, 1, 1], &eye);
+    let b = g.null();
+    let one = g.int_list(&[1, 1]);
+    let zero = g.int_list(&[0, 0]);
+    let t = g.bool(false);
+    let op = g.int_list(&[0, 0]);
+    let groups = g.int(1);
+    let out = g.f32(sizes);
+    g.op(
+        "aten.convolution.default",
+        &[x, w, b, one, zero, one, t, op, groups, out],
+    );
+    out
+}
+
+/// Builds, checks which kernels ran, and returns the outputs.
+fn run_checked(g: &GraphBuilder, inputs: &[(&[usize], &[f32])], kernel: &str) -> Vec<Vec<f32>> {
+    let d = g.build().unwrap();
+    let ks = kernels(&d);
+    assert!(ks.iter().any(|k| k == kernel), "{kernel} not in {ks:?}");
+    // Only the graph inputs are packed (to_channels4, when the device reads them through
+    // storage buffers) and the output unpacked after the last conv; nothing in between.
+    let packs = ks.iter().filter(|k| *k == "to_channels4").count();
+    let last_conv = ks.iter().rposition(|k| k.starts_with("conv2d")).unwrap();
+    assert!(
+        packs <= inputs.len() && !ks[..last_conv].iter().any(|k| k == "from_channels4"),
+        "layout conversions between packed ops: {ks:?}"
+    );
+    g.run(inputs).unwrap()
+}
+
+/// PyTorch's pooling output length.
+fn pool_len(i: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> usize {
+    let (i, k, s, p, d) = (i as i64, k as i64, s as i64, p as i64, d as i64);
+    let extra = if ceil { s - 1 } else { 0 };
+    let mut o = (i + 2 * p - d * (k - 1) - 1 + extra).div_euclid(s) + 1;
+    if ceil && (o - 1) * s >= i + p {
+        o -= 1;
+    }
+    o as usize
+}
+
+struct Pool {
+    x: [usize; 4],
+    k: [usize; 2],
+    s: [usize; 2],
+    p: [usize; 2],
+    d: [usize; 2],
+    ceil: bool,
+}
+
+impl Pool {
+    fn out(&self) -> [usize; 4] {
+        let [n, c, h, w] = self.x;
+        let oh = pool_len(h, self.k[0], self.s[0], self.p[0], self.d[0], self.ceil);
+        let ow = pool_len(w, self.k[1], self.s[1], self.p[1], self.d[1], self.ceil);
+        [n, c, oh, ow]
+    }
+
+    /// Values and indices (h * W + w within the plane; first maximum wins).
+    fn reference(&self, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let [n, c, h, w] = self.x;
+        let [_, _, oh, ow] = self.out();
+        let (mut vals, mut idxs) = (vec![], vec![]);
+        for plane in 0..n * c {
+            for y in 0..oh {
+                for xo in 0..ow {
+                    let mut best: Option<(f32, usize)> = None;
+                    for ky in 0..self.k[0] {
+                        for kx in 0..self.k[1] {
+                            let iy = (y * self.s[0] + ky * self.d[0]) as i64 - self.p[0] as i64;
+                            let ix = (xo * self.s[1] + kx * self.d[1]) as i64 - self.p[1] as i64;
+                            if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
+                                continue;
+                            }
+                            let k = iy as usize * w + ix as usize;
+                            let v = x[plane * h * w + k];
+                            if best.is_none_or(|(b, _)| v > b) {
+                                best = Some((v, k));
+                            }
+                        }
+                    }
+                    let (v, k) = best.unwrap();
+                    vals.push(v);
+                    idxs.push(k as f32);
+                }
+            }
+        }
+        (vals, idxs)
+    }
+
+    fn check(&self, indices: bool) {
+        let mut g = GraphBuilder::new();
+        let x = g.input(&self.x);
+        let px = packed(&mut g, x, &self.x);
+        let k = g.int_list(&self.k.map(|v| v as i64));
+        let s = g.int_list(&self.s.map(|v| v as i64));
+        let p = g.int_list(&self.p.map(|v| v as i64));
+        let d = g.int_list(&self.d.map(|v| v as i64));
+        let ceil = g.bool(self.ceil);
+        let out = g.f32(&self.out());
+        let idx = g.tensor(DType::Int64, &self.out());
+        if indices {
+            let list = g.value_list(&[out, idx]);
+            g.op(
+                "aten.max_pool2d_with_indices.default",
+                &[px, k, s, p, d, ceil, list],
+            );
+        } else {
+            g.op("aten.max_pool2d.default", &[px, k, s, p, d, ceil, out]);
+        }
+        // A conv after the pool reads it packed.
+        let pooled = packed(&mut g, out, &self.out());
+        g.output(pooled);
+        if indices {
+            g.output(idx);
+        }
+        let values = Rng::new(self.x.iter().sum::<usize>() as u64).vec(self.x.iter().product());
+        let got = run_checked(&g, &[(&self.x, &values)], "pool_max_c4");
+        let (want, want_idx) = self.reference(&values);
+        let what = format!(
+            "max pool {:?} k {:?} s {:?} p {:?}",
+            self.x, self.k, self.s, self.p
+        );
+        assert_close(&got[0], &want, 0.0, 0.0, &what);
+        if indices {
+            assert_close(&got[1], &want_idx, 0.0, 0.0, &format!("{what} indices"));
+        }
+    }
+}
+
+#[test]
+fn max_pool_of_packed_tensors() {
+    let cases = [
+        Pool {
+            x: [1, 16, 8, 8],
+            k: [2, 2],
+            s: [2, 2],
+            p: [0, 0],
+            d: [1, 1],
+            ceil: false,
+        },
+        Pool {
+            x: [2, 6, 9, 8],
+            k: [3, 3],
+            s: [2, 2],
+            p: [1, 1],
+            d: [1, 1],
+            ceil: true,
+        },
+        Pool {
+            x: [1, 5, 9, 10],
+            k: [2, 3],
+            s: [1, 2],
+            p: [0, 1],
+            d: [2, 1],
+            ceil: false,
+        },
+    ];
+    for c in &cases {
+        c.check(true);
+        c.check(false);
+    }
+}
+
+/// PyTorch's nearest source index (f32 ratio), for output size `o` from input size `i`.
+fn nearest(d: usize, i: usize, o: usize, scale: Option<f64>) -> usize {
+    if o == i {
+        d
+    } else if o == 2 * i {
+        d >> 1
+    } else {
+        let s = match scale {
+            Some(s) => (1.0 / s) as f32,
+            None => i as f32 / o as f32,
+        };
+        ((d as f32 * s).floor() as usize).min(i - 1)
+    }
+}
+
+fn check_nearest(x_sizes: [usize; 4], out_hw: [usize; 2], scales: Option<[f64; 2]>) {
+    let [n, c, h, w] = x_sizes;
+    let out_sizes = [n, c, out_hw[0], out_hw[1]];
+    let mut g = GraphBuilder::new();
+    let x = g.input(&x_sizes);
+    let px = packed(&mut g, x, &x_sizes);
+    let (size, sf) = match scales {
+        Some(s) => {
+            let n = g.null();
+            let v = g.graph.values.len();
+            g.graph
+                .values
+                .push(etvk::format::Value::DoubleList(s.to_vec()));
+            (n, v)
+        }
+        None => (g.int_list(&out_hw.map(|v| v as i64)), g.null()),
+    };
+    let out = g.f32(&out_sizes);
+    g.op("aten.upsample_nearest2d.vec", &[px, size, sf, out]);
+    let up = packed(&mut g, out, &out_sizes);
+    g.output(up);
+    let values = Rng::new(7).vec(x_sizes.iter().product());
+    let got = run_checked(&g, &[(&x_sizes, &values)], "resample_nearest");
+    let mut want = vec![];
+    for plane in 0..n * c {
+        for y in 0..out_hw[0] {
+            for xo in 0..out_hw[1] {
+                let iy = nearest(y, h, out_hw[0], scales.map(|s| s[0]));
+                let ix = nearest(xo, w, out_hw[1], scales.map(|s| s[1]));
+                want.push(values[plane * h * w + iy * w + ix]);
+            }
+        }
+    }
+    assert_close(
+        &got[0],
+        &want,
+        0.0,
+        0.0,
+        &format!("nearest {x_sizes:?} -> {out_hw:?}"),
+    );
+}
+
+#[test]
+fn nearest_upsample_of_packed_tensors() {
+    check_nearest([1, 8, 4, 4], [8, 8], Some([2.0, 2.0]));
+    check_nearest([2, 6, 5, 7], [10, 14], Some([2.0, 2.0]));
+    check_nearest([1, 3, 5, 7], [7, 10], None);
+    check_nearest([1, 5, 6, 4], [9, 10], Some([1.5, 2.5]));
+}
+
+/// `cat` along channels of `parts` ([N, C_i, H, W]); `pack[i]`: whether part i comes from a
+/// conv (packed) or straight from the graph input (contiguous). Checks the packed cat ran
+/// when `expect_packed`.
+fn check_cat(n: usize, channels: &[usize], hw: [usize; 2], pack: &[bool], expect_packed: bool) {
+    let [h, w] = hw;
+    let mut g = GraphBuilder::new();
+    let mut ids = vec![];
+    let mut inputs = vec![];
+    for (i, (&c, &p)) in channels.iter().zip(pack).enumerate() {
+        let sizes = vec![n, c, h, w];
+        let x = g.input(&sizes);
+        ids.push(if p { packed(&mut g, x, &sizes) } else { x });
+        inputs.push((sizes, Rng::new(i as u64 + 1).vec(n * c * h * w)));
+    }
+    let list = g.value_list(&ids);
+    let dim = g.int(1);
+    let total: usize = channels.iter().sum();
+    let out_sizes = [n, total, h, w];
+    let out = g.f32(&out_sizes);
+    g.op("aten.cat.default", &[list, dim, out]);
+    let after = packed(&mut g, out, &out_sizes);
+    g.output(after);
+    let feed: Vec<(&[usize], &[f32])> = inputs
+        .iter()
+        .map(|(s, v)| (s.as_slice(), v.as_slice()))
+        .collect();
+    let got = if expect_packed {
+        run_checked(&g, &feed, "cat")
+    } else {
+        g.run(&feed).unwrap()
+    };
+    let mut want = vec![];
+    for b in 0..n {
+        for (i, &c) in channels.iter().enumerate() {
+            let plane = c * h * w;
+            want.extend_from_slice(&inputs[i].1[b * plane..(b + 1) * plane]);
+        }
+    }
+    assert_close(
+        &got[0],
+        &want,
+        0.0,
+        0.0,
+        &format!("cat {channels:?} packed {pack:?}"),
+    );
+}
+
+#[test]
+fn cat_of_packed_tensors() {
+    check_cat(1, &[8, 6], [5, 7], &[true, true], true);
+    check_cat(2, &[4, 8, 3], [3, 4], &[true, true, true], true);
+    // A contiguous input is packed to join the others.
+    check_cat(1, &[8, 5], [4, 4], &[true, false], true);
+    // The first input ends mid-block: the contiguous concatenation.
+    check_cat(2, &[6, 8], [3, 5], &[true, true], false);
+}
