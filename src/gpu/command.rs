@@ -1,13 +1,14 @@
 //! Command buffers (each with its own pool) and fences.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use ash::vk;
 
 use super::pipeline::Pipeline;
 use super::testing::{self, Object};
 use super::vk_error;
-use super::Context;
+use super::{Context, DeviceKind};
 use crate::error::{Error, Result};
 
 /// How long a wait may take before etvk reports the device as hung instead of blocking forever.
@@ -252,6 +253,7 @@ impl Fence {
     }
 
     pub fn wait(&self) -> Result<()> {
+        self.spin_until_signaled();
         // SAFETY: waiting on a fence of this device.
         let waited = unsafe {
             self.ctx
@@ -270,6 +272,50 @@ impl Fence {
         }
     }
 }
+
+impl Fence {
+    /// On GPUs, polls the fence for up to [`fence_spin`] before the blocking wait: a thread
+    /// woken from vkWaitForFences comes back tens of microseconds after the GPU finished,
+    /// which is a large share of a sub-millisecond execute (a decode step, a small CNN). CPU
+    /// devices never spin: their work runs on the cores the spinning thread would take.
+    fn spin_until_signaled(&self) {
+        let budget = fence_spin(self.ctx.caps().kind);
+        if budget.is_zero() {
+            return;
+        }
+        let start = Instant::now();
+        while start.elapsed() < budget {
+            // SAFETY: querying a fence of this device.
+            match unsafe { self.ctx.device().get_fence_status(self.fence) } {
+                Ok(false) => std::hint::spin_loop(),
+                // Signaled, or an error the blocking wait reports.
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Environment override of the fence spin, in microseconds (0: never spin).
+pub const FENCE_SPIN_ENV: &str = "ETVK_FENCE_SPIN_US";
+
+/// How long a wait polls before blocking on a device of `kind`.
+fn fence_spin(kind: DeviceKind) -> Duration {
+    let default_us = match kind {
+        DeviceKind::Cpu => 0,
+        _ => DEFAULT_FENCE_SPIN_US,
+    };
+    static OVERRIDE: OnceLock<Option<u64>> = OnceLock::new();
+    let forced = OVERRIDE.get_or_init(|| {
+        std::env::var(FENCE_SPIN_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+    });
+    Duration::from_micros(forced.unwrap_or(default_us))
+}
+
+/// The GPU default: long enough to cover a decode step or a small CNN, short enough not to
+/// keep a core busy through a long inference.
+const DEFAULT_FENCE_SPIN_US: u64 = 1000;
 
 impl Drop for Fence {
     fn drop(&mut self) {
