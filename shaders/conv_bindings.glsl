@@ -2,7 +2,7 @@
 // their variants): 1 output, 2 input, 3 weights, 4 bias. TEXEL_INPUT / TEXEL_WEIGHTS read the
 // input / weights through uniform texel buffers; LOAD_X / LOAD_W return vec4 either way.
 // F16: f16 storage (outputs, weights and bias, and inputs read from storage buffers), f32
-// arithmetic.
+// arithmetic. F16_WEIGHTS (with the texel reads): f32 activations, f16 weights and bias.
 #ifdef F16
 #define STORE_T f16vec4
 #else
@@ -23,4 +23,8 @@ layout(set = 0, binding = 3) uniform samplerBuffer W;
 layout(std430, set = 0, binding = 3) readonly buffer W { STORE_T w[]; } W_;
 #define LOAD_W(i) vec4(W_.w[i])
 #endif
-layout(std430, set = 0, binding = 4) readonly buffer Bias { STORE_T bias[]; };
+#if defined(F16) || defined(F16_WEIGHTS)
+layout(std430, set = 0, binding = 4) readonly buffer Bias { f16vec4 bias[]; };
+#else
+layout(std430, set = 0, binding = 4) readonly buffer Bias { vec4 bias[]; };
+#endif

@@ -55,7 +55,11 @@ layout(std430, set = 0, binding = 3) readonly buffer B1 { SCALAR_T b1[]; } B1_;
 #define LOAD_A1(i) float(A1_.a1[i])
 #define LOAD_B1(i) float(B1_.b1[i])
 #endif
-layout(std430, set = 0, binding = 4) readonly buffer Bias { SCALAR_T bias[]; };
+#if defined(F16) || defined(F16_WEIGHTS)
+layout(std430, set = 0, binding = 4) readonly buffer Bias { float16_t bias[]; };
+#else
+layout(std430, set = 0, binding = 4) readonly buffer Bias { float bias[]; };
+#endif
 
 shared vec4 partial[SPLIT > 1 ? SPLIT * TM : 1];
 

@@ -1,7 +1,8 @@
-//! FLOAT16 programs (exported with `force_fp16`) keep their tensors at 2 bytes on devices with
-//! 16-bit storage: the same convolution exported in fp32 and fp16 packs exactly half the
-//! weight bytes, and runs on the f16 kernel builds (results: tests/fixtures_rust.rs, at the
-//! fp16 fixtures' tolerance).
+//! FLOAT16 programs (exported with `force_fp16`) keep their weights at 2 bytes on devices with
+//! 16-bit storage, and on GPUs their activations too: the same convolution exported in fp32
+//! and fp16 packs exactly half the weight bytes, and runs on the f16 kernel builds (CPU
+//! devices: the _w16 builds, f32 activations; results: tests/fixtures_rust.rs, at the fp16
+//! fixtures' tolerance).
 mod common;
 
 use common::fixtures::named_data;
@@ -33,11 +34,23 @@ fn fp16_weights_are_half_the_bytes() {
         return;
     }
     assert_eq!(w16 * 2, w32);
+    // GPUs run the f16 builds (f16 activations too); CPU devices the _w16 builds (f16
+    // weights and bias through texel views, f32 activations), unless the tensors are too
+    // large for texel views.
+    let cpu = etvk::gpu::Context::shared().unwrap().caps().kind == etvk::gpu::DeviceKind::Cpu;
+    let build = if cpu { "_texel_w16" } else { "_f16" };
     let kernels = common::kernels(&fp16);
     assert!(
         kernels
             .iter()
-            .any(|k| k.starts_with("conv2d_") && k.ends_with("_f16")),
+            .any(|k| k.starts_with("conv2d_") && k.ends_with(build)),
         "{kernels:?}"
     );
+    let fp16_activations = fp16.memory_report().activations_bytes;
+    let fp32_activations = fp32.memory_report().activations_bytes;
+    if cpu {
+        assert_eq!(fp16_activations, fp32_activations);
+    } else {
+        assert!(fp16_activations < fp32_activations);
+    }
 }

@@ -80,6 +80,21 @@ impl Caps {
         self.prefer_texel_reads && texels <= self.max_texel_buffer_elements as usize
     }
 
+    /// Whether FLOAT16 activations are stored as f16: on GPUs with 16-bit storage. CPU
+    /// devices (lavapipe) convert every 16-bit load and store in software, which made fp16
+    /// programs 1.3-1.7x slower than fp32 there; they keep activations in f32, and only
+    /// constant weights read through texel views in f16 (RGBA16F views convert in the
+    /// fetch), so that W still halves.
+    pub fn f16_activations(&self) -> bool {
+        self.f16_storage && self.kind != DeviceKind::Cpu
+    }
+
+    /// Whether FLOAT16 constant weights are stored as f16 for a kernel that reads them
+    /// through texel views (`texel`) or storage buffers.
+    pub fn f16_weights(&self, texel: bool) -> bool {
+        self.f16_storage && (texel || self.kind != DeviceKind::Cpu)
+    }
+
     /// The offset alignment every tensor in a shared buffer needs (storage and texel views).
     pub fn tensor_alignment(&self) -> u64 {
         self.min_storage_buffer_offset_alignment

@@ -394,6 +394,17 @@ impl<'g> OpBuilder<'g> {
         Ok(converted)
     }
 
+    /// Whether `id` is a constant of the graph that no op writes in place (what
+    /// [`packed_constant`](Self::packed_constant) can re-lay out).
+    pub fn is_constant(&self, id: ValueId) -> bool {
+        let root = self.alias_root[id];
+        !self.written.contains(&root)
+            && matches!(
+                self.meta(root).map(|m| &m.kind),
+                Some(TensorKind::Constant { packing: None, .. })
+            )
+    }
+
     /// Constant `w` re-laid out by `packing` (`None`: as it is) with `elem` elements, for a
     /// kernel (recorded once per constant, packing and format; streamed in its packed order
     /// during prepack). `None` when `w` is not a constant of the graph, or is written in

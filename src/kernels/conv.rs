@@ -117,7 +117,28 @@ kernel_params! {
 }
 
 macro_rules! conv_kernels {
-    ($name:ident, $p:ty, $s:ty, $buffer:ident, $texel:ident, $buffer_f16:ident, $texel_f16:ident) => {
+    (
+        $name:ident,
+        $w16_name:ident,
+        $p:ty,
+        $s:ty,
+        $buffer:ident,
+        $texel:ident,
+        $buffer_f16:ident,
+        $texel_f16:ident,
+        $texel_w16:ident
+    ) => {
+        /// f32 activations read through texel views with f16 weights and bias (FLOAT16
+        /// programs on CPU devices, `Caps::f16_activations`).
+        pub static $w16_name: Kernel<$p, $s> = Kernel::new(
+            &shaders::$texel_w16,
+            &[
+                write("Out").in_layout(Layout::Channels4),
+                read_texels("In").in_layout(Layout::Channels4),
+                read_texels("W").f16(),
+                read("Bias").f16(),
+            ],
+        );
         pub static $name: Variants<$p, $s> = Variants {
             buffer: Kernel::new(
                 &shaders::$buffer,
@@ -161,28 +182,34 @@ macro_rules! conv_kernels {
 
 conv_kernels!(
     CONV2D_PW,
+    CONV2D_PW_W16,
     ConvPwParams,
     ConvPwSpec,
     CONV2D_PW,
     CONV2D_PW_TEXEL,
     CONV2D_PW_F16,
-    CONV2D_PW_TEXEL_F16
+    CONV2D_PW_TEXEL_F16,
+    CONV2D_PW_TEXEL_W16
 );
 conv_kernels!(
     CONV2D_DW,
+    CONV2D_DW_W16,
     ConvDwParams,
     ConvDwSpec,
     CONV2D_DW,
     CONV2D_DW_TEXEL,
     CONV2D_DW_F16,
-    CONV2D_DW_TEXEL_F16
+    CONV2D_DW_TEXEL_F16,
+    CONV2D_DW_TEXEL_W16
 );
 conv_kernels!(
     CONV2D_TILED,
+    CONV2D_TILED_W16,
     ConvTiledParams,
     ConvTiledSpec,
     CONV2D_TILED,
     CONV2D_TILED_TEXEL,
     CONV2D_TILED_F16,
-    CONV2D_TILED_TEXEL_F16
+    CONV2D_TILED_TEXEL_F16,
+    CONV2D_TILED_TEXEL_W16
 );

@@ -59,3 +59,14 @@ pub static GEMM: Variants<GemmParams, GemmSpec> = Variants {
         ],
     ),
 };
+/// f32 activations read through texel views with f16 constant weights and bias (FLOAT16
+/// programs on CPU devices, `Caps::f16_activations`).
+pub static GEMM_TEXEL_W16: Kernel<GemmParams, GemmSpec> = Kernel::new(
+    &shaders::GEMM_TEXEL_W16,
+    &[
+        write("Out"),
+        read_texels("A"),
+        read_texels("B").f16(),
+        read("Bias").f16(),
+    ],
+);

@@ -225,8 +225,8 @@ fn record(
     layout: Layout,
     mut p: Elementwise4Params,
 ) -> Result<()> {
-    // FLOAT16 outputs stay f16 where the device can.
-    let half = b.tensor(out_id)?.dtype == DType::Float16 && b.caps().f16_storage;
+    // FLOAT16 outputs stay f16 where the device keeps f16 activations.
+    let half = b.tensor(out_id)?.dtype == DType::Float16 && b.caps().f16_activations();
     let elem = if half { Elem::F16 } else { Elem::F32 };
     let out = b.set_output_as(out_id, sizes.to_vec(), layout, elem)?;
     // Whole texels: a contiguous run-time size below the bound (a multiple of 4) may end

@@ -9,7 +9,7 @@ use crate::format::ValueId;
 use crate::gpu::DeviceKind;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
-use crate::kernels::matmul::{GemmParams, GemmSpec, GEMM};
+use crate::kernels::matmul::{GemmParams, GemmSpec, GEMM, GEMM_TEXEL_W16};
 use crate::kernels::{Elem, Layout};
 
 use super::binary::broadcast_strides;
@@ -47,7 +47,8 @@ fn record(
 ) -> Result<()> {
     // FLOAT16 outputs are stored as f16 where the device can (decided from the dtype alone,
     // so a resize to other sizes keeps it).
-    let half = b.tensor(out_id)?.dtype == DType::Float16 && b.caps().f16_storage;
+    let f16_program = b.tensor(out_id)?.dtype == DType::Float16;
+    let half = f16_program && b.caps().f16_activations();
     let elem = if half { Elem::F16 } else { Elem::F32 };
     let out = b.set_output_as(out_id, out_sizes, Layout::Contiguous, elem)?;
     b.require_float(&[a, mat, &out])?;
@@ -65,8 +66,15 @@ fn record(
         None => (mat.id, 0, 0.0, 0, 0),
     };
     let (m, k, n) = (plan.m, plan.k, plan.n);
-    // Whole vec4s when every row and batch starts on one; else gathered scalars.
-    let aligned = [k, n, plan.a_batch_stride, plan.b_batch_stride]
+    // Whole vec4s when every row and batch starts on one (batch strides matter only with
+    // batches, and so cannot change the choice when a resize changes them); else gathered
+    // scalars.
+    let strides = if plan.batch > 1 {
+        [plan.a_batch_stride, plan.b_batch_stride]
+    } else {
+        [0, 0]
+    };
+    let aligned = [k, n, strides[0], strides[1]]
         .iter()
         .all(|v| v.is_multiple_of(4));
     let tm = m.next_power_of_two().min(4);
@@ -106,12 +114,23 @@ fn record(
             super::conv::local_2d(n4, row_blocks),
         )
     };
-    // An f16 output keeps constant weights and bias in f16 too.
-    let (mat_id, bias_id) = if half {
-        let as_f16 = |b: &mut OpBuilder, id: ValueId| -> Result<ValueId> {
-            let t = b.tensor(id)?;
-            Ok(b.packed_constant(&t, None, Elem::F16)?.unwrap_or(id))
-        };
+    // Texel views read whole texels: aligned shapes only.
+    let texels = (a.numel() / 4).max(mat.numel() / 4);
+    let texel = aligned && b.caps().texel_reads(texels);
+    let as_f16 = |b: &mut OpBuilder, id: ValueId| -> Result<ValueId> {
+        let t = b.tensor(id)?;
+        Ok(b.packed_constant(&t, None, Elem::F16)?.unwrap_or(id))
+    };
+    // An f16 output keeps constant weights and bias in f16 too. On CPU devices constant
+    // weights (and bias) read through texel views are f16 with f32 activations
+    // (Caps::f16_activations).
+    let w16 = f16_program
+        && !half
+        && texel
+        && b.caps().f16_weights(true)
+        && b.is_constant(mat.id)
+        && (has_bias == 0 || b.is_constant(bias_id));
+    let (mat_id, bias_id) = if half || w16 {
         let mat_id = as_f16(b, mat.id)?;
         let bias_id = if has_bias != 0 {
             as_f16(b, bias_id)?
@@ -122,9 +141,11 @@ fn record(
     } else {
         (mat.id, bias_id)
     };
-    // Texel views read whole texels: aligned shapes only.
-    let texels = (a.numel() / 4).max(mat.numel() / 4);
-    let kernel = GEMM.pick(aligned && b.caps().texel_reads(texels), half);
+    let kernel = if w16 {
+        &GEMM_TEXEL_W16
+    } else {
+        GEMM.pick(texel, half)
+    };
     let flops = 2 * (plan.batch * m * n * k) as u64;
     let call = kernel.call(p).spec(spec).tiles(global, local).flops(flops);
     b.dispatch(call, &[out.id, a.id, mat_id, bias_id])

@@ -17,11 +17,10 @@ use crate::gpu::DeviceKind;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::conv::{
     ConvDwParams, ConvDwSpec, ConvPwParams, ConvPwSpec, ConvTiledParams, ConvTiledSpec, CONV2D_DW,
-    CONV2D_PW, CONV2D_TILED,
+    CONV2D_DW_W16, CONV2D_PW, CONV2D_PW_W16, CONV2D_TILED, CONV2D_TILED_W16,
 };
 use crate::kernels::packing::Packing;
-use crate::kernels::{Elem, Layout, Variants};
-use crate::kernels::{Kernel, Params};
+use crate::kernels::{Elem, Kernel, Layout, Params, Variants};
 
 /// Input texels one row of 4 outputs spans at most: more would spill registers.
 const MAX_SPAN: i64 = 32;
@@ -74,14 +73,20 @@ pub fn build(
             kw,
         },
     };
-    // FLOAT16 programs keep activations, weights and bias in f16 where the device can.
-    let half = b.tensor(out_id)?.dtype == DType::Float16 && b.caps().f16_storage;
+    // FLOAT16 programs keep weights and bias in f16 where the device can, and activations
+    // too on GPUs; CPU devices read f16 weights through texel views with f32 activations
+    // (the _w16 builds; Caps::f16_activations).
+    let f16_program = b.tensor(out_id)?.dtype == DType::Float16;
+    let texel = texel_reads(b, x, weight_packing);
+    let half = f16_program && b.caps().f16_activations();
+    let w16 = f16_program && !half && b.caps().f16_weights(texel);
     let elem = if half { Elem::F16 } else { Elem::F32 };
-    let Some(packed_w) = b.packed_constant(w, Some(weight_packing), elem)? else {
+    let weight_elem = if half || w16 { Elem::F16 } else { Elem::F32 };
+    let Some(packed_w) = b.packed_constant(w, Some(weight_packing), weight_elem)? else {
         return Ok(false);
     };
     let packed_bias = match bias {
-        Some(t) => match b.packed_constant(t, Some(Packing::Pad4 { n: g.cout }), elem)? {
+        Some(t) => match b.packed_constant(t, Some(Packing::Pad4 { n: g.cout }), weight_elem)? {
             Some(id) => Some(id),
             None => return Ok(false),
         },
@@ -104,7 +109,10 @@ pub fn build(
     match path {
         Path::Pointwise => {
             let hw_out = g.ho * g.wo;
-            let t = tiling(b, hw_out * g.n, oc4 as usize, ic_blocks);
+            // 8 positions per invocation on CPU devices: each weight texel fetched serves
+            // twice the multiply-adds (lavapipe, mobilenet_v2's 34 pointwise convs: 17.5 ->
+            // 14.9 ms; the windowed kernels below got slower with 8).
+            let t = tiling(b, hw_out * g.n, oc4 as usize, ic_blocks, 8);
             let p = ConvPwParams {
                 hw_out: hw_out as u32,
                 w_out: g.wo as u32,
@@ -130,7 +138,7 @@ pub fn build(
                 TILE_P: t.positions as i32,
                 SPLIT: t.split as i32,
             };
-            let kernel = pick(b, x, weight_packing, &CONV2D_PW, half);
+            let kernel = pick(&CONV2D_PW, &CONV2D_PW_W16, texel, half, w16);
             let call = kernel.call(p).spec(spec).flops(flops).tiles(global, local);
             b.dispatch(call, &tensors)?;
         }
@@ -148,7 +156,7 @@ pub fn build(
                 clamp_max: hi,
             };
             // Each channel block is its own reduction: only the row tile shrinks on GPUs.
-            let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, 1);
+            let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, 1, 4);
             let spec = ConvDwSpec {
                 KH: i(kh),
                 KW: i(kw),
@@ -160,7 +168,7 @@ pub fn build(
             };
             let tiles = g.wo.div_ceil(t.positions);
             let global = [tiles, g.ho, g.n * oc4 as usize];
-            let kernel = pick(b, x, weight_packing, &CONV2D_DW, half);
+            let kernel = pick(&CONV2D_DW, &CONV2D_DW_W16, texel, half, w16);
             let call = kernel
                 .call(p)
                 .spec(spec)
@@ -169,7 +177,7 @@ pub fn build(
             b.dispatch(call, &tensors)?;
         }
         Path::Tiled => {
-            let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, ic_blocks);
+            let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, ic_blocks, 4);
             let groups = (oc4 as usize).div_ceil(t.oc4) as u32;
             let p = ConvTiledParams {
                 h_in: i(g.h),
@@ -205,7 +213,7 @@ pub fn build(
             } else {
                 ([tiles, g.ho, g.n * groups as usize], local_2d(tiles, g.ho))
             };
-            let kernel = pick(b, x, weight_packing, &CONV2D_TILED, half);
+            let kernel = pick(&CONV2D_TILED, &CONV2D_TILED_W16, texel, half, w16);
             let call = kernel.call(p).spec(spec).flops(flops).tiles(global, local);
             b.dispatch(call, &tensors)?;
         }
@@ -259,11 +267,17 @@ fn gpu_target(kind: DeviceKind) -> GpuTarget {
 
 /// The tiling for `outputs` output positions (batch included) x `oc4` channel blocks with
 /// `ic_blocks` input-channel blocks per output. CPU devices (lavapipe) take the biggest
-/// register tiles: their lanes are few and barriers costly. GPUs take them too when that
+/// register tiles (`cpu_positions` wide): their lanes are few and barriers costly. GPUs take them too when that
 /// leaves enough invocations; else 1 x 1 tiles, and when even those are few and the
 /// reduction long, a split of it across a workgroup. `ETVK_SPLIT_REDUCTION=always|never`
 /// forces the small tiles and split, or the big tiles (tests run the GPU path on lavapipe).
-fn tiling(b: &OpBuilder, outputs: usize, oc4: usize, ic_blocks: usize) -> Tiling {
+fn tiling(
+    b: &OpBuilder,
+    outputs: usize,
+    oc4: usize,
+    ic_blocks: usize,
+    cpu_positions: usize,
+) -> Tiling {
     let big = Tiling {
         positions: 4,
         oc4: oc4.min(2),
@@ -276,7 +290,10 @@ fn tiling(b: &OpBuilder, outputs: usize, oc4: usize, ic_blocks: usize) -> Tiling
         _ => b.caps().kind != DeviceKind::Cpu,
     };
     if !gpu {
-        return big;
+        return Tiling {
+            positions: cpu_positions,
+            ..big
+        };
     }
     let always = forced.as_deref() == Ok("always");
     let target = gpu_target(b.caps().kind);
@@ -317,17 +334,27 @@ fn split_local(tiles: usize, split: usize) -> [u32; 3] {
     [lx as u32, split as u32, 1]
 }
 
-/// The build of `kernels` for this device and format: texel reads where the device prefers
-/// them and the input and weights fit texel views, f16 storage for `half`.
+/// The build for texel reads or not, f16 storage or not, or f16 weights with f32
+/// activations.
 fn pick<P: Params, S: Params>(
-    b: &OpBuilder,
-    x: &TensorInfo,
-    weights: Packing,
     kernels: &'static Variants<P, S>,
+    w16_kernel: &'static Kernel<P, S>,
+    texel: bool,
     half: bool,
+    w16: bool,
 ) -> &'static Kernel<P, S> {
+    if w16 {
+        w16_kernel
+    } else {
+        kernels.pick(texel, half)
+    }
+}
+
+/// Whether the kernel reads the input and weights through texel views: where the device
+/// prefers them and both fit one. Sizes only shrink below the program's bounds, so a resize
+/// keeps the choice made at the bounds.
+fn texel_reads(b: &OpBuilder, x: &TensorInfo, weights: Packing) -> bool {
     let texels = Layout::Channels4.stored_elements(&x.sizes) / 4;
     let caps = b.caps();
-    let texel = caps.texel_reads(texels) && caps.texel_reads(weights.packed_len() / 4);
-    kernels.pick(texel, half)
+    caps.texel_reads(texels) && caps.texel_reads(weights.packed_len() / 4)
 }
