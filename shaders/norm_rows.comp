@@ -1,8 +1,9 @@
 #version 450
 #include "common.glsl"
-// Row normalization (layer norm, group norm, RMS norm), one 64-wide workgroup per row.
+// Row normalization (layer norm, group norm, RMS norm), LANES invocations per row: 64 (a
+// workgroup per row, GPUs) or 1 (CPU devices, where a workgroup's barriers are costly).
 // The input is viewed as `rows` contiguous rows of D elements. Statistics are two-pass over
-// the row (mean, then the mean of squared deviations), each thread summing a strided slice and
+// the row (mean, then the mean of squared deviations), each lane summing a strided slice and
 // the group adding the partial sums in shared memory:
 //   mode 0 (layer/group norm): y = (x - mean) * rstd, rstd = 1 / sqrt(var + eps); writes the
 //          row's mean and rstd.
@@ -21,6 +22,7 @@ struct Params {
     int mode;
 };
 PARAMS_BLOCK(Params)
+layout(constant_id = 3) const int LANES = 64;
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Mean { float mean_out[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Rstd { float rstd_out[]; };
@@ -28,14 +30,15 @@ layout(std430, set = 0, binding = 4) readonly buffer In { float x[]; };
 layout(std430, set = 0, binding = 5) readonly buffer W { float w[]; };
 layout(std430, set = 0, binding = 6) readonly buffer B { float bias[]; };
 
-shared float partial[64];
+shared float partial[LANES];
 
-// Sum of `v` over the workgroup (every invocation gets the result).
+// Sum of `v` over the row's lanes (every lane gets the result).
 float group_sum(float v) {
+    if (LANES == 1) return v;
     uint l = gl_LocalInvocationID.x;
     partial[l] = v;
     barrier();
-    for (uint s = 32u; s > 0u; s >>= 1) {
+    for (uint s = uint(LANES) / 2u; s > 0u; s >>= 1) {
         if (l < s) partial[l] += partial[l + s];
         barrier();
     }
@@ -45,23 +48,27 @@ float group_sum(float v) {
 }
 
 void main() {
-    // Work items come in whole groups of 64 (p.count is a multiple of 64), so `row` is uniform
-    // over the workgroup and the early return keeps barriers in uniform control flow.
-    uint row = work_index() / 64u;
+    // With LANES = 64 work items come in whole workgroups (p.count is a multiple of 64), so
+    // `row` is uniform over the workgroup and the early return keeps barriers in uniform
+    // control flow; with LANES = 1 there are no barriers.
+    uint row = work_index() / uint(LANES);
     if (work_index() >= p.count) return;
-    uint l = gl_LocalInvocationID.x;
+    uint l = LANES == 1 ? 0u : gl_LocalInvocationID.x;
     uint D = uint(p.d);
     uint base = row * D;
     int mode = p.mode;
 
     float mean = 0.0;
     if (mode == 0) {
+        // Summed relative to the row's first element: a serial sum (LANES = 1) of values
+        // with a large common offset would lose the digits that set them apart.
+        float pivot = x[base];
         float s = 0.0;
-        for (uint k = l; k < D; k += 64u) s += x[base + k];
-        mean = group_sum(s) / float(D);
+        for (uint k = l; k < D; k += uint(LANES)) s += x[base + k] - pivot;
+        mean = pivot + group_sum(s) / float(D);
     }
     float s2 = 0.0;
-    for (uint k = l; k < D; k += 64u) {
+    for (uint k = l; k < D; k += uint(LANES)) {
         float d = x[base + k] - mean;
         s2 += d * d;
     }
@@ -74,7 +81,7 @@ void main() {
     bool has_w = p.has_weight != 0, has_b = p.has_bias != 0;
     uint wrap = uint(p.wrap), div = uint(p.div);
     uint cbase = (row % wrap) * D;
-    for (uint k = l; k < D; k += 64u) {
+    for (uint k = l; k < D; k += uint(LANES)) {
         float y = (x[base + k] - mean) * rstd;
         uint c = (cbase + k) / div;
         if (has_w) y *= w[c];

@@ -39,7 +39,14 @@ kernel_params! {
         mode: i32,
     }
 }
-pub static NORM_ROWS: Kernel<NormRowsParams> = Kernel::new(
+kernel_params! {
+    /// `norm_rows.comp` specialization: invocations per row (64: a workgroup, or 1).
+    #[allow(non_snake_case)]
+    pub struct NormRowsSpec {
+        LANES: i32,
+    }
+}
+pub static NORM_ROWS: Kernel<NormRowsParams, NormRowsSpec> = Kernel::new(
     &shaders::NORM_ROWS,
     &[
         write("Out"),

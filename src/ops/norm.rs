@@ -1,14 +1,15 @@
 //! Normalizations: `aten.native_layer_norm.default`, `aten.native_group_norm.default`,
 //! `aten._native_batch_norm_legit_no_training.default` and `et_vk.rms_norm.default`.
 //! Shaders: `shaders/norm_rows.comp` (layer / group / RMS norm: one 64-wide workgroup per
-//! normalized row, two-pass mean and variance), `shaders/norm_batch.comp` (batch norm with
+//! normalized row on GPUs, one invocation on CPU devices; two-pass mean and variance), `shaders/norm_batch.comp` (batch norm with
 //! running statistics, elementwise).
 
 use crate::error::Result;
 use crate::format::{Value, ValueId};
+use crate::gpu::DeviceKind;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
-use crate::kernels::norm::{NormBatchParams, NormRowsParams, NORM_BATCH, NORM_ROWS};
+use crate::kernels::norm::{NormBatchParams, NormRowsParams, NormRowsSpec, NORM_BATCH, NORM_ROWS};
 
 pub const OPS: &[OpDef] = &[
     OpDef::new("aten.native_layer_norm.default", native_layer_norm),
@@ -20,8 +21,18 @@ pub const OPS: &[OpDef] = &[
     OpDef::new("et_vk.rms_norm.default", rms_norm),
 ];
 
-/// Invocations per row in `norm_rows.comp` (its workgroup size).
-const ROW_GROUP: usize = 64;
+/// Invocations per row in `norm_rows.comp`: a 64-wide workgroup on GPUs, one invocation on
+/// CPU devices, whose workgroup barriers are costly (lavapipe: a ViT's layer norms of 65 rows
+/// of 64 took 175-190 us each with a workgroup per row). `ETVK_SPLIT_REDUCTION=always` /
+/// `never` force one (tests run the GPU layout on lavapipe).
+fn row_lanes(b: &OpBuilder) -> usize {
+    match std::env::var(super::split::SPLIT_ENV).as_deref() {
+        Ok("always") => 64,
+        Ok("never") => 1,
+        _ if b.caps().kind == DeviceKind::Cpu => 1,
+        _ => 64,
+    }
+}
 
 /// `native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias,
 /// float eps) -> (Tensor, Tensor, Tensor)`; the output is one ValueList [out, mean, rstd],
@@ -287,9 +298,10 @@ fn rows_norm(b: &mut OpBuilder, n: RowsNorm) -> Result<()> {
             n.x.sizes
         )));
     }
+    let lanes = row_lanes(b);
     let work = n
         .rows
-        .checked_mul(ROW_GROUP)
+        .checked_mul(lanes)
         .filter(|&w| w <= i32::MAX as usize)
         .ok_or_else(|| b.unsupported(format!("{} rows are too many for one dispatch", n.rows)))?;
     let p = NormRowsParams {
@@ -306,8 +318,11 @@ fn rows_norm(b: &mut OpBuilder, n: RowsNorm) -> Result<()> {
     let (mean_id, rstd_id) = n.stats.map_or((n.out.id, n.out.id), |(m, r)| (m.id, r.id));
     let w_id = n.weight.map_or(n.x.id, |t| t.id);
     let b_id = n.bias.map_or(n.x.id, |t| t.id);
+    let spec = NormRowsSpec {
+        LANES: lanes as i32,
+    };
     b.dispatch(
-        NORM_ROWS.call(p).linear(work),
+        NORM_ROWS.call(p).spec(spec).linear(work),
         &[n.out.id, mean_id, rstd_id, n.x.id, w_id, b_id],
     )
 }
