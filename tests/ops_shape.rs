@@ -1247,3 +1247,106 @@ fn to_copy_casts() {
     g.output(out);
     assert_eq!(build_err(&g).kind, ErrorKind::InvalidProgram);
 }
+
+// ---------------------------------------------------------------- whole-texel gathers
+
+/// Gathers whose innermost dim is a contiguous run of groups of 4 move whole uvec4s
+/// (`shape_gather.comp` OP 4): permutes that keep the last dim, flips, repeats, pads, slices,
+/// selects and expands of outer dims, each against its CPU reference.
+#[test]
+fn gathers_of_whole_texels() {
+    // permute keeping the innermost dim (and one moving it, the word path, for contrast).
+    for (k, &(sizes, dims)) in [
+        (&[3usize, 5, 8][..], &[1i64, 0, 2][..]),
+        (&[2, 3, 4, 8], &[2, 0, 1, 3]),
+        (&[128, 6, 64], &[1, 0, 2]),
+        (&[6, 128, 64], &[1, 0, 2]),
+        (&[2, 4, 8], &[0, 2, 1]),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let x = Rng::new(k as u64 + 300).vec(sizes.iter().product());
+        let norm: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+        let (want, to) = permute_ref(&x, sizes, &norm);
+        let got = run_f32_op("aten.permute_copy.default", sizes, &x, &to, |g| {
+            vec![g.int_list(dims)]
+        });
+        assert_close(
+            &got,
+            &want,
+            0.0,
+            0.0,
+            &format!("permute {sizes:?} {dims:?}"),
+        );
+    }
+    // flip of an outer dim (a negative stride).
+    let sizes = [3usize, 4, 8];
+    let x = Rng::new(310).vec(96);
+    let want = gather_ref(&x, &sizes, &sizes, 0.0, |c| {
+        Some(vec![2 - c[0], c[1], c[2]])
+    });
+    let got = run_f32_op("aten.flip.default", &sizes, &x, &sizes, |g| {
+        vec![g.int_list(&[0])]
+    });
+    assert_close(&got, &want, 0.0, 0.0, "flip [3, 4, 8] dim 0");
+    // repeat of outer dims (a modulus).
+    let to = [4usize, 3, 8];
+    let x = Rng::new(311).vec(16);
+    let want = gather_ref(&x, &[2, 1, 8], &to, 0.0, |c| Some(vec![c[0] % 2, 0, c[2]]));
+    let got = run_f32_op("aten.repeat.default", &[2, 1, 8], &x, &to, |g| {
+        vec![g.int_list(&[2, 3, 1])]
+    });
+    assert_close(&got, &want, 0.0, 0.0, "repeat [2, 1, 8] by [2, 3, 1]");
+    // constant_pad_nd of the outer dims (a border, filled with whole texels).
+    let x = Rng::new(312).vec(48);
+    let (want, to) = pad_ref(&x, &[2, 3, 8], &[0, 0, 2, 1, 1, 0], -1.5f32);
+    let got = run_f32_op("aten.constant_pad_nd.default", &[2, 3, 8], &x, &to, |g| {
+        vec![g.int_list(&[0, 0, 2, 1, 1, 0]), g.double(-1.5)]
+    });
+    assert_close(&got, &want, 0.0, 0.0, "pad [2, 3, 8] outer dims");
+    // select and a strided slice of outer dims (a base offset, strides of whole rows).
+    let x = Rng::new(313).vec(5 * 3 * 12);
+    let want = gather_ref(&x, &[5, 3, 12], &[5, 12], 0.0, |c| {
+        Some(vec![c[0], 2, c[1]])
+    });
+    let got = run_f32_op("aten.select_copy.int", &[5, 3, 12], &x, &[5, 12], |g| {
+        vec![g.int(1), g.int(2)]
+    });
+    assert_close(&got, &want, 0.0, 0.0, "select [5, 3, 12] dim 1 index 2");
+    let want = gather_ref(&x, &[5, 3, 12], &[2, 3, 12], 0.0, |c| {
+        Some(vec![1 + 2 * c[0], c[1], c[2]])
+    });
+    let got = run_f32_op(
+        "aten.slice_copy.Tensor",
+        &[5, 3, 12],
+        &x,
+        &[2, 3, 12],
+        |g| vec![g.int(0), g.int(1), g.int(5), g.int(2)],
+    );
+    assert_close(&got, &want, 0.0, 0.0, "slice [5, 3, 12] dim 0 1:5:2");
+    // expand of an outer dim (a zero stride).
+    let x = Rng::new(314).vec(3 * 8);
+    let want = gather_ref(&x, &[1, 3, 8], &[4, 3, 8], 0.0, |c| {
+        Some(vec![0, c[1], c[2]])
+    });
+    let got = run_f32_op(
+        "aten.expand_copy.default",
+        &[1, 3, 8],
+        &x,
+        &[4, 3, 8],
+        |g| vec![g.int_list(&[4, 3, 8]), g.bool(false)],
+    );
+    assert_close(&got, &want, 0.0, 0.0, "expand [1, 3, 8] to [4, 3, 8]");
+    // Integers move as words too.
+    let xi = ints(2 * 3 * 4);
+    let mut g = GraphBuilder::new();
+    let a = input(&mut g, DType::Int32, &[2, 3, 4]);
+    let d = g.int_list(&[1, 0, 2]);
+    let out = g.tensor(DType::Int32, &[3, 2, 4]);
+    g.op("aten.permute_copy.default", &[a, d, out]);
+    g.output(out);
+    let got = run(&g, vec![i32_host(&[2, 3, 4], &xi)]);
+    let (want, _) = permute_ref(&xi, &[2, 3, 4], &[1, 0, 2]);
+    assert_eq!(got[0].data, i32_host(&[3, 2, 4], &want).data);
+}

@@ -419,23 +419,46 @@ impl Gather {
         } else {
             -1
         };
-        let sizes: Vec<i64> = self.out_sizes.iter().map(|&s| s as i64).collect();
-        let base =
-            i32::try_from(self.base).map_err(|_| b.unsupported("offset above 32-bit range"))?;
+        let mut sizes: Vec<i64> = self.out_sizes.iter().map(|&s| s as i64).collect();
+        let (mut base, mut strides) = (self.base, self.strides.clone());
+        // Whole uvec4s when the innermost dim is a plain contiguous run of groups of 4.
+        let last = rank.saturating_sub(1);
+        let vec4 = rank > 0
+            && conversion < 0
+            && sizes[last] % 4 == 0
+            && strides[last] == 1
+            && self.lo[last] == 0
+            && (self.bound[last] < 0 || self.bound[last] >= sizes[last])
+            && self.modulo[last] == 0
+            && base % 4 == 0
+            && strides[..last].iter().all(|s| s % 4 == 0);
+        let (count, variant) = if vec4 {
+            sizes[last] /= 4;
+            strides[last] = 1;
+            for s in &mut strides[..last] {
+                *s /= 4;
+            }
+            base /= 4;
+            (numel / 4, 4)
+        } else {
+            (numel, 1)
+        };
+        let base = i32::try_from(base).map_err(|_| b.unsupported("offset above 32-bit range"))?;
         let p = ShapeGatherParams {
-            count: numel as u32,
+            count: count as u32,
             rank: rank as i32,
             base,
             fill: self.fill,
             input_float: input.is_float() as i32,
             conversion,
             sizes: words(&sizes, b)?,
-            strides: words(&self.strides, b)?,
+            strides: words(&strides, b)?,
             lo: words(&self.lo, b)?,
             bound: words(&self.bound, b)?,
             modulo: words(&self.modulo, b)?,
         };
-        b.dispatch(SHAPE_GATHER.call(p).linear(numel), &[out.id, input.id])
+        let call = SHAPE_GATHER.call(p).variant(variant).linear(count);
+        b.dispatch(call, &[out.id, input.id])
     }
 }
 
