@@ -6,7 +6,8 @@
 //   binary (binary.comp's codes): 0 add (a + alpha * b) 1 sub (a - alpha * b) 2 mul 3 div
 //     7 minimum 8 maximum; b is a tensor of the same shape (b_mode 0), the scalar (1), or a
 //     tensor broadcast by texel index (2): b texel = (t / b_div) % b_mod (b_mod 0: no wrap),
-//     for per-channel [N or 1, C, 1, 1] operands of channels-packed tensors;
+//     for per-channel [N or 1, C, 1, 1] operands of channels-packed tensors, or the first
+//     element of b in every lane (3: a one-element constant packed into one texel);
 //   unary: 100 + unary.comp's code (relu, sigmoid, ... leaky_relu) with parameter `param`;
 //   200: clamp to [lo, hi] (NaN passes through).
 // Channels-packed outputs keep their padding lanes zero (mask_lanes != 0 when C % 4 != 0):
@@ -70,6 +71,7 @@ void main() {
         vec4 y;
         if (p.b_mode == 0) y = LOAD_B(t);
         else if (p.b_mode == 1) y = vec4(p.scalar);
+        else if (p.b_mode == 3) y = vec4(LOAD_B(0u).x);
         else {
             uint bt = t / p.b_div;
             y = LOAD_B(p.b_mod == 0u ? bt : bt % p.b_mod);

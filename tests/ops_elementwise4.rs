@@ -184,3 +184,49 @@ fn contiguous_texels() {
         .unwrap();
     assert_close(&out[0].to_f32_vec(), &want, 1e-5, 1e-5, "max sigmoid div");
 }
+
+/// A one-element constant operand (attention's scale, exported as a 0-dim tensor through
+/// et_vk.prepack) is read as one packed texel: mul by a [] constant, its swapped form, sub by
+/// a [1, 1] constant; a one-element graph input (not a constant) takes the general kernel.
+#[test]
+fn one_element_constant_operands() {
+    let dims = [2usize, 3, 8];
+    let mut g = GraphBuilder::new();
+    let x = g.input(&dims);
+    let scale = g.constant(&[], &[0.125]);
+    let scale_packed = g.f32(&[]);
+    g.op("et_vk.prepack.default", &[scale, scale_packed]);
+    let shift = g.constant(&[1, 1], &[-2.5]);
+    let (m1, m2, s) = (g.f32(&dims), g.f32(&dims), g.f32(&dims));
+    g.op("aten.mul.Tensor", &[x, scale_packed, m1]);
+    g.op("aten.mul.Tensor", &[scale_packed, m1, m2]);
+    let alpha = g.double(2.0);
+    g.op("aten.sub.Tensor", &[m2, shift, alpha, s]);
+    g.output(s);
+    let mut d = g.build().unwrap();
+    assert_eq!(kernels(&d), ["elementwise4"; 3]);
+    let v = Rng::new(9).vec(48);
+    let want: Vec<f32> = v
+        .iter()
+        .map(|&a| 0.125 * (a * 0.125) - 2.0 * -2.5)
+        .collect();
+    let out = run_one(&mut d, &dims, &v);
+    assert_close(&out, &want, 0.0, 0.0, "x * [] * x, - 2 * [1, 1]");
+
+    let mut g = GraphBuilder::new();
+    let x = g.input(&dims);
+    let k = g.input(&[]);
+    let y = g.f32(&dims);
+    g.op("aten.mul.Tensor", &[x, k, y]);
+    g.output(y);
+    let mut d = g.build().unwrap();
+    assert_eq!(kernels(&d), ["binary"]);
+    let out = d
+        .run(&[
+            InputValue::Tensor(f32_host(&dims, &v)),
+            InputValue::Tensor(f32_host(&[], &[3.0])),
+        ])
+        .unwrap();
+    let want: Vec<f32> = v.iter().map(|&a| a * 3.0).collect();
+    assert_close(&out[0].to_f32_vec(), &want, 0.0, 0.0, "x * input []");
+}

@@ -11,6 +11,7 @@ use crate::format::ValueId;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::elementwise::{Elementwise4Params, ELEMENTWISE4, ELEMENTWISE4_C4};
 use crate::kernels::layout::nchw;
+use crate::kernels::packing::Packing;
 use crate::kernels::{Elem, Layout};
 
 /// The op code of `elementwise4.comp` for a unary op code of `unary.comp`.
@@ -24,6 +25,9 @@ enum B {
     Scalar(f32),
     /// Per-channel `[N or 1, C, 1, 1]` broadcast over a channels-packed output.
     PerChannel(TensorInfo),
+    /// A one-element constant (attention's scale as a 0-dim tensor), packed into one texel
+    /// whose first lane every lane reads.
+    ScalarTensor(ValueId),
 }
 
 /// The layout the output gets: channels-packed when an operand is (and the shape allows it),
@@ -98,6 +102,21 @@ pub fn binary(
         (Pattern::PerChannel { swapped: true }, _) => {
             (other_t.expect("tensor").clone(), B::PerChannel(a.clone()))
         }
+        (Pattern::ScalarTensor { swapped }, Operand::Tensor(t)) => {
+            let (big, one) = if swapped { (t, a) } else { (a, t) };
+            // Contiguous outputs only: the packed texel has no channels-packed form.
+            if !b.is_constant(one.id)
+                || texel_layout(&out_bound, &[big.layout]) != Some(Layout::Contiguous)
+            {
+                return Ok(false);
+            }
+            let half = out_t.dtype == DType::Float16 && b.caps().f16_activations();
+            let elem = if half { Elem::F16 } else { Elem::F32 };
+            let Some(id) = b.packed_constant(one, Some(Packing::Pad4 { n: 1 }), elem)? else {
+                return Ok(false);
+            };
+            (big.clone(), B::ScalarTensor(id))
+        }
         _ => return Ok(false),
     };
     let mut layouts = vec![a.layout];
@@ -112,6 +131,7 @@ pub fn binary(
     let (b_mode, b_id, b_div, b_mod, scalar) = match &operand {
         B::Same(t) => (0, t.id, 1, 0, 0.0),
         B::Scalar(v) => (1, a.id, 1, 0, *v),
+        B::ScalarTensor(id) => (3, *id, 1, 0, 0.0),
         B::PerChannel(t) => {
             let [n, c, h, w] = nchw(out_sizes);
             let wrap = if t.sizes[0] == 1 && n > 1 {
@@ -147,6 +167,10 @@ pub fn binary(
 enum Pattern {
     Same,
     Scalar,
+    /// A one-element tensor operand; `swapped`: it is the first one (the op commutes).
+    ScalarTensor {
+        swapped: bool,
+    },
     /// One operand per channel; `swapped`: it is the first one (the op commutes).
     PerChannel {
         swapped: bool,
@@ -161,8 +185,19 @@ fn pattern(a: &[usize], other: Option<&[usize]>, out: &[usize], commutes: bool) 
         Some(t) if commutes && t == out && per_channel(a, out) => {
             Some(Pattern::PerChannel { swapped: true })
         }
+        Some(t) if a == out && one_element(t, out) => {
+            Some(Pattern::ScalarTensor { swapped: false })
+        }
+        Some(t) if commutes && t == out && one_element(a, out) => {
+            Some(Pattern::ScalarTensor { swapped: true })
+        }
         _ => None,
     }
+}
+
+/// Whether `sizes` is a one-element operand that broadcasts over `out` (no more dims).
+fn one_element(sizes: &[usize], out: &[usize]) -> bool {
+    sizes.len() <= out.len() && sizes.iter().all(|&s| s == 1) && out.iter().product::<usize>() > 1
 }
 
 /// Whether `sizes` is a per-channel operand `[N or 1, C, 1, 1]` (or `[N or 1, C, 1]`) of a
