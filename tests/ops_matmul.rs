@@ -326,6 +326,11 @@ fn gemm_tiles_and_edges() {
         (2, 9, 32, 8),
         (3, 7, 4, 16),
         (1, 64, 64, 64),
+        // Tall tiles on CPU devices (16 and 8 rows per invocation when enough invocations
+        // remain): a partial last row block, unaligned k, batches.
+        (1, 130, 20, 252),
+        (1, 70, 36, 260),
+        (3, 67, 13, 200),
     ] {
         let mut rng = Rng::new((batch * 31 + m * 7 + k + n) as u64);
         let (va, vb) = (rng.vec(batch * m * k), rng.vec(batch * k * n));
@@ -352,7 +357,13 @@ fn gemm_tiles_and_edges() {
             &format!("gemm bmm {batch}x{m}x{k}x{n}"),
         );
     }
-    for (shape, nout) in [(vec![1, 384], 384), (vec![3, 16], 8), (vec![2, 5, 64], 12)] {
+    for (shape, nout) in [
+        (vec![1, 384], 384),
+        (vec![3, 16], 8),
+        (vec![2, 5, 64], 12),
+        (vec![128, 64], 2048),
+        (vec![2, 40, 24], 1024),
+    ] {
         run_linear(&shape, nout, true, true);
         run_linear(&shape, nout, false, false);
     }

@@ -77,7 +77,7 @@ fn record(
     let aligned = [k, n, strides[0], strides[1]]
         .iter()
         .all(|v| v.is_multiple_of(4));
-    let tm = m.next_power_of_two().min(4);
+    let tm = rows_per_invocation(b, m, n.div_ceil(4) * plan.batch);
     let row_blocks = m.div_ceil(tm);
     let n4 = n.div_ceil(4);
     let k4 = k.div_ceil(4);
@@ -149,6 +149,23 @@ fn record(
     let flops = 2 * (plan.batch * m * n * k) as u64;
     let call = kernel.call(p).spec(spec).tiles(global, local).flops(flops);
     b.dispatch(call, &[out.id, a.id, mat_id, bias_id])
+}
+
+/// Rows of A per invocation (`TM`): up to 4 on GPUs. On CPU devices up to 16 while at least
+/// CPU_MIN_INVOCATIONS remain: each B texel loaded then serves 16 rows (lavapipe, the
+/// transformer's 32 matmuls with M = 128: 64 -> 47 ms; 32 rows was twice as slow, and fewer
+/// invocations than that left cores idle). `columns`: invocations per row block.
+fn rows_per_invocation(b: &OpBuilder, m: usize, columns: usize) -> usize {
+    const CPU_MIN_INVOCATIONS: usize = 512;
+    let most = if b.caps().kind == DeviceKind::Cpu {
+        [16, 8]
+            .into_iter()
+            .find(|&tm| m >= 4 * tm && columns * m.div_ceil(tm) >= CPU_MIN_INVOCATIONS)
+            .unwrap_or(4)
+    } else {
+        4
+    };
+    m.next_power_of_two().min(most)
 }
 
 /// Lanes that split one tile's K in `gemm.comp` (GPUs, few tiles).
