@@ -59,8 +59,9 @@ def main():
 
 
 def best_rows(runs):
-    """The first run's rows, each side (etvk, reference) replaced by the run where that side's
-    median execute was lowest among the runs that timed the same program without error."""
+    """Every program of the runs (in order of first appearance), each side (etvk, reference)
+    from the run where that side's median execute was lowest among the runs that timed the
+    program without error."""
     def median(side):
         if not side or "error" in side:
             return float("inf")
@@ -71,7 +72,11 @@ def best_rows(runs):
         for r in run["rows"]:
             by_name.setdefault((r["kind"], r["name"]), []).append(r)
     rows = []
-    for r in runs[0]["rows"]:
+    firsts = {}
+    for run in runs:
+        for r in run["rows"]:
+            firsts.setdefault((r["kind"], r["name"]), r)
+    for r in firsts.values():
         same = by_name[(r["kind"], r["name"])]
         r = dict(r)
         for side in ("etvk", "reference"):
