@@ -5,16 +5,17 @@
 // A is [M, K] per batch (row-major), B is [K, N] (B_TRANSPOSED = 0) or [N, K] (B_TRANSPOSED
 // = 1, linear's weight). Each invocation computes a tile of TM rows x 4 columns: per 4 steps
 // of k it loads TM vec4s of A and 4 of B and does 4 * TM vec4 multiply-adds.
-// ALIGNED = 1 (K, N and the batch strides multiples of 4) loads and stores whole vec4s;
-// ALIGNED = 0 gathers them from scalars with bounds (storage buffers only), so any shape runs
-// on the same kernel. With SPLIT > 1 a workgroup of SPLIT invocations computes one tile, each
+// ALIGNED is a bit set: whole-vec4 loads of A (1: rows and batches of A start on a vec4),
+// of B (2: B's rows and batches do) and stores of the output (4: N is a multiple of 4); an
+// operand without its bit is gathered from scalars with bounds (storage buffers only, 7 with
+// texel reads), so any shape runs on the same kernel. With SPLIT > 1 a workgroup of SPLIT invocations computes one tile, each
 // folding every SPLIT-th block of k, merged in shared memory (few long dot products: GEMV).
 // Grid: x = ceil(N / 4) (SPLIT = 1) or ceil(N / 4) * SPLIT (one workgroup per column block),
 // y = ceil(M / TM), z = batch.
 layout(constant_id = 3) const int TM = 4;
 layout(constant_id = 4) const int B_TRANSPOSED = 1;
 layout(constant_id = 5) const int SPLIT = 1;
-layout(constant_id = 6) const int ALIGNED = 1;
+layout(constant_id = 6) const int ALIGNED = 7;
 struct Params {
     uint m;
     uint k;
@@ -35,7 +36,7 @@ PARAMS_BLOCK(Params)
 #define STORE_T vec4
 #define SCALAR_T float
 #endif
-// Whole-vec4 and scalar views of the same bindings (ALIGNED picks which are used).
+// Whole-vec4 and scalar views of the same bindings (ALIGNED's bits pick which are used).
 layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Out1 { SCALAR_T o1[]; };
 #ifdef TEXEL_INPUT
@@ -63,7 +64,8 @@ layout(std430, set = 0, binding = 4) readonly buffer Bias { float bias[]; };
 
 shared vec4 partial[SPLIT > 1 ? SPLIT * TM : 1];
 
-// Scalars `base + j * step` for j < 4 where `first + j < limit`, else 0 (ALIGNED = 0).
+// Scalars `base + j * step` for j < 4 where `first + j < limit`, else 0 (operands without
+// their ALIGNED bit).
 vec4 gather_a(uint base, uint step, uint first, uint limit) {
     vec4 v = vec4(0.0);
     for (uint j = 0u; j < 4u; ++j) {
@@ -103,14 +105,16 @@ void main() {
         uint k0 = k4 * 4u;
         vec4 av[TM];
         for (int r = 0; r < TM; ++r) {
-            av[r] = ALIGNED != 0 ? LOAD_A(rows[r] / 4u + k4) : gather_a(rows[r] + k0, 1u, k0, p.k);
+            av[r] = (ALIGNED & 1) != 0 ? LOAD_A(rows[r] / 4u + k4)
+                                        : gather_a(rows[r] + k0, 1u, k0, p.k);
         }
         vec4 bv[4];
         if (B_TRANSPOSED != 0) {
             // B rows n0..n0+3 at columns k0..k0+3: dot products.
             for (uint j = 0u; j < 4u; ++j) {
                 uint row = b_base + min(n0 + j, p.n - 1u) * p.k;
-                bv[j] = ALIGNED != 0 ? LOAD_B(row / 4u + k4) : gather_b(row + k0, 1u, k0, p.k);
+                bv[j] = (ALIGNED & 2) != 0 ? LOAD_B(row / 4u + k4)
+                                           : gather_b(row + k0, 1u, k0, p.k);
                 if (n0 + j >= p.n) bv[j] = vec4(0.0);
             }
             for (int r = 0; r < TM; ++r) {
@@ -121,7 +125,8 @@ void main() {
             // B rows k0..k0+3 at columns n0..n0+3.
             for (uint j = 0u; j < 4u; ++j) {
                 uint row = b_base + min(k0 + j, p.k - 1u) * p.n;
-                bv[j] = ALIGNED != 0 ? LOAD_B(row / 4u + n4) : gather_b(row + n0, 1u, n0, p.n);
+                bv[j] = (ALIGNED & 2) != 0 ? LOAD_B(row / 4u + n4)
+                                           : gather_b(row + n0, 1u, n0, p.n);
                 if (k0 + j >= p.k) bv[j] = vec4(0.0);
             }
             for (int r = 0; r < TM; ++r) {
@@ -149,7 +154,7 @@ void main() {
             }
         }
         uint row = out_base + m * p.n;
-        if (ALIGNED != 0) {
+        if ((ALIGNED & 4) != 0) {
             o[row / 4u + n4] = STORE_T(v);
         } else {
             for (uint j = 0u; j < 4u; ++j) {

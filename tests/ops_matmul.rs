@@ -331,6 +331,12 @@ fn gemm_tiles_and_edges() {
         (1, 130, 20, 252),
         (1, 70, 36, 260),
         (3, 67, 13, 200),
+        // One operand (or the output) aligned, the others gathered: attention's K = 65 and
+        // N = 65 products, and their mirror images.
+        (4, 65, 16, 65),
+        (4, 65, 65, 16),
+        (2, 9, 16, 13),
+        (2, 9, 13, 16),
     ] {
         let mut rng = Rng::new((batch * 31 + m * 7 + k + n) as u64);
         let (va, vb) = (rng.vec(batch * m * k), rng.vec(batch * k * n));
@@ -363,6 +369,8 @@ fn gemm_tiles_and_edges() {
         (vec![2, 5, 64], 12),
         (vec![128, 64], 2048),
         (vec![2, 40, 24], 1024),
+        (vec![3, 10], 8),
+        (vec![5, 12], 7),
     ] {
         run_linear(&shape, nout, true, true);
         run_linear(&shape, nout, false, false);

@@ -66,17 +66,14 @@ fn record(
         None => (mat.id, 0, 0.0, 0, 0),
     };
     let (m, k, n) = (plan.m, plan.k, plan.n);
-    // Whole vec4s when every row and batch starts on one (batch strides matter only with
-    // batches, and so cannot change the choice when a resize changes them); else gathered
-    // scalars.
-    let strides = if plan.batch > 1 {
-        [plan.a_batch_stride, plan.b_batch_stride]
-    } else {
-        [0, 0]
-    };
-    let aligned = [k, n, strides[0], strides[1]]
-        .iter()
-        .all(|v| v.is_multiple_of(4));
+    // Whole vec4s of each operand whose rows and batches start on one (batch strides matter
+    // only with batches); gathered scalars for the others. Bits: 1 A, 2 B, 4 the output.
+    let batched = |stride: usize| plan.batch == 1 || stride.is_multiple_of(4);
+    let b_row = if plan.b_transposed { k } else { n };
+    let align_bits = (k.is_multiple_of(4) && batched(plan.a_batch_stride)) as i32
+        | ((b_row.is_multiple_of(4) && batched(plan.b_batch_stride)) as i32) << 1
+        | (n.is_multiple_of(4) as i32) << 2;
+    let aligned = align_bits == 7;
     let tm = rows_per_invocation(b, m, n.div_ceil(4) * plan.batch);
     let row_blocks = m.div_ceil(tm);
     let n4 = n.div_ceil(4);
@@ -104,7 +101,7 @@ fn record(
         TM: tm as i32,
         B_TRANSPOSED: plan.b_transposed as i32,
         SPLIT: lanes as i32,
-        ALIGNED: aligned as i32,
+        ALIGNED: align_bits,
     };
     let (global, local) = if split {
         ([n4 * lanes, row_blocks, plan.batch], [lanes as u32, 1, 1])
