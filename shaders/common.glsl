@@ -9,6 +9,15 @@
 //      constants start at id 3.
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 
+// The stored element of kernels with f16 builds (F16: 16-bit storage, f32 arithmetic).
+#ifdef F16
+#define STORE_T f16vec4
+#define SCALAR_T float16_t
+#else
+#define STORE_T vec4
+#define SCALAR_T float
+#endif
+
 #ifdef ETVK_PUSH_PARAMS
 #define PARAMS_BLOCK(T) layout(push_constant, std430) uniform ParamsBlock { T p; };
 #else

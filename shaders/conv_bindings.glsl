@@ -3,11 +3,6 @@
 // input / weights through uniform texel buffers; LOAD_X / LOAD_W return vec4 either way.
 // F16: f16 storage (outputs, weights and bias, and inputs read from storage buffers), f32
 // arithmetic. F16_WEIGHTS (with the texel reads): f32 activations, f16 weights and bias.
-#ifdef F16
-#define STORE_T f16vec4
-#else
-#define STORE_T vec4
-#endif
 layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
 #ifdef TEXEL_INPUT
 layout(set = 0, binding = 2) uniform samplerBuffer In;

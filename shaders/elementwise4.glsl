@@ -27,11 +27,6 @@ struct Params {
     float lo;
     float hi;
 };
-#ifdef F16
-#define STORE_T f16vec4
-#else
-#define STORE_T vec4
-#endif
 layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
 #ifdef TEXEL_INPUT
 layout(set = 0, binding = 2) uniform samplerBuffer A;

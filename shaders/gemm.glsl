@@ -29,13 +29,6 @@ struct Params {
     uint bias_sn;
 };
 PARAMS_BLOCK(Params)
-#ifdef F16
-#define STORE_T f16vec4
-#define SCALAR_T float16_t
-#else
-#define STORE_T vec4
-#define SCALAR_T float
-#endif
 // Whole-vec4 and scalar views of the same bindings (ALIGNED's bits pick which are used).
 layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Out1 { SCALAR_T o1[]; };

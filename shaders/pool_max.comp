@@ -18,6 +18,7 @@ struct Params {
     int dh;
     int dw;
     int write_indices;
+    uint c; // channels: read by the channels-packed build (pool_max_c4) only
 };
 PARAMS_BLOCK(Params)
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };

@@ -22,11 +22,6 @@ struct Params {
     uint c;
 };
 PARAMS_BLOCK(Params)
-#ifdef F16
-#define STORE_T f16vec4
-#else
-#define STORE_T vec4
-#endif
 layout(std430, set = 0, binding = 1) writeonly buffer Out { STORE_T o[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Idx { int idx[]; };
 layout(std430, set = 0, binding = 3) readonly buffer In { STORE_T x[]; };

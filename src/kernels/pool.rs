@@ -25,33 +25,10 @@ pub static POOL_AVG: Kernel<PoolAvgParams> =
     Kernel::new(&shaders::POOL_AVG, &[write("Out"), read("In")]);
 
 kernel_params! {
-    /// `pool_max.comp`: planes [P, H, W] -> [P, OH, OW], optionally with indices.
+    /// `pool_max.comp`: planes [P, H, W] -> [P, OH, OW], optionally with indices. Also
+    /// `pool_max_c4.comp`: channels-packed planes [N * C/4, H, W] of texels (`count` texels),
+    /// indices contiguous [N, C, OH, OW] (`c` channels).
     pub struct PoolMaxParams {
-        count: u32,
-        h: i32,
-        w: i32,
-        oh: i32,
-        ow: i32,
-        kh: i32,
-        kw: i32,
-        sh: i32,
-        sw: i32,
-        ph: i32,
-        pw: i32,
-        dh: i32,
-        dw: i32,
-        write_indices: i32,
-    }
-}
-pub static POOL_MAX: Kernel<PoolMaxParams> = Kernel::new(
-    &shaders::POOL_MAX,
-    &[write("Out"), write("Idx"), read("In")],
-);
-
-kernel_params! {
-    /// `pool_max_c4.comp`: channels-packed planes [N * C/4, H, W] -> [N * C/4, OH, OW] of
-    /// texels, optionally with contiguous [N, C, OH, OW] indices.
-    pub struct PoolMaxC4Params {
         count: u32,
         h: i32,
         w: i32,
@@ -69,8 +46,13 @@ kernel_params! {
         c: u32,
     }
 }
+pub static POOL_MAX: Kernel<PoolMaxParams> = Kernel::new(
+    &shaders::POOL_MAX,
+    &[write("Out"), write("Idx"), read("In")],
+);
+
 /// With indices (contiguous i32).
-pub static POOL_MAX_C4: Kernel<PoolMaxC4Params> = Kernel::new(
+pub static POOL_MAX_C4: Kernel<PoolMaxParams> = Kernel::new(
     &shaders::POOL_MAX_C4,
     &[
         write("Out").in_layout(Layout::Channels4),
@@ -78,7 +60,7 @@ pub static POOL_MAX_C4: Kernel<PoolMaxC4Params> = Kernel::new(
         read("In").in_layout(Layout::Channels4),
     ],
 );
-pub static POOL_MAX_C4_F16: Kernel<PoolMaxC4Params> = Kernel::new(
+pub static POOL_MAX_C4_F16: Kernel<PoolMaxParams> = Kernel::new(
     &shaders::POOL_MAX_C4_F16,
     &[
         write("Out").in_layout(Layout::Channels4).f16(),
@@ -87,7 +69,7 @@ pub static POOL_MAX_C4_F16: Kernel<PoolMaxC4Params> = Kernel::new(
     ],
 );
 /// Without indices: the output stands in for the (never written) indices binding.
-pub static POOL_MAX_C4_NO_INDICES: Kernel<PoolMaxC4Params> = Kernel::new(
+pub static POOL_MAX_C4_NO_INDICES: Kernel<PoolMaxParams> = Kernel::new(
     &shaders::POOL_MAX_C4,
     &[
         write("Out").in_layout(Layout::Channels4),
@@ -95,7 +77,7 @@ pub static POOL_MAX_C4_NO_INDICES: Kernel<PoolMaxC4Params> = Kernel::new(
         read("In").in_layout(Layout::Channels4),
     ],
 );
-pub static POOL_MAX_C4_F16_NO_INDICES: Kernel<PoolMaxC4Params> = Kernel::new(
+pub static POOL_MAX_C4_F16_NO_INDICES: Kernel<PoolMaxParams> = Kernel::new(
     &shaders::POOL_MAX_C4_F16,
     &[
         write("Out").in_layout(Layout::Channels4).f16(),

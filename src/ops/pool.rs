@@ -9,8 +9,8 @@ use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::layout::nchw;
 use crate::kernels::pool::{
-    PoolAvgParams, PoolMaxC4Params, PoolMaxParams, POOL_AVG, POOL_MAX, POOL_MAX_C4,
-    POOL_MAX_C4_F16, POOL_MAX_C4_F16_NO_INDICES, POOL_MAX_C4_NO_INDICES,
+    PoolAvgParams, PoolMaxParams, POOL_AVG, POOL_MAX, POOL_MAX_C4, POOL_MAX_C4_F16,
+    POOL_MAX_C4_F16_NO_INDICES, POOL_MAX_C4_NO_INDICES,
 };
 use crate::kernels::{Elem, Layout};
 
@@ -127,6 +127,7 @@ fn max_pool(
         dh: dilation[0] as i32,
         dw: dilation[1] as i32,
         write_indices: 0,
+        c: 0,
     };
     let idx = match indices_id {
         Some(id) => {
@@ -155,24 +156,8 @@ fn max_pool(
             (_, true) => &POOL_MAX_C4,
             (_, false) => &POOL_MAX_C4_NO_INDICES,
         };
-        let idx = if indices_id.is_some() { idx } else { out.id };
-        let p = PoolMaxC4Params {
-            count: texels as u32,
-            h: p.h,
-            w: p.w,
-            oh: p.oh,
-            ow: p.ow,
-            kh: p.kh,
-            kw: p.kw,
-            sh: p.sh,
-            sw: p.sw,
-            ph: p.ph,
-            pw: p.pw,
-            dh: p.dh,
-            dw: p.dw,
-            write_indices: p.write_indices,
-            c: c as u32,
-        };
+        p.count = texels as u32;
+        p.c = c as u32;
         return b.dispatch(kernel.call(p).linear(texels), &[out.id, idx, x.id]);
     }
     b.dispatch(POOL_MAX.call(p).linear(out.numel()), &[out.id, idx, x.id])
