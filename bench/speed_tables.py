@@ -27,11 +27,8 @@ def main():
     d = runs[0]
     rows = best_rows(runs)
     title = f" ({a.title})" if a.title else ""
-    best = f", the fastest of {len(runs)} runs" if len(runs) > 1 else ""
-    iters = " or ".join(str(i) for i in sorted({r["iters"] for r in runs}))
-    warmup = " or ".join(str(w) for w in sorted({r["warmup"] for r in runs}))
-    print(f"Whole models{title}: median execute, {iters} executes after {warmup} warm-up "
-          f"(programs under a second re-timed over about a second){best}.\n")
+    print(f"Whole models{title}: median execute, {timing(runs, 'model')} "
+          "(programs under a second re-timed over about a second).\n")
     print("| model | reference ms | etvk ms | speed-up | device weights MB | matches PyTorch |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -48,7 +45,7 @@ def main():
     if not ops:
         return
     print(f"\nSingle ops{title}: the op's own dispatches (GPU timestamps), without the layout "
-          "conversions at the program's edges.\n")
+          f"conversions at the program's edges; {timing(runs, 'op')}.\n")
     print("| op | reference ms (program) | etvk ms (program) | etvk op µs | GFLOP/s |")
     print("|---|---|---|---|---|")
     for r in ops:
@@ -56,6 +53,16 @@ def main():
         g = f"{gflops(flops, us):.1f}" if us and flops else ""
         print(f"| {r['name']} | {ms(r.get('reference'))} | {ms(r['etvk'])} | "
               f"{'' if us is None else f'{us:.1f}'} | {g} |")
+
+
+def timing(runs, kind):
+    """How the runs that hold programs of `kind` timed them, e.g. "7 executes after 2 warm-up,
+    the fastest of 3 runs"."""
+    mine = [r for r in runs if any(row["kind"] == kind for row in r["rows"])]
+    iters = " or ".join(str(i) for i in sorted({r["iters"] for r in mine}))
+    warmup = " or ".join(str(w) for w in sorted({r["warmup"] for r in mine}))
+    best = f", the fastest of {len(mine)} runs" if len(mine) > 1 else ""
+    return f"{iters} executes after {warmup} warm-up{best}"
 
 
 def best_rows(runs):
