@@ -89,10 +89,11 @@ impl Caps {
         self.f16_storage && self.kind != DeviceKind::Cpu
     }
 
-    /// Whether FLOAT16 constant weights are stored as f16 for a kernel that reads them
-    /// through texel views (`texel`) or storage buffers.
-    pub fn f16_weights(&self, texel: bool) -> bool {
-        self.f16_storage && (texel || self.kind != DeviceKind::Cpu)
+    /// Whether a kernel of a FLOAT16 program keeps f16 constant weights while its
+    /// activations are f32 (the `_w16` builds): on CPU devices with 16-bit storage, when the
+    /// kernel reads the weights through texel views (`texel`).
+    pub fn f16_weights_only(&self, texel: bool) -> bool {
+        self.f16_storage && self.kind == DeviceKind::Cpu && texel
     }
 
     /// The offset alignment every tensor in a shared buffer needs (storage and texel views).

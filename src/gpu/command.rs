@@ -271,9 +271,7 @@ impl Fence {
             Err(r) => Err(vk_error("vkWaitForFences", r)),
         }
     }
-}
 
-impl Fence {
     /// On GPUs, polls the fence for up to [`fence_spin`] before the blocking wait: a thread
     /// woken from vkWaitForFences comes back tens of microseconds after the GPU finished,
     /// which is a large share of a sub-millisecond execute (a decode step, a small CNN). CPU

@@ -394,6 +394,12 @@ impl<'g> OpBuilder<'g> {
         Ok(converted)
     }
 
+    /// Whether a kernel writing a tensor of `dtype` stores it as f16: FLOAT16 on devices that
+    /// keep f16 activations (`Caps::f16_activations`).
+    pub fn stores_f16(&self, dtype: DType) -> bool {
+        dtype == DType::Float16 && self.caps().f16_activations()
+    }
+
     /// Whether `id` is a constant of the graph that no op writes in place (what
     /// [`packed_constant`](Self::packed_constant) can re-lay out).
     pub fn is_constant(&self, id: ValueId) -> bool {

@@ -6,7 +6,6 @@
 
 use super::binary::{Op, Operand};
 use crate::error::Result;
-use crate::format::DType;
 use crate::format::ValueId;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::elementwise::{Elementwise4Params, ELEMENTWISE4, ELEMENTWISE4_C4};
@@ -110,8 +109,11 @@ pub fn binary(
             {
                 return Ok(false);
             }
-            let half = out_t.dtype == DType::Float16 && b.caps().f16_activations();
-            let elem = if half { Elem::F16 } else { Elem::F32 };
+            let elem = if b.stores_f16(out_t.dtype) {
+                Elem::F16
+            } else {
+                Elem::F32
+            };
             let Some(id) = b.packed_constant(one, Some(Packing::Pad4 { n: 1 }), elem)? else {
                 return Ok(false);
             };
@@ -261,7 +263,7 @@ fn record(
     mut p: Elementwise4Params,
 ) -> Result<()> {
     // FLOAT16 outputs stay f16 where the device keeps f16 activations.
-    let half = b.tensor(out_id)?.dtype == DType::Float16 && b.caps().f16_activations();
+    let half = b.stores_f16(b.tensor(out_id)?.dtype);
     let elem = if half { Elem::F16 } else { Elem::F32 };
     let out = b.set_output_as(out_id, sizes.to_vec(), layout, elem)?;
     // Whole texels: a contiguous run-time size below the bound (a multiple of 4) may end

@@ -47,8 +47,8 @@ fn record(
 ) -> Result<()> {
     // FLOAT16 outputs are stored as f16 where the device can (decided from the dtype alone,
     // so a resize to other sizes keeps it).
-    let f16_program = b.tensor(out_id)?.dtype == DType::Float16;
-    let half = f16_program && b.caps().f16_activations();
+    let dtype = b.tensor(out_id)?.dtype;
+    let half = b.stores_f16(dtype);
     let elem = if half { Elem::F16 } else { Elem::F32 };
     let out = b.set_output_as(out_id, out_sizes, Layout::Contiguous, elem)?;
     b.require_float(&[a, mat, &out])?;
@@ -121,10 +121,8 @@ fn record(
     // An f16 output keeps constant weights and bias in f16 too. On CPU devices constant
     // weights (and bias) read through texel views are f16 with f32 activations
     // (Caps::f16_activations).
-    let w16 = f16_program
-        && !half
-        && texel
-        && b.caps().f16_weights(true)
+    let w16 = dtype == DType::Float16
+        && b.caps().f16_weights_only(texel)
         && b.is_constant(mat.id)
         && (has_bias == 0 || b.is_constant(bias_id));
     let (mat_id, bias_id) = if half || w16 {

@@ -301,7 +301,6 @@ fn cat_channels4(
     {
         return Ok(false);
     }
-    let channels = |sizes: &[usize]| sizes[d];
     let aligned = |sizes: &[usize]| sizes[d].is_multiple_of(4);
     let last = inputs.len() - 1;
     for (i, t) in inputs.iter().enumerate() {
@@ -315,8 +314,7 @@ fn cat_channels4(
             return Err(b.unsupported(format!(
                 "input {:?} of a channels-packed concatenation has {} channels here, not a \
                  multiple of 4 as at the program's bounds",
-                t.sizes,
-                channels(&t.sizes)
+                t.sizes, t.sizes[d]
             )));
         }
     }
@@ -434,7 +432,6 @@ impl Gather {
             && strides[..last].iter().all(|s| s % 4 == 0);
         let (count, variant) = if vec4 {
             sizes[last] /= 4;
-            strides[last] = 1;
             for s in &mut strides[..last] {
                 *s /= 4;
             }

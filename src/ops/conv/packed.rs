@@ -76,10 +76,10 @@ pub fn build(
     // FLOAT16 programs keep weights and bias in f16 where the device can, and activations
     // too on GPUs; CPU devices read f16 weights through texel views with f32 activations
     // (the _w16 builds; Caps::f16_activations).
-    let f16_program = b.tensor(out_id)?.dtype == DType::Float16;
+    let dtype = b.tensor(out_id)?.dtype;
     let texel = texel_reads(b, x, weight_packing);
-    let half = f16_program && b.caps().f16_activations();
-    let w16 = f16_program && !half && b.caps().f16_weights(texel);
+    let half = b.stores_f16(dtype);
+    let w16 = dtype == DType::Float16 && b.caps().f16_weights_only(texel);
     let elem = if half { Elem::F16 } else { Elem::F32 };
     let weight_elem = if half || w16 { Elem::F16 } else { Elem::F32 };
     let Some(packed_w) = b.packed_constant(w, Some(weight_packing), weight_elem)? else {
