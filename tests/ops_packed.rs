@@ -44,74 +44,44 @@ fn run_checked(g: &GraphBuilder, inputs: &[(&[usize], &[f32])], kernel: &str) ->
     g.run(inputs).unwrap()
 }
 
-/// PyTorch's pooling output length.
-fn pool_len(i: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> usize {
-    let (i, k, s, p, d) = (i as i64, k as i64, s as i64, p as i64, d as i64);
-    let extra = if ceil { s - 1 } else { 0 };
-    let mut o = (i + 2 * p - d * (k - 1) - 1 + extra).div_euclid(s) + 1;
-    if ceil && (o - 1) * s >= i + p {
-        o -= 1;
-    }
-    o as usize
-}
-
 struct Pool {
     x: [usize; 4],
-    k: [usize; 2],
-    s: [usize; 2],
-    p: [usize; 2],
-    d: [usize; 2],
+    k: [i64; 2],
+    s: [i64; 2],
+    p: [i64; 2],
+    d: [i64; 2],
     ceil: bool,
 }
 
 impl Pool {
     fn out(&self) -> [usize; 4] {
         let [n, c, h, w] = self.x;
-        let oh = pool_len(h, self.k[0], self.s[0], self.p[0], self.d[0], self.ceil);
-        let ow = pool_len(w, self.k[1], self.s[1], self.p[1], self.d[1], self.ceil);
-        [n, c, oh, ow]
+        let len =
+            |i, d: usize| pool_out_len(i, self.k[d], self.s[d], self.p[d], self.d[d], self.ceil);
+        [n, c, len(h, 0), len(w, 1)]
     }
 
     /// Values and indices (h * W + w within the plane; first maximum wins).
     fn reference(&self, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let [n, c, h, w] = self.x;
         let [_, _, oh, ow] = self.out();
-        let (mut vals, mut idxs) = (vec![], vec![]);
-        for plane in 0..n * c {
-            for y in 0..oh {
-                for xo in 0..ow {
-                    let mut best: Option<(f32, usize)> = None;
-                    for ky in 0..self.k[0] {
-                        for kx in 0..self.k[1] {
-                            let iy = (y * self.s[0] + ky * self.d[0]) as i64 - self.p[0] as i64;
-                            let ix = (xo * self.s[1] + kx * self.d[1]) as i64 - self.p[1] as i64;
-                            if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
-                                continue;
-                            }
-                            let k = iy as usize * w + ix as usize;
-                            let v = x[plane * h * w + k];
-                            if best.is_none_or(|(b, _)| v > b) {
-                                best = Some((v, k));
-                            }
-                        }
-                    }
-                    let (v, k) = best.unwrap();
-                    vals.push(v);
-                    idxs.push(k as f32);
-                }
-            }
-        }
-        (vals, idxs)
+        let win = Window {
+            kernel: self.k,
+            stride: self.s,
+            padding: self.p,
+            dilation: self.d,
+        };
+        max_pool_ref(x, n * c, [h, w], [oh, ow], &win)
     }
 
     fn check(&self, indices: bool) {
         let mut g = GraphBuilder::new();
         let x = g.input(&self.x);
         let px = packed(&mut g, x, &self.x);
-        let k = g.int_list(&self.k.map(|v| v as i64));
-        let s = g.int_list(&self.s.map(|v| v as i64));
-        let p = g.int_list(&self.p.map(|v| v as i64));
-        let d = g.int_list(&self.d.map(|v| v as i64));
+        let k = g.int_list(&self.k);
+        let s = g.int_list(&self.s);
+        let p = g.int_list(&self.p);
+        let d = g.int_list(&self.d);
         let ceil = g.bool(self.ceil);
         let out = g.f32(&self.out());
         let idx = g.tensor(DType::Int64, &self.out());

@@ -72,13 +72,7 @@ impl Pool {
     /// PyTorch's pooling output size for spatial dim `d` (0 = H, 1 = W).
     fn out_len(&self, input: usize, d: usize, dilation: i64) -> usize {
         let (k, s, p) = (self.kernel[d], self.stride2()[d], self.padding[d]);
-        let i = input as i64;
-        let extra = if self.ceil_mode { s - 1 } else { 0 };
-        let mut o = (i + 2 * p - dilation * (k - 1) - 1 + extra).div_euclid(s) + 1;
-        if self.ceil_mode && (o - 1) * s >= i + p {
-            o -= 1;
-        }
-        o as usize
+        pool_out_len(input, k, s, p, dilation, self.ceil_mode)
     }
     fn out_sizes(&self, max: bool) -> Vec<usize> {
         let (_, h, w) = self.dims();
@@ -95,39 +89,18 @@ impl Pool {
     }
 }
 
-/// Max pooling reference: the maximum over the in-bounds window elements (padding never wins),
-/// the first one in row-major order on ties; indices are h * W + w within the plane.
+/// Max pooling reference (`common::max_pool_ref`) for case `c`.
 fn max_pool_ref(x: &[f32], c: &Pool) -> (Vec<f32>, Vec<f32>) {
     let (planes, h, w) = c.dims();
     let out = c.out_sizes(true);
-    let (oh, ow) = (out[out.len() - 2], out[out.len() - 1]);
-    let s = c.stride2();
-    let (mut vals, mut idxs) = (vec![], vec![]);
-    for pl in 0..planes {
-        for y in 0..oh {
-            for xo in 0..ow {
-                let mut best: Option<(f32, usize)> = None;
-                for ky in 0..c.kernel[0] {
-                    for kx in 0..c.kernel[1] {
-                        let iy = y as i64 * s[0] - c.padding[0] + ky * c.dilation[0];
-                        let ix = xo as i64 * s[1] - c.padding[1] + kx * c.dilation[1];
-                        if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
-                            continue;
-                        }
-                        let k = iy as usize * w + ix as usize;
-                        let v = x[pl * h * w + k];
-                        if best.is_none_or(|(b, _)| v > b) {
-                            best = Some((v, k));
-                        }
-                    }
-                }
-                let (v, k) = best.expect("every window has an in-bounds element");
-                vals.push(v);
-                idxs.push(k as f32);
-            }
-        }
-    }
-    (vals, idxs)
+    let out_hw = [out[out.len() - 2], out[out.len() - 1]];
+    let win = Window {
+        kernel: c.kernel,
+        stride: c.stride2(),
+        padding: c.padding,
+        dilation: c.dilation,
+    };
+    common::max_pool_ref(x, planes, [h, w], out_hw, &win)
 }
 
 /// Average pooling reference, from the definition: the window clipped to the padded input

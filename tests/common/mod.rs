@@ -297,3 +297,75 @@ pub fn kernels(d: &Delegate) -> Vec<String> {
         .map(|s| s.trim_end_matches("_texel").to_string())
         .collect()
 }
+
+/// PyTorch's pooling output length for one spatial dim (`ceil_mode` included).
+pub fn pool_out_len(
+    input: usize,
+    kernel: i64,
+    stride: i64,
+    pad: i64,
+    dilation: i64,
+    ceil: bool,
+) -> usize {
+    let i = input as i64;
+    let extra = if ceil { stride - 1 } else { 0 };
+    let mut o = (i + 2 * pad - dilation * (kernel - 1) - 1 + extra).div_euclid(stride) + 1;
+    if ceil && (o - 1) * stride >= i + pad {
+        o -= 1;
+    }
+    o as usize
+}
+
+/// A 2-D pooling window, each as (H, W).
+#[derive(Clone, Copy)]
+pub struct Window {
+    pub kernel: [i64; 2],
+    pub stride: [i64; 2],
+    pub padding: [i64; 2],
+    pub dilation: [i64; 2],
+}
+
+/// Max pooling reference over `planes` planes of `hw` (H, W) into `out_hw`: the maximum over
+/// the in-bounds window elements (padding never wins), the first one in row-major order on
+/// ties; indices are h * W + w within the plane (as f32).
+pub fn max_pool_ref(
+    x: &[f32],
+    planes: usize,
+    hw: [usize; 2],
+    out_hw: [usize; 2],
+    win: &Window,
+) -> (Vec<f32>, Vec<f32>) {
+    let [h, w] = hw;
+    let Window {
+        kernel,
+        stride,
+        padding,
+        dilation,
+    } = *win;
+    let (mut vals, mut idxs) = (vec![], vec![]);
+    for pl in 0..planes {
+        for y in 0..out_hw[0] {
+            for xo in 0..out_hw[1] {
+                let mut best: Option<(f32, usize)> = None;
+                for ky in 0..kernel[0] {
+                    for kx in 0..kernel[1] {
+                        let iy = y as i64 * stride[0] - padding[0] + ky * dilation[0];
+                        let ix = xo as i64 * stride[1] - padding[1] + kx * dilation[1];
+                        if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
+                            continue;
+                        }
+                        let k = iy as usize * w + ix as usize;
+                        let v = x[pl * h * w + k];
+                        if best.is_none_or(|(b, _)| v > b) {
+                            best = Some((v, k));
+                        }
+                    }
+                }
+                let (v, k) = best.expect("every window has an in-bounds element");
+                vals.push(v);
+                idxs.push(k as f32);
+            }
+        }
+    }
+    (vals, idxs)
+}
