@@ -79,10 +79,9 @@ fn record(
     let n4 = n.div_ceil(4);
     let k4 = k.div_ceil(4);
     let tiles = n4 * row_blocks * plan.batch;
-    let split = match std::env::var(super::split::SPLIT_ENV).as_deref() {
-        Ok("always") => k4 > 1,
-        Ok("never") => false,
-        _ => b.caps().kind != DeviceKind::Cpu && tiles < 4096 && k4 >= 32,
+    let split = match super::split::forced() {
+        Some(always) => always && k4 > 1,
+        None => b.caps().kind != DeviceKind::Cpu && tiles < 4096 && k4 >= 32,
     };
     let lanes = if split { GEMM_SPLIT_LANES } else { 1 };
     let p = GemmParams {

@@ -6,7 +6,6 @@
 
 use crate::error::Result;
 use crate::format::{Value, ValueId};
-use crate::gpu::DeviceKind;
 use crate::graph::OpDef;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::norm::{NormBatchParams, NormRowsParams, NormRowsSpec, NORM_BATCH, NORM_ROWS};
@@ -26,11 +25,10 @@ pub const OPS: &[OpDef] = &[
 /// of 64 took 175-190 us each with a workgroup per row). `ETVK_SPLIT_REDUCTION=always` /
 /// `never` force one (tests run the GPU layout on lavapipe).
 fn row_lanes(b: &OpBuilder) -> usize {
-    match std::env::var(super::split::SPLIT_ENV).as_deref() {
-        Ok("always") => 64,
-        Ok("never") => 1,
-        _ if b.caps().kind == DeviceKind::Cpu => 1,
-        _ => 64,
+    if super::split::gpu_layout(b) {
+        64
+    } else {
+        1
     }
 }
 

@@ -39,11 +39,11 @@ pub const MAX_RANK: usize = 8;
 /// `ETVK_SPLIT_REDUCTION=always` / `never` force one layout (tests run the GPU layout on
 /// lavapipe).
 fn use_group(b: &OpBuilder, len: usize) -> bool {
-    let min = match std::env::var(super::split::SPLIT_ENV).as_deref() {
-        Ok("always") => 2,
-        Ok("never") => 256,
-        _ if b.caps().kind == DeviceKind::Cpu => 256,
-        _ => 32,
+    let min = match super::split::forced() {
+        Some(true) => 2,
+        Some(false) => 256,
+        None if b.caps().kind == DeviceKind::Cpu => 256,
+        None => 32,
     };
     len >= min
 }

@@ -33,15 +33,31 @@ pub enum Reads {
     Scattered,
 }
 
+/// What `ETVK_SPLIT_REDUCTION` forces: `Some(true)` for `always` (every op that has a GPU
+/// layout takes it, so tests run it on lavapipe), `Some(false)` for `never`, `None` otherwise
+/// (each op's own rule for the device).
+pub fn forced() -> Option<bool> {
+    match std::env::var(SPLIT_ENV).as_deref() {
+        Ok("always") => Some(true),
+        Ok("never") => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether ops take their GPU layout (workgroups sharing a reduction, small tiles): on GPUs,
+/// unless `ETVK_SPLIT_REDUCTION` forces either.
+pub fn gpu_layout(b: &OpBuilder) -> bool {
+    forced().unwrap_or(b.caps().kind != DeviceKind::Cpu)
+}
+
 /// Whether `outputs` dot products of length `len` use the split layout on this device.
 pub fn use_split(b: &OpBuilder, outputs: usize, len: usize, reads: Reads) -> bool {
     let fits = outputs
         .checked_mul(SPLIT_LANES)
         .is_some_and(|w| w <= i32::MAX as usize);
-    let wanted = match std::env::var(SPLIT_ENV).as_deref() {
-        Ok("always") => len > 1,
-        Ok("never") => false,
-        _ => {
+    let wanted = match forced() {
+        Some(always) => always && len > 1,
+        None => {
             b.caps().kind != DeviceKind::Cpu
                 && ((len >= MIN_LEN && outputs <= FEW_OUTPUTS)
                     || (reads == Reads::Contiguous && len >= LONG_LEN && outputs <= MAX_OUTPUTS))

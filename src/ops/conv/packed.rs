@@ -21,6 +21,7 @@ use crate::kernels::conv::{
 };
 use crate::kernels::packing::Packing;
 use crate::kernels::{Elem, Kernel, Layout, Params, Variants};
+use crate::ops::split;
 
 /// Input texels one row of 4 outputs spans at most: more would spill registers.
 const MAX_SPAN: i64 = 32;
@@ -283,19 +284,13 @@ fn tiling(
         oc4: oc4.min(2),
         split: 1,
     };
-    let forced = std::env::var(crate::ops::split::SPLIT_ENV);
-    let gpu = match forced.as_deref() {
-        Ok("always") => true,
-        Ok("never") => false,
-        _ => b.caps().kind != DeviceKind::Cpu,
-    };
-    if !gpu {
+    if !split::gpu_layout(b) {
         return Tiling {
             positions: cpu_positions,
             ..big
         };
     }
-    let always = forced.as_deref() == Ok("always");
+    let always = split::forced() == Some(true);
     let target = gpu_target(b.caps().kind);
     if !always && outputs.div_ceil(4) * oc4.div_ceil(2) >= target.invocations {
         return big;
