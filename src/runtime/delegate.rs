@@ -11,6 +11,7 @@ use crate::gpu::memory::Accountant;
 use crate::gpu::{Buffer, Context, Fence, MemoryStats};
 use crate::graph::{self, fits_bound, BuiltGraph, Dispatch, RuntimeInput};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
+use crate::runtime::host_timing::{HostTiming, Phase};
 use crate::runtime::limits::check_limits;
 use crate::runtime::load_options::LoadOptions;
 use crate::runtime::loader::Loader;
@@ -155,6 +156,8 @@ pub struct Delegate {
     /// execute's.
     pub(super) profiling: bool,
     pub(super) last_timings: Vec<DispatchTiming>,
+    /// Host-side phases of each execute (`ETVK_HOST_TIMING=1`).
+    pub(super) host_timing: Mutex<HostTiming>,
     pub(super) id: u64,
     pub(super) report: MemoryReport,
     pub(super) accountant: Arc<Accountant>,
@@ -348,6 +351,11 @@ impl Delegate {
         if runtime != self.recorded_for {
             self.resize(runtime)?;
         }
+        let timing = self
+            .host_timing
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        timing.start();
         for (slot, input) in self.inputs.iter_mut().zip(inputs) {
             if let (InputSlot::Tensor(io), InputValue::Tensor(t)) = (slot, input) {
                 let dst = match io.host.as_mut() {
@@ -357,11 +365,14 @@ impl Delegate {
                 to_gpu(t.dtype, &t.data, dst)?;
             }
         }
+        timing.end(Phase::Inputs);
         self.recording.command.submit(&self.fence)?;
+        timing.end(Phase::Submit);
         if let Err(e) = self.fence.wait() {
             self.in_flight = true;
             return Err(e);
         }
+        timing.end(Phase::Wait);
         if self.profiling {
             self.last_timings = self.recording.timings()?;
             let entries = self.profile();
@@ -558,11 +569,15 @@ impl Delegate {
                 dst.len()
             )));
         }
+        let mut timing = self.host_timing.lock().unwrap_or_else(|e| e.into_inner());
+        timing.begin_outputs();
         let src = match io.host.as_ref() {
             Some(host) => host.bytes()?,
             None => self.memory.bytes(io.value)?,
         };
-        from_gpu(io.gpu_float, &src[..n * GPU_ELEM_SIZE], dtype, dst)
+        from_gpu(io.gpu_float, &src[..n * GPU_ELEM_SIZE], dtype, dst)?;
+        timing.end(Phase::Outputs);
+        Ok(())
     }
 
     /// Executes and returns every output in its boundary dtype.

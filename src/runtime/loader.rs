@@ -30,6 +30,7 @@ use crate::runtime::delegate::{
     profiling_by_default, record_graph, Delegate, InputSlot, Io, MemoryReport, LIVE_REPORTS,
     NEXT_ID,
 };
+use crate::runtime::host_timing::HostTiming;
 use crate::runtime::limits::check_limits;
 use crate::runtime::load_options::{LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
@@ -431,6 +432,7 @@ impl Loader<'_> {
             alias_activations: self.aliases_activations(),
             profiling,
             last_timings: Vec::new(),
+            host_timing: std::sync::Mutex::new(HostTiming::from_env()),
             id,
             report,
             accountant: acct.clone(),

@@ -12,6 +12,7 @@ pub use host_tensor::{HostTensor, InputValue};
 pub use named_data::{DataBuffer, NamedData};
 pub mod delegate;
 pub mod dry_run;
+mod host_timing;
 pub mod limits;
 mod loader;
 mod resident;
