@@ -9,7 +9,7 @@
 
 mod packed;
 
-pub use packed::local_2d;
+pub use packed::{local_2d, CONV_TILING_ENV};
 
 use crate::error::Result;
 use crate::format::ValueId;
