@@ -7,27 +7,6 @@ mod common;
 use common::*;
 use etvk::format::DType;
 
-/// `x` through an identity 1x1 convolution: the same values, channels-packed.
-fn packed(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
-    let c = sizes[1];
-    let eye: Vec<f32> = (0..c * c)
-        .map(|i| if i / c == i % c { 1.0 } else { 0.0 })
-        .collect();
-    let w = g.constant(&[c, c, 1, 1], &eye);
-    let b = g.null();
-    let one = g.int_list(&[1, 1]);
-    let zero = g.int_list(&[0, 0]);
-    let t = g.bool(false);
-    let op = g.int_list(&[0, 0]);
-    let groups = g.int(1);
-    let out = g.f32(sizes);
-    g.op(
-        "aten.convolution.default",
-        &[x, w, b, one, zero, one, t, op, groups, out],
-    );
-    out
-}
-
 /// Builds, checks which kernels ran, and returns the outputs.
 fn run_checked(g: &GraphBuilder, inputs: &[(&[usize], &[f32])], kernel: &str) -> Vec<Vec<f32>> {
     let d = g.build().unwrap();
@@ -214,9 +193,18 @@ fn nearest_upsample_of_packed_tensors() {
 }
 
 /// `cat` along channels of `parts` ([N, C_i, H, W]); `pack[i]`: whether part i comes from a
-/// conv (packed) or straight from the graph input (contiguous). Checks the packed cat ran
-/// when `expect_packed`.
-fn check_cat(n: usize, channels: &[usize], hw: [usize; 2], pack: &[bool], expect_packed: bool) {
+/// conv (packed) or straight from the graph input (contiguous). Checks that nothing was
+/// converted between the convolutions when `expect_packed`, and that the cat recorded
+/// `copies` copy dispatches (the other inputs were produced in place, in their slice of the
+/// output: graph::slots).
+fn check_cat(
+    n: usize,
+    channels: &[usize],
+    hw: [usize; 2],
+    pack: &[bool],
+    expect_packed: bool,
+    copies: usize,
+) {
     let [h, w] = hw;
     let mut g = GraphBuilder::new();
     let mut ids = vec![];
@@ -239,8 +227,11 @@ fn check_cat(n: usize, channels: &[usize], hw: [usize; 2], pack: &[bool], expect
         .iter()
         .map(|(s, v)| (s.as_slice(), v.as_slice()))
         .collect();
+    let ks = kernels(&g.build().unwrap());
+    let cats = ks.iter().filter(|k| k.starts_with("cat")).count();
+    assert_eq!(cats, copies, "cat {channels:?} n {n}: copies in {ks:?}");
     let got = if expect_packed {
-        run_checked(&g, &feed, "cat")
+        run_checked(&g, &feed, "conv2d_pw")
     } else {
         g.run(&feed).unwrap()
     };
@@ -262,10 +253,11 @@ fn check_cat(n: usize, channels: &[usize], hw: [usize; 2], pack: &[bool], expect
 
 #[test]
 fn cat_of_packed_tensors() {
-    check_cat(1, &[8, 6], [5, 7], &[true, true], true);
-    check_cat(2, &[4, 8, 3], [3, 4], &[true, true, true], true);
-    // A contiguous input is packed to join the others.
-    check_cat(1, &[8, 5], [4, 4], &[true, false], true);
+    // A batch of one: every input is produced in its slice of the output, no copies.
+    check_cat(1, &[8, 6], [5, 7], &[true, true], true, 0);
+    check_cat(2, &[4, 8, 3], [3, 4], &[true, true, true], true, 3);
+    // A contiguous input is packed to join the others (the packed copy goes in its slice).
+    check_cat(1, &[8, 5], [4, 4], &[true, false], true, 0);
     // The first input ends mid-block: the contiguous concatenation.
-    check_cat(2, &[6, 8], [3, 5], &[true, true], false);
+    check_cat(2, &[6, 8], [3, 5], &[true, true], false, 2);
 }

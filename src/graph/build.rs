@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Graph, ValueId};
 use crate::gpu::Caps;
 
+use super::slots::Slot;
 use super::{Dispatch, OpBuilder, RuntimeInput, TensorMeta};
 
 /// What running every op's builder produced.
@@ -23,6 +24,8 @@ pub struct BuiltGraph {
     pub output_sizes: Vec<Vec<usize>>,
     /// Roots written in place by a dispatch (never shared with another constant).
     pub written: BTreeSet<ValueId>,
+    /// Roots that live inside a concatenation of them (the copy into it was dropped).
+    pub slots: Vec<Slot>,
 }
 
 impl BuiltGraph {
@@ -89,5 +92,6 @@ pub fn build(
         outputs: f.outputs,
         output_sizes,
         written: f.written,
+        slots: f.slots,
     })
 }

@@ -13,6 +13,7 @@ use crate::kernels::layout_convert::{
 use crate::kernels::packing::Packing;
 use crate::kernels::{Access, Call, Elem, Grid, KernelInfo, Layout, Params};
 
+use super::slots::{self, Slot, SlotContext, SlotOffer};
 use super::tensors::{TensorKind, TensorMeta};
 
 /// A tensor argument as an op sees it at build time.
@@ -109,6 +110,8 @@ pub struct OpBuilder<'g> {
     alias_root: Vec<ValueId>,
     /// Values written in place by some dispatch (alias roots), e.g. KV caches.
     written: BTreeSet<ValueId>,
+    /// Copies into a slice of a concatenation that the copied tensor may occupy instead.
+    slot_offers: Vec<SlotOffer>,
     /// Run-time values of symbolic ints (SymInt inputs, `sym_size` and arithmetic on them).
     ints: Vec<Option<i64>>,
     /// Element values of input tensors read on the host (see `RuntimeInput::Values`).
@@ -164,6 +167,7 @@ impl<'g> OpBuilder<'g> {
             dispatches: Vec::new(),
             alias_root: (0..graph.values.len()).collect(),
             written: Default::default(),
+            slot_offers: Vec::new(),
             ints: vec![None; graph.values.len()],
             host_values: vec![None; graph.values.len()],
             alias_activations: false,
@@ -253,21 +257,39 @@ impl<'g> OpBuilder<'g> {
             });
         }
         let roots = self.alias_root;
-        let dispatches = self
-            .dispatches
-            .into_iter()
-            .map(|mut d| {
+        let outputs: Vec<ValueId> = outputs.into_iter().map(|o| roots[o]).collect();
+        let io_roots: BTreeSet<ValueId> = (self.graph.input_ids.iter())
+            .chain(&self.graph.output_ids)
+            .map(|&id| roots[id])
+            .chain(outputs.iter().copied())
+            .collect();
+        let sizes = &self.sizes;
+        let (slots, dropped) = slots::resolve(
+            &self.slot_offers,
+            &SlotContext {
+                dispatches: &self.dispatches,
+                roots: &roots,
+                metas: &self.metas,
+                sizes: &|id| sizes.get(id).cloned().flatten(),
+                io_roots: &io_roots,
+                written: &self.written,
+                alignment: self.caps.tensor_alignment(),
+            },
+        );
+        let dispatches = (self.dispatches.into_iter().enumerate())
+            .filter(|(i, _)| !dropped.contains(i))
+            .map(|(_, mut d)| {
                 d.tensors.iter_mut().for_each(|t| *t = roots[*t]);
                 d
             })
             .collect();
-        let outputs = outputs.into_iter().map(|o| roots[o]).collect();
         Ok(Finished {
             dispatches,
             roots,
             metas: self.metas,
             outputs,
             written: self.written,
+            slots,
         })
     }
 
@@ -476,6 +498,20 @@ impl<'g> OpBuilder<'g> {
     /// exporter's shared objects assume every output has memory of its own.
     pub fn set_alias_activations(&mut self, on: bool) {
         self.alias_activations = on;
+    }
+
+    /// Offers that the tensor the last dispatch copied (its binding 2, moved verbatim, `bytes`
+    /// long, into its binding 1 at byte `offset`) live in that slice instead, so the copy can
+    /// go (see [`slots`](super::slots)). Only in a graph without symbolic sizes (a slot is
+    /// kept where every size is its bound), with the lifetime arena (as view aliasing).
+    pub fn offer_slot(&mut self, offset: u64, bytes: u64) {
+        if self.alias_activations && !has_symints(self.graph) && !self.dispatches.is_empty() {
+            self.slot_offers.push(SlotOffer {
+                dispatch: self.dispatches.len() - 1,
+                offset,
+                bytes,
+            });
+        }
     }
 
     /// Whether an op that reproduces `x` unchanged (a view, a clone) may share its memory
@@ -815,6 +851,7 @@ pub(super) struct Finished {
     pub metas: Vec<Option<TensorMeta>>,
     pub outputs: Vec<ValueId>,
     pub written: BTreeSet<ValueId>,
+    pub slots: Vec<Slot>,
 }
 
 /// Whether the graph has symbolic ints (sizes computed at run time).

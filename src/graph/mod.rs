@@ -7,10 +7,12 @@ mod build;
 mod builder;
 pub mod registry;
 mod shape;
+mod slots;
 mod tensors;
 
 pub use build::{build, host_read_values, BuiltGraph};
 pub use builder::{fits_bound, has_symints, Dispatch, OpBuilder, RuntimeInput, TensorInfo};
 pub use registry::{BuildFn, OpDef};
 pub use shape::{broadcast_shapes, contiguous_strides, normalize_dim};
+pub use slots::Slot;
 pub use tensors::{TensorKind, TensorMeta};

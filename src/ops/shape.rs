@@ -265,6 +265,9 @@ pub fn cat(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     }
     let out = b.set_output(args[2], out_sizes.clone())?;
     let inner: usize = out_sizes[d + 1..].iter().product();
+    // With nothing outside the dim, each input is one contiguous slice of the output.
+    let slices = out_sizes[..d].iter().product::<usize>() == 1;
+    let word = b.elem_of(out.id).bytes();
     let mut offset = 0usize;
     for t in &inputs {
         let chunk = t.sizes[d] * inner;
@@ -276,6 +279,9 @@ pub fn cat(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
                 offset: offset as u32,
             };
             b.dispatch(CAT.call(p).linear(t.numel()), &[out.id, t.id])?;
+            if slices && word == 4 {
+                b.offer_slot((offset * word) as u64, (chunk * word) as u64);
+            }
         }
         offset += chunk;
     }
@@ -330,6 +336,8 @@ fn cat_channels4(
     // previous inputs' end.
     let plane: usize = out_sizes[d + 1..].iter().product::<usize>() * words;
     let out_chunk = out_sizes[d].div_ceil(4) * plane;
+    // A batch of one: each input's blocks are one contiguous slice of the output's.
+    let slices = out_sizes[..d].iter().product::<usize>() == 1;
     let mut offset = 0usize;
     for t in inputs {
         let chunk = t.sizes[d].div_ceil(4) * plane;
@@ -342,6 +350,9 @@ fn cat_channels4(
                 offset: offset as u32,
             };
             b.dispatch(kernel.call(p).linear(count), &[out.id, t.id])?;
+            if slices {
+                b.offer_slot(4 * offset as u64, 4 * chunk as u64);
+            }
         }
         offset += chunk;
     }

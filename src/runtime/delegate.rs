@@ -152,6 +152,9 @@ pub struct Delegate {
     pub(super) roots: Vec<ValueId>,
     /// The builder setting init used; a resize must alias the same values.
     pub(super) alias_activations: bool,
+    /// Init placed tensors inside their concatenations (graph::Slot), at the program's
+    /// sizes: other sizes would need another memory plan.
+    pub(super) has_slots: bool,
     /// The recording writes a timestamp pair per dispatch; `last_timings` holds the last
     /// execute's.
     pub(super) profiling: bool,
@@ -413,6 +416,12 @@ impl Delegate {
     fn resize(&mut self, runtime: Vec<RuntimeInput>) -> Result<()> {
         self.settle()?;
         let ctx = self.ctx.clone();
+        if self.has_slots {
+            return Err(Error::invalid_argument(
+                "this program runs at its serialized input sizes only: its memory plan \
+                 places concatenated tensors inside their concatenation",
+            ));
+        }
         let built = self.rebuild(&runtime)?;
         if built.roots != self.roots || built.metas != self.memory.metas {
             let metas = &self.memory.metas;

@@ -252,13 +252,26 @@ impl Planning<'_> {
             }
         }
         let active: BTreeSet<ValueId> = activations.iter().copied().collect();
+        // A tensor placed in a concatenation's slot lives as long as the concatenation: its
+        // steps are the concatenation's.
+        let outer_of: BTreeMap<ValueId, ValueId> =
+            built.slots.iter().map(|s| (s.inner, s.outer)).collect();
         let act_steps: Vec<Vec<ValueId>> = steps
             .iter()
-            .map(|s| s.iter().copied().filter(|v| active.contains(v)).collect())
+            .map(|s| {
+                let step = s.iter().copied().filter(|v| active.contains(v));
+                step.map(|v| outer_of.get(&v).copied().unwrap_or(v))
+                    .collect()
+            })
             .collect();
         let act_lifetimes = lifetimes(&act_steps, gpu_bytes);
         // Aligned for storage-buffer bindings and texel views alike.
-        let arena = plan_arena(&act_lifetimes, self.caps.tensor_alignment());
+        let mut arena = plan_arena(&act_lifetimes, self.caps.tensor_alignment());
+        for slot in &built.slots {
+            if let Some(&at) = arena.offsets.get(&slot.outer) {
+                arena.offsets.insert(slot.inner, at + slot.offset);
+            }
+        }
         let shared: Vec<(ValueId, Option<u32>, u64)> = activations
             .iter()
             .map(|&v| (v, tensor(v).mem_obj_id(), gpu_bytes(v)))
@@ -279,7 +292,8 @@ impl Planning<'_> {
             Planner::SharedObjects => false,
             Planner::Auto => !self.options.legacy_order && arena.size <= shared_bytes,
         };
-        if !aliased_views.is_empty() && !use_arena {
+        let shares_memory = !aliased_views.is_empty() || !built.slots.is_empty();
+        if shares_memory && !use_arena {
             return Ok(None);
         }
         Ok(Some(MemoryPlan {
@@ -430,6 +444,7 @@ impl Loader<'_> {
             graph: graph.clone(),
             roots: built.roots,
             alias_activations: self.aliases_activations(),
+            has_slots: !built.slots.is_empty(),
             profiling,
             last_timings: Vec::new(),
             host_timing: std::sync::Mutex::new(HostTiming::from_env()),

@@ -369,3 +369,24 @@ pub fn max_pool_ref(
     }
     (vals, idxs)
 }
+
+/// `x` through an identity 1x1 convolution: the same values, channels-packed.
+pub fn packed(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
+    let c = sizes[1];
+    let eye: Vec<f32> = (0..c * c)
+        .map(|i| if i / c == i % c { 1.0 } else { 0.0 })
+        .collect();
+    let w = g.constant(&[c, c, 1, 1], &eye);
+    let b = g.null();
+    let one = g.int_list(&[1, 1]);
+    let zero = g.int_list(&[0, 0]);
+    let t = g.bool(false);
+    let op = g.int_list(&[0, 0]);
+    let groups = g.int(1);
+    let out = g.f32(sizes);
+    g.op(
+        "aten.convolution.default",
+        &[x, w, b, one, zero, one, t, op, groups, out],
+    );
+    out
+}
