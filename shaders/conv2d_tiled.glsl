@@ -8,9 +8,13 @@
 // 4 * TILE_W vec4 multiply-adds per block. With SPLIT > 1 (GPUs, few outputs) SPLIT
 // invocations (local y) compute one tile, each folding every SPLIT-th input block, merged in
 // shared memory; a workgroup holds gl_WorkGroupSize.x such tiles side by side along the row.
+// With POOL = 2 the input is the 2x2, stride-2 max pool of the bound tensor (h_src x w_src),
+// taken while loading: the pooling dispatch before it is not recorded. INPUT_NCHW
+// (conv2d_tiled_nchw) reads a contiguous NCHW f32 input of c_in channels, gathering each
+// block of 4, so that no layout conversion runs before the first convolution.
 // Grid: x = output columns / TILE_W, y = output rows (times SPLIT), z = batch * output
 // channel groups (from gl_WorkGroupID, so weight and bias loads are uniform). Kernel size,
-// stride, dilation and tiling are specialization constants.
+// stride, dilation, tiling and pooling are specialization constants.
 // Weights: Packing::ConvBlocks, bias: Packing::Pad4 (any buffer when has_bias is 0).
 layout(constant_id = 3) const int KH = 3;
 layout(constant_id = 4) const int KW = 3;
@@ -21,6 +25,7 @@ layout(constant_id = 8) const int DW = 1;
 layout(constant_id = 9) const int TILE_OC4 = 2;
 layout(constant_id = 10) const int TILE_W = 4;
 layout(constant_id = 11) const int SPLIT = 1;
+layout(constant_id = 12) const int POOL = 1;
 const int SPAN = (TILE_W - 1) * SW + (KW - 1) * DW + 1;
 struct Params {
     int h_in;
@@ -35,9 +40,27 @@ struct Params {
     int has_bias;
     float clamp_min;
     float clamp_max;
+    int h_src;
+    int w_src;
+    uint c_in;
 };
 PARAMS_BLOCK(Params)
 #include "conv_bindings.glsl"
+
+// Input channel block c of image n at pixel pix (y * w_src + x) of a plane of hw pixels.
+vec4 load_px(uint n, uint c, uint pix, uint hw) {
+#ifdef INPUT_NCHW
+    uint ch = 4u * c;
+    uint at = (n * p.c_in + ch) * hw + pix;
+    vec4 v = vec4(0.0);
+    for (uint k = 0u; k < 4u; ++k) {
+        if (ch + k < p.c_in) v[k] = In_.x[at + k * hw];
+    }
+    return v;
+#else
+    return LOAD_X((n * p.ic4 + c) * hw + pix);
+#endif
+}
 
 // A workgroup holds at most 64 invocations (ops/conv/packed.rs).
 shared vec4 partial[SPLIT > 1 ? 64 * TILE_W * TILE_OC4 : 1];
@@ -53,21 +76,27 @@ void main() {
     bool live = ow0 < p.w_out && oh < p.h_out;
     if (SPLIT == 1 && !live) return;
     oh = min(oh, p.h_out - 1);
-    uint hw_in = uint(p.h_in * p.w_in);
+    uint hw_src = uint(p.h_src * p.w_src);
     int iw0 = ow0 * SW - p.pad_w;
     vec4 acc[TILE_OC4 * TILE_W];
     for (int i = 0; i < TILE_OC4 * TILE_W; ++i) acc[i] = vec4(0.0);
     for (uint c = lane; c < p.ic4; c += uint(SPLIT)) {
-        uint plane = (n * p.ic4 + c) * hw_in;
         for (int kh = 0; kh < KH; ++kh) {
             int ih = oh * SH - p.pad_h + kh * DH;
             bool row_ok = ih >= 0 && ih < p.h_in;
-            uint row = plane + uint(clamp(ih, 0, p.h_in - 1) * p.w_in);
+            uint row = uint(clamp(ih, 0, p.h_in - 1) * POOL * p.w_src);
             vec4 span[SPAN];
             for (int s = 0; s < SPAN; ++s) {
                 int iw = iw0 + s;
                 bool ok = row_ok && iw >= 0 && iw < p.w_in;
-                span[s] = LOAD_X(row + uint(clamp(iw, 0, p.w_in - 1))) * (ok ? 1.0 : 0.0);
+                uint at = row + uint(clamp(iw, 0, p.w_in - 1) * POOL);
+                vec4 v = load_px(n, c, at, hw_src);
+                if (POOL == 2) {
+                    uint below = at + uint(p.w_src);
+                    v = max(max(v, load_px(n, c, at + 1u, hw_src)),
+                            max(load_px(n, c, below, hw_src), load_px(n, c, below + 1u, hw_src)));
+                }
+                span[s] = v * (ok ? 1.0 : 0.0);
             }
             for (int kw = 0; kw < KW; ++kw) {
                 for (int j = 0; j < TILE_OC4; ++j) {

@@ -261,3 +261,135 @@ fn cat_of_packed_tensors() {
     // The first input ends mid-block: the contiguous concatenation.
     check_cat(2, &[6, 8], [3, 5], &[true, true], false, 2);
 }
+
+/// A 2x2 max pool followed by a 3x3 convolution: the convolution takes the pool while
+/// loading (conv2d_tiled's POOL) when it is the pool's only reader, and the pool dispatch is
+/// not recorded. `also_read`: another op reads the pool's output too (no fusion);
+/// `indices`: max_pool2d_with_indices whose indices nothing reads (fused all the same).
+struct PoolConv {
+    x: [usize; 4],
+    cout: usize,
+    ceil: bool,
+    conv: Window,
+    also_read: bool,
+    indices: bool,
+}
+
+impl PoolConv {
+    fn check(&self) {
+        let [n, c, h, w] = self.x;
+        let pool = Pool {
+            x: self.x,
+            k: [2, 2],
+            s: [2, 2],
+            p: [0, 0],
+            d: [1, 1],
+            ceil: self.ceil,
+        };
+        let pooled = pool.out();
+        let ws = [self.cout, c, 3, 3];
+        let mut rng = Rng::new((n * c * h * w + self.cout) as u64);
+        let (xv, wv, bv) = (
+            rng.vec(n * c * h * w),
+            rng.vec(ws.iter().product()),
+            rng.vec(self.cout),
+        );
+        let (pv, _) = pool.reference(&xv);
+        let (want, out_sizes) = conv2d_ref(&pv, pooled, &wv, ws, &bv, &self.conv);
+
+        let mut g = GraphBuilder::new();
+        let x = g.input(&self.x);
+        let px = packed(&mut g, x, &self.x);
+        let (k, s, p, d) = (
+            g.int_list(&[2, 2]),
+            g.int_list(&[2, 2]),
+            g.int_list(&[0, 0]),
+            g.int_list(&[1, 1]),
+        );
+        let ceil = g.bool(self.ceil);
+        let pout = g.f32(&pooled);
+        if self.indices {
+            let idx = g.tensor(DType::Int64, &pooled);
+            let list = g.value_list(&[pout, idx]);
+            g.op(
+                "aten.max_pool2d_with_indices.default",
+                &[px, k, s, p, d, ceil, list],
+            );
+        } else {
+            g.op("aten.max_pool2d.default", &[px, k, s, p, d, ceil, pout]);
+        }
+        let wt = g.constant(&ws, &wv);
+        let bt = g.constant(&[self.cout], &bv);
+        let (cs, cp, cd) = (
+            g.int_list(&self.conv.stride),
+            g.int_list(&self.conv.padding),
+            g.int_list(&self.conv.dilation),
+        );
+        let (t, op, groups) = (g.bool(false), g.int_list(&[0, 0]), g.int(1));
+        let out = g.f32(&out_sizes);
+        g.op(
+            "aten.convolution.default",
+            &[pout, wt, bt, cs, cp, cd, t, op, groups, out],
+        );
+        g.output(out);
+        if self.also_read {
+            let alpha = g.int(1);
+            let sum = g.f32(&pooled);
+            g.op("aten.add.Tensor", &[pout, pout, alpha, sum]);
+            g.output(sum);
+        }
+        let ks = kernels(&g.build().unwrap());
+        let fused = !self.also_read && !(self.ceil && (h % 2 == 1 || w % 2 == 1));
+        assert_eq!(
+            !ks.iter().any(|k| k.starts_with("pool_max")),
+            fused,
+            "{:?} ceil {} also read {}: {ks:?}",
+            self.x,
+            self.ceil,
+            self.also_read
+        );
+        let got = g.run(&[(&self.x, &xv)]).unwrap();
+        let what = format!("pool+conv {:?} ceil {}", self.x, self.ceil);
+        assert_close(&got[0], &want, 1e-4, 1e-4, &what);
+        if self.also_read {
+            let twice: Vec<f32> = pv.iter().map(|v| v + v).collect();
+            assert_close(&got[1], &twice, 0.0, 0.0, &what);
+        }
+    }
+}
+
+#[test]
+fn convolution_takes_the_pool_before_it() {
+    let same = Window {
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [1, 1],
+        dilation: [1, 1],
+    };
+    let strided = Window {
+        stride: [2, 1],
+        padding: [2, 0],
+        dilation: [2, 1],
+        ..same
+    };
+    let case = |x, cout, ceil, conv, also_read, indices| PoolConv {
+        x,
+        cout,
+        ceil,
+        conv,
+        also_read,
+        indices,
+    };
+    for c in [
+        case([1, 8, 10, 12], 12, false, same, false, false),
+        case([2, 5, 9, 7], 6, false, same, false, true),
+        case([1, 16, 12, 14], 8, false, strided, false, false),
+        // Not fused: another reader; a ceil-mode window that runs past an odd edge.
+        case([1, 8, 6, 6], 4, false, same, true, false),
+        case([1, 4, 7, 9], 4, true, same, false, false),
+        // Ceil mode on even sizes is the floor-mode pool: fused.
+        case([1, 4, 8, 6], 8, true, same, false, true),
+    ] {
+        c.check();
+    }
+}

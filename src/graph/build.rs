@@ -26,6 +26,9 @@ pub struct BuiltGraph {
     pub written: BTreeSet<ValueId>,
     /// Roots that live inside a concatenation of them (the copy into it was dropped).
     pub slots: Vec<Slot>,
+    /// Lifetimes differ from the exporter's plan (slots, pools taken by the next op): only
+    /// the lifetime arena holds this build.
+    pub arena_only: bool,
 }
 
 impl BuiltGraph {
@@ -93,5 +96,6 @@ pub fn build(
         output_sizes,
         written: f.written,
         slots: f.slots,
+        arena_only: f.arena_only,
     })
 }

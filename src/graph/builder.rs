@@ -112,6 +112,12 @@ pub struct OpBuilder<'g> {
     written: BTreeSet<ValueId>,
     /// Copies into a slice of a concatenation that the copied tensor may occupy instead.
     slot_offers: Vec<SlotOffer>,
+    /// Per value, how many op arguments (lists included) and graph outputs name it.
+    references: Vec<u32>,
+    /// 2x2 stride-2 max pools a consumer may take while loading: output -> (dispatch, input).
+    pools: HashMap<ValueId, (usize, ValueId)>,
+    /// Dispatches a consumer took over (fused pools), left out of the build.
+    fused: BTreeSet<usize>,
     /// Run-time values of symbolic ints (SymInt inputs, `sym_size` and arithmetic on them).
     ints: Vec<Option<i64>>,
     /// Element values of input tensors read on the host (see `RuntimeInput::Values`).
@@ -168,6 +174,9 @@ impl<'g> OpBuilder<'g> {
             alias_root: (0..graph.values.len()).collect(),
             written: Default::default(),
             slot_offers: Vec::new(),
+            references: references(graph),
+            pools: HashMap::new(),
+            fused: BTreeSet::new(),
             ints: vec![None; graph.values.len()],
             host_values: vec![None; graph.values.len()],
             alias_activations: false,
@@ -264,7 +273,7 @@ impl<'g> OpBuilder<'g> {
             .chain(outputs.iter().copied())
             .collect();
         let sizes = &self.sizes;
-        let (slots, dropped) = slots::resolve(
+        let (slots, mut dropped) = slots::resolve(
             &self.slot_offers,
             &SlotContext {
                 dispatches: &self.dispatches,
@@ -276,6 +285,7 @@ impl<'g> OpBuilder<'g> {
                 alignment: self.caps.tensor_alignment(),
             },
         );
+        dropped.extend(&self.fused);
         let dispatches = (self.dispatches.into_iter().enumerate())
             .filter(|(i, _)| !dropped.contains(i))
             .map(|(_, mut d)| {
@@ -289,6 +299,7 @@ impl<'g> OpBuilder<'g> {
             metas: self.metas,
             outputs,
             written: self.written,
+            arena_only: !slots.is_empty() || !self.fused.is_empty(),
             slots,
         })
     }
@@ -512,6 +523,42 @@ impl<'g> OpBuilder<'g> {
                 bytes,
             });
         }
+    }
+
+    /// How many op arguments (lists included) and graph outputs name value `id`: 1 for an
+    /// op's output nothing reads.
+    pub fn references(&self, id: ValueId) -> usize {
+        self.references.get(id).copied().unwrap_or(0) as usize
+    }
+
+    /// Offers the last dispatch, a 2x2 stride-2 max pool of its binding 3 into `out`, to be
+    /// taken by the op that reads `out` (see [`take_pool`](Self::take_pool)).
+    pub fn offer_pool(&mut self, out: ValueId) {
+        if let Some(d) = self.dispatches.last() {
+            let src = d.tensors[2];
+            self.pools.insert(out, (self.dispatches.len() - 1, src));
+        }
+    }
+
+    /// The tensor `x` is the 2x2 max pool of, when an op reading `x` may take the pool over
+    /// while loading: `x` has no other reader and is no graph output (nothing recorded).
+    /// Only with the lifetime arena: the source then lives until this op, which the
+    /// exporter's shared objects do not plan for.
+    pub fn pooled_source(&self, x: ValueId) -> Option<ValueId> {
+        let &(_, src) = self.pools.get(&x)?;
+        // The pool's output argument and this op's input.
+        let only_reader = self.references(x) == 2;
+        (self.alias_activations && only_reader && !self.written.contains(&self.alias_root[x]))
+            .then_some(src)
+    }
+
+    /// Takes over the pool behind `x` (see [`pooled_source`](Self::pooled_source)): its
+    /// dispatch is left out, and `x` is never written.
+    pub fn take_pool(&mut self, x: ValueId) -> Option<ValueId> {
+        let src = self.pooled_source(x)?;
+        let (dispatch, _) = self.pools.remove(&x)?;
+        self.fused.insert(dispatch);
+        Some(src)
     }
 
     /// Whether an op that reproduces `x` unchanged (a view, a clone) may share its memory
@@ -852,6 +899,28 @@ pub(super) struct Finished {
     pub outputs: Vec<ValueId>,
     pub written: BTreeSet<ValueId>,
     pub slots: Vec<Slot>,
+    pub arena_only: bool,
+}
+
+/// Per value, how many op arguments (the items of list arguments too) and graph outputs
+/// name it.
+fn references(graph: &Graph) -> Vec<u32> {
+    let mut n = vec![0u32; graph.values.len()];
+    let mut count = |id: ValueId| {
+        if let Some(c) = n.get_mut(id) {
+            *c += 1;
+        }
+    };
+    for call in &graph.chain {
+        for &arg in &call.args {
+            match graph.values.get(arg) {
+                Some(Value::ValueList(items)) => items.iter().copied().for_each(&mut count),
+                _ => count(arg),
+            }
+        }
+    }
+    graph.output_ids.iter().copied().for_each(count);
+    n
 }
 
 /// Whether the graph has symbolic ints (sizes computed at run time).

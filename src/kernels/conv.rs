@@ -97,11 +97,16 @@ kernel_params! {
         has_bias: i32,
         clamp_min: f32,
         clamp_max: f32,
+        /// The bound input's H and W: h_in and w_in, or the pooled tensor's when POOL is 2.
+        h_src: i32,
+        w_src: i32,
+        /// Input channels (read by `conv2d_tiled_nchw` only).
+        c_in: u32,
     }
 }
 kernel_params! {
-    /// `conv2d_tiled.comp` specialization: kernel size, stride, dilation and output-channel
-    /// blocks per invocation.
+    /// `conv2d_tiled.comp` specialization: kernel size, stride, dilation, output-channel
+    /// blocks per invocation, and the max pool taken while loading (1: none, 2: 2x2).
     #[allow(non_snake_case)]
     pub struct ConvTiledSpec {
         KH: i32,
@@ -113,6 +118,7 @@ kernel_params! {
         TILE_OC4: i32,
         TILE_W: i32,
         SPLIT: i32,
+        POOL: i32,
     }
 }
 
@@ -212,4 +218,17 @@ conv_kernels!(
     CONV2D_TILED_F16,
     CONV2D_TILED_TEXEL_F16,
     CONV2D_TILED_TEXEL_W16
+);
+
+/// `conv2d_tiled_nchw.comp`: the tiled convolution reading a contiguous NCHW f32 input, so
+/// that a graph input (or any contiguous tensor) needs no layout conversion first. Storage
+/// buffers only: on devices that prefer texel reads the conversion and texel kernel win.
+pub static CONV2D_TILED_NCHW: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
+    &shaders::CONV2D_TILED_NCHW,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read("In"),
+        read("W"),
+        read("Bias"),
+    ],
 );

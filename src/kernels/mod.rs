@@ -436,6 +436,7 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &conv::CONV2D_PW_W16.info,
         &conv::CONV2D_DW_W16.info,
         &conv::CONV2D_TILED_W16.info,
+        &conv::CONV2D_TILED_NCHW.info,
         &matmul::GEMM_TEXEL_W16.info,
         &conv::CONV_TRANSPOSE2D.info,
         &elementwise::BINARY.info,

@@ -129,6 +129,8 @@ fn max_pool(
         write_indices: 0,
         c: 0,
     };
+    // Indices nothing reads (the exporter keeps the op's second output) are not written.
+    let indices_id = indices_id.filter(|&id| b.references(id) > 1);
     let idx = match indices_id {
         Some(id) => {
             let t = b.set_output(id, sizes)?;
@@ -158,7 +160,15 @@ fn max_pool(
         };
         p.count = texels as u32;
         p.c = c as u32;
-        return b.dispatch(kernel.call(p).linear(texels), &[out.id, idx, x.id]);
+        b.dispatch(kernel.call(p).linear(texels), &[out.id, idx, x.id])?;
+        // 2x2, stride 2, every window inside: a convolution reading only this output may
+        // take the pool while loading (conv2d_tiled's POOL).
+        let halves = g.oh * 2 <= g.h && g.ow * 2 <= g.w;
+        let two_by_two = g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0];
+        if indices_id.is_none() && two_by_two && dilation == [1, 1] && halves {
+            b.offer_pool(out.id);
+        }
+        return Ok(());
     }
     b.dispatch(POOL_MAX.call(p).linear(out.numel()), &[out.id, idx, x.id])
 }

@@ -185,7 +185,8 @@ impl Planning<'_> {
     /// latter) may skip dispatches that other sizes record (an op on a tensor empty at the
     /// bounds); the steps are then the chain's ops with all their tensor arguments (and the
     /// tensors their dispatches bind), which hold for every size.
-    /// `None`: views aliased activations but the arena was not chosen; build again.
+    /// `None`: the build aliased views or relies on the arena otherwise (`arena_only`), but the
+    /// arena was not chosen; build again.
     fn plan(
         &self,
         built: &BuiltGraph,
@@ -292,7 +293,7 @@ impl Planning<'_> {
             Planner::SharedObjects => false,
             Planner::Auto => !self.options.legacy_order && arena.size <= shared_bytes,
         };
-        let shares_memory = !aliased_views.is_empty() || !built.slots.is_empty();
+        let shares_memory = !aliased_views.is_empty() || built.arena_only;
         if shares_memory && !use_arena {
             return Ok(None);
         }

@@ -390,3 +390,49 @@ pub fn packed(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
     );
     out
 }
+
+/// Direct-loop 2-D convolution (groups = 1) of NCHW `x` (`xs`) with weights `w` (`ws`:
+/// [out channels, in channels, kh, kw]) and `bias`, stride / padding / dilation from `win`
+/// (its kernel is the weights'). Returns the output and its sizes.
+pub fn conv2d_ref(
+    x: &[f32],
+    xs: [usize; 4],
+    w: &[f32],
+    ws: [usize; 4],
+    bias: &[f32],
+    win: &Window,
+) -> (Vec<f32>, [usize; 4]) {
+    let ([n, ci, h, wd], [co, _, kh, kw]) = (xs, ws);
+    let len = |i: usize, k: usize, d: usize| {
+        let span = win.dilation[d] * (k as i64 - 1) + 1;
+        ((i as i64 + 2 * win.padding[d] - span) / win.stride[d] + 1) as usize
+    };
+    let (ho, wo) = (len(h, kh, 0), len(wd, kw, 1));
+    let mut out = Vec::with_capacity(n * co * ho * wo);
+    for b in 0..n {
+        for oc in 0..co {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let mut acc = bias[oc] as f64;
+                    for c in 0..ci {
+                        for ky in 0..kh {
+                            let iy = oy as i64 * win.stride[0] - win.padding[0]
+                                + ky as i64 * win.dilation[0];
+                            for kx in 0..kw {
+                                let ix = ox as i64 * win.stride[1] - win.padding[1]
+                                    + kx as i64 * win.dilation[1];
+                                if iy < 0 || ix < 0 || iy >= h as i64 || ix >= wd as i64 {
+                                    continue;
+                                }
+                                let xv = x[((b * ci + c) * h + iy as usize) * wd + ix as usize];
+                                acc += xv as f64 * w[((oc * ci + c) * kh + ky) * kw + kx] as f64;
+                            }
+                        }
+                    }
+                    out.push(acc as f32);
+                }
+            }
+        }
+    }
+    (out, [n, co, ho, wo])
+}

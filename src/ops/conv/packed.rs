@@ -17,7 +17,7 @@ use crate::gpu::DeviceKind;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::conv::{
     ConvDwParams, ConvDwSpec, ConvPwParams, ConvPwSpec, ConvTiledParams, ConvTiledSpec, CONV2D_DW,
-    CONV2D_DW_W16, CONV2D_PW, CONV2D_PW_W16, CONV2D_TILED, CONV2D_TILED_W16,
+    CONV2D_DW_W16, CONV2D_PW, CONV2D_PW_W16, CONV2D_TILED, CONV2D_TILED_NCHW, CONV2D_TILED_W16,
 };
 use crate::kernels::packing::Packing;
 use crate::kernels::{Elem, Kernel, Layout, Params, Variants};
@@ -78,7 +78,12 @@ pub fn build(
     // too on GPUs; CPU devices read f16 weights through texel views with f32 activations
     // (the _w16 builds; Caps::f16_activations).
     let dtype = b.tensor(out_id)?.dtype;
-    let texel = texel_reads(b, x, weight_packing);
+    // A 2x2 max pool whose only reader this is: the tiled kernel takes it while loading.
+    let pooled = match path {
+        Path::Tiled => b.pooled_source(x.id).map(|s| b.tensor(s)).transpose()?,
+        _ => None,
+    };
+    let texel = texel_reads(b, pooled.as_ref().unwrap_or(x), weight_packing);
     let half = b.stores_f16(dtype);
     let w16 = dtype == DType::Float16 && b.caps().f16_weights_only(texel);
     let elem = if half { Elem::F16 } else { Elem::F32 };
@@ -178,6 +183,16 @@ pub fn build(
             b.dispatch(call, &tensors)?;
         }
         Path::Tiled => {
+            let (src, pool) = match pooled {
+                Some(src) if b.take_pool(x.id).is_some() => (src, 2),
+                _ => (x.clone(), 1),
+            };
+            // A contiguous f32 input (a graph input) is read as it is on devices that read
+            // storage buffers: no conversion dispatch first.
+            let nchw = pool == 1
+                && x.layout == Layout::Contiguous
+                && b.elem_of(x.id) == Elem::F32
+                && !(texel || half || w16);
             let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, ic_blocks, 4, true);
             let groups = (oc4 as usize).div_ceil(t.oc4) as u32;
             let p = ConvTiledParams {
@@ -193,6 +208,17 @@ pub fn build(
                 has_bias,
                 clamp_min: lo,
                 clamp_max: hi,
+                h_src: if pool == 1 {
+                    i(g.h)
+                } else {
+                    i(src.sizes[src.rank() - 2])
+                },
+                w_src: if pool == 1 {
+                    i(g.w)
+                } else {
+                    i(src.sizes[src.rank() - 1])
+                },
+                c_in: g.cin as u32,
             };
             let spec = ConvTiledSpec {
                 KH: i(kh),
@@ -204,6 +230,7 @@ pub fn build(
                 TILE_OC4: t.oc4 as i32,
                 TILE_W: t.positions as i32,
                 SPLIT: t.split as i32,
+                POOL: pool,
             };
             let tiles = g.wo.div_ceil(t.positions);
             let (global, local) = if t.split > 1 {
@@ -214,9 +241,13 @@ pub fn build(
             } else {
                 ([tiles, g.ho, g.n * groups as usize], local_2d(tiles, g.ho))
             };
-            let kernel = pick(&CONV2D_TILED, &CONV2D_TILED_W16, texel, half, w16);
+            let kernel = if nchw {
+                &CONV2D_TILED_NCHW
+            } else {
+                pick(&CONV2D_TILED, &CONV2D_TILED_W16, texel, half, w16)
+            };
             let call = kernel.call(p).spec(spec).flops(flops).tiles(global, local);
-            b.dispatch(call, &tensors)?;
+            b.dispatch(call, &[out.id, src.id, packed_w, bias_id])?;
         }
     }
     Ok(true)
