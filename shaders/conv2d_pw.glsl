@@ -11,6 +11,8 @@
 // Grid: x = output positions / TILE_P, y = output channel blocks / TILE_OC4 (times SPLIT),
 // z = batch. The output-channel block comes from gl_WorkGroupID, so weight and bias loads are
 // uniform.
+// OUTPUT_NCHW (conv2d_pw_nchw) writes a contiguous NCHW f32 output of c_out channels: the
+// last convolution of a graph then needs no from_channels4 after it.
 // Weights: Packing::ConvBlocks with kh = kw = 1, bias: Packing::Pad4 (any buffer when
 // has_bias is 0: never read).
 layout(constant_id = 3) const int TILE_OC4 = 2;
@@ -28,6 +30,7 @@ struct Params {
     int has_bias;
     float clamp_min;
     float clamp_max;
+    uint c_out;
 };
 PARAMS_BLOCK(Params)
 #include "conv_bindings.glsl"
@@ -85,8 +88,15 @@ void main() {
         uint out_base = (n * p.oc4 + oc) * p.hw_out;
         for (int t = 0; t < TILE_P; ++t) {
             if (p0 + uint(t) < p.hw_out) {
-                vec4 v = acc[j * TILE_P + t] + b;
-                o[out_base + p0 + uint(t)] = STORE_T(clamp(v, p.clamp_min, p.clamp_max));
+                vec4 v = clamp(acc[j * TILE_P + t] + b, p.clamp_min, p.clamp_max);
+#ifdef OUTPUT_NCHW
+                uint ch = 4u * oc;
+                for (uint k = 0u; k < 4u; ++k) {
+                    if (ch + k < p.c_out) o[(n * p.c_out + ch + k) * p.hw_out + p0 + uint(t)] = v[k];
+                }
+#else
+                o[out_base + p0 + uint(t)] = STORE_T(v);
+#endif
             }
         }
     }

@@ -694,12 +694,38 @@ fn packed_chain_converts_only_at_the_ends() {
     g.output(c);
     let d = g.build().unwrap();
     let ks = kernels(&d);
-    // The first conv reads the contiguous input itself where the device reads storage
-    // buffers (conv2d_tiled_nchw); through texel views it is converted first.
-    let first: &[&str] = match ks[0].as_str() {
-        "conv2d_tiled_nchw" => &["conv2d_tiled_nchw"],
-        _ => &["to_channels4", "conv2d_tiled"],
+    // Where the device reads storage buffers the first conv reads the contiguous input itself
+    // (conv2d_tiled_nchw) and the last writes the contiguous output (conv2d_pw_nchw); through
+    // texel views the graph's edges are converted.
+    let want: &[&str] = match ks[0].as_str() {
+        "conv2d_tiled_nchw" => &["conv2d_tiled_nchw", "conv2d_dw", "conv2d_pw_nchw"],
+        _ => &[
+            "to_channels4",
+            "conv2d_tiled",
+            "conv2d_dw",
+            "conv2d_pw",
+            "from_channels4",
+        ],
     };
-    let rest = ["conv2d_dw", "conv2d_pw", "from_channels4"];
-    assert_eq!(ks, [first, &rest].concat());
+    assert_eq!(ks, want);
+    let mut d = d;
+    let xv = rng.vec(300);
+    let got = d.run(&[etvk::runtime::InputValue::Tensor(f32_host(&[1, 3, 10, 10], &xv))]);
+    let win = |pad| Window {
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [pad, pad],
+        dilation: [1, 1],
+    };
+    let (a, sa) = conv2d_ref(&xv, [1, 3, 10, 10], &w1, [8, 3, 3, 3], &b1, &win(1));
+    let depthwise: Vec<f32> = (0..8)
+        .flat_map(|c| {
+            let plane = &a[c * 100..(c + 1) * 100];
+            let w = &w2[c * 9..(c + 1) * 9];
+            conv2d_ref(plane, [1, 1, 10, 10], w, [1, 1, 3, 3], &b2[c..=c], &win(1)).0
+        })
+        .collect();
+    let (want_out, _) = conv2d_ref(&depthwise, sa, &w3, [5, 8, 1, 1], &b3, &win(0));
+    let got = got.unwrap()[0].to_f32_vec();
+    assert_close(&got, &want_out, 1e-4, 1e-4, "conv chain");
 }

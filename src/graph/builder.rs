@@ -212,6 +212,11 @@ impl<'g> OpBuilder<'g> {
         self.host_values.get(id).and_then(|v| v.as_deref())
     }
 
+    /// True when `id` is one of the graph's outputs.
+    pub fn is_graph_output(&self, id: ValueId) -> bool {
+        self.graph.output_ids.contains(&id)
+    }
+
     /// True when `id` is one of the graph's inputs.
     pub fn is_graph_input(&self, id: ValueId) -> bool {
         self.graph.input_ids.contains(&id)

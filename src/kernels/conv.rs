@@ -1,6 +1,6 @@
 //! Convolution kernels.
 
-use super::{read, read_texels, write, Kernel, Layout, Variants};
+use super::{read, read_texels, write, Kernel, Layout, Params, Variants};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -53,6 +53,8 @@ kernel_params! {
         has_bias: i32,
         clamp_min: f32,
         clamp_max: f32,
+        /// Output channels (read by `conv2d_pw_nchw` only).
+        c_out: u32,
     }
 }
 kernel_params! {
@@ -220,15 +222,65 @@ conv_kernels!(
     CONV2D_TILED_TEXEL_W16
 );
 
-/// `conv2d_tiled_nchw.comp`: the tiled convolution reading a contiguous NCHW f32 input, so
-/// that a graph input (or any contiguous tensor) needs no layout conversion first. Storage
-/// buffers only: on devices that prefer texel reads the conversion and texel kernel win.
-pub static CONV2D_TILED_NCHW: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
-    &shaders::CONV2D_TILED_NCHW,
-    &[
-        write("Out").in_layout(Layout::Channels4),
-        read("In"),
-        read("W"),
-        read("Bias"),
-    ],
-);
+/// The builds that read or write a contiguous NCHW f32 tensor at a graph's edge instead of a
+/// channels-packed one, so that no layout conversion runs there: `conv2d_tiled_nchw` reads a
+/// contiguous input (a graph input), `conv2d_pw_nchw` writes a contiguous output (a graph
+/// output); `_f16` with f16 weights, bias and packed side. Storage buffers only: on devices
+/// that prefer texel reads the conversion and texel kernel win.
+pub struct EdgeVariants<P: Params, S: Params> {
+    pub f32: Kernel<P, S>,
+    pub f16: Kernel<P, S>,
+}
+
+impl<P: Params, S: Params> EdgeVariants<P, S> {
+    /// The build with f16 weights and packed side, or not.
+    pub fn pick(&self, half: bool) -> &Kernel<P, S> {
+        if half {
+            &self.f16
+        } else {
+            &self.f32
+        }
+    }
+}
+
+pub static CONV2D_TILED_NCHW: EdgeVariants<ConvTiledParams, ConvTiledSpec> = EdgeVariants {
+    f32: Kernel::new(
+        &shaders::CONV2D_TILED_NCHW,
+        &[
+            write("Out").in_layout(Layout::Channels4),
+            read("In"),
+            read("W"),
+            read("Bias"),
+        ],
+    ),
+    f16: Kernel::new(
+        &shaders::CONV2D_TILED_NCHW_F16,
+        &[
+            write("Out").in_layout(Layout::Channels4).f16(),
+            read("In"),
+            read("W").f16(),
+            read("Bias").f16(),
+        ],
+    ),
+};
+
+pub static CONV2D_PW_NCHW: EdgeVariants<ConvPwParams, ConvPwSpec> = EdgeVariants {
+    f32: Kernel::new(
+        &shaders::CONV2D_PW_NCHW,
+        &[
+            write("Out"),
+            read("In").in_layout(Layout::Channels4),
+            read("W"),
+            read("Bias"),
+        ],
+    ),
+    f16: Kernel::new(
+        &shaders::CONV2D_PW_NCHW_F16,
+        &[
+            write("Out"),
+            read("In").in_layout(Layout::Channels4).f16(),
+            read("W").f16(),
+            read("Bias").f16(),
+        ],
+    ),
+};

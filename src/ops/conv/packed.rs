@@ -17,7 +17,8 @@ use crate::gpu::DeviceKind;
 use crate::graph::{OpBuilder, TensorInfo};
 use crate::kernels::conv::{
     ConvDwParams, ConvDwSpec, ConvPwParams, ConvPwSpec, ConvTiledParams, ConvTiledSpec, CONV2D_DW,
-    CONV2D_DW_W16, CONV2D_PW, CONV2D_PW_W16, CONV2D_TILED, CONV2D_TILED_NCHW, CONV2D_TILED_W16,
+    CONV2D_DW_W16, CONV2D_PW, CONV2D_PW_NCHW, CONV2D_PW_W16, CONV2D_TILED, CONV2D_TILED_NCHW,
+    CONV2D_TILED_W16,
 };
 use crate::kernels::packing::Packing;
 use crate::kernels::{Elem, Kernel, Layout, Params, Variants};
@@ -98,7 +99,17 @@ pub fn build(
         },
         None => None,
     };
-    let out = b.set_output_as(out_id, out_sizes.to_vec(), Layout::Channels4, elem)?;
+    // A graph output nothing else reads, from a pointwise conv on a device reading storage
+    // buffers: written contiguous (conv2d_pw_nchw), with no from_channels4 after it.
+    let nchw_out = matches!(path, Path::Pointwise)
+        && b.is_graph_output(out_id)
+        && b.references(out_id) == 2
+        && !(texel || w16);
+    let out = if nchw_out {
+        b.set_output_as(out_id, out_sizes.to_vec(), Layout::Contiguous, Elem::F32)?
+    } else {
+        b.set_output_as(out_id, out_sizes.to_vec(), Layout::Channels4, elem)?
+    };
     b.require_float(&[&out])?;
     if out.numel() == 0 {
         return Ok(true);
@@ -131,6 +142,7 @@ pub fn build(
                 has_bias,
                 clamp_min: lo,
                 clamp_max: hi,
+                c_out: g.cout as u32,
             };
             let tiles = hw_out.div_ceil(t.positions);
             let groups = (oc4 as usize).div_ceil(t.oc4);
@@ -144,7 +156,11 @@ pub fn build(
                 TILE_P: t.positions as i32,
                 SPLIT: t.split as i32,
             };
-            let kernel = pick(&CONV2D_PW, &CONV2D_PW_W16, texel, half, w16);
+            let kernel = if nchw_out {
+                CONV2D_PW_NCHW.pick(half)
+            } else {
+                pick(&CONV2D_PW, &CONV2D_PW_W16, texel, half, w16)
+            };
             let call = kernel.call(p).spec(spec).flops(flops).tiles(global, local);
             b.dispatch(call, &tensors)?;
         }
@@ -192,7 +208,7 @@ pub fn build(
             let nchw = pool == 1
                 && x.layout == Layout::Contiguous
                 && b.elem_of(x.id) == Elem::F32
-                && !(texel || half || w16);
+                && !(texel || w16);
             let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, ic_blocks, 4, true);
             let groups = (oc4 as usize).div_ceil(t.oc4) as u32;
             let p = ConvTiledParams {
@@ -242,7 +258,7 @@ pub fn build(
                 ([tiles, g.ho, g.n * groups as usize], local_2d(tiles, g.ho))
             };
             let kernel = if nchw {
-                &CONV2D_TILED_NCHW
+                CONV2D_TILED_NCHW.pick(half)
             } else {
                 pick(&CONV2D_TILED, &CONV2D_TILED_W16, texel, half, w16)
             };

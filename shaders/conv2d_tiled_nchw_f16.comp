@@ -1,0 +1,6 @@
+#version 450
+#extension GL_EXT_shader_16bit_storage : require
+#define F16
+#define INPUT_NCHW
+#include "common.glsl"
+#include "conv2d_tiled.glsl"
