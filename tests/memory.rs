@@ -16,17 +16,6 @@ struct Mlp {
     want: Vec<f32>,
 }
 
-fn linear_ref(x: &[f32], rows: usize, k: usize, w: &[f32], b: &[f32], n: usize) -> Vec<f32> {
-    let mut out = vec![0.0; rows * n];
-    for r in 0..rows {
-        for j in 0..n {
-            let dot: f32 = (0..k).map(|i| x[r * k + i] * w[j * k + i]).sum();
-            out[r * n + j] = dot + b[j];
-        }
-    }
-    out
-}
-
 fn mlp() -> Mlp {
     let mut rng = Rng::new(42);
     let (w1, b1, w2, b2, x) = (

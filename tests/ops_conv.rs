@@ -710,7 +710,10 @@ fn packed_chain_converts_only_at_the_ends() {
     assert_eq!(ks, want);
     let mut d = d;
     let xv = rng.vec(300);
-    let got = d.run(&[etvk::runtime::InputValue::Tensor(f32_host(&[1, 3, 10, 10], &xv))]);
+    let got = d.run(&[etvk::runtime::InputValue::Tensor(f32_host(
+        &[1, 3, 10, 10],
+        &xv,
+    ))]);
     let win = |pad| Window {
         kernel: [3, 3],
         stride: [1, 1],

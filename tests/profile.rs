@@ -40,7 +40,12 @@ fn profile_has_one_timed_entry_per_dispatch() {
     let want: &[&str] = if nchw {
         &["conv2d_tiled_nchw", "elementwise4", "from_channels4"]
     } else {
-        &["to_channels4", "conv2d_tiled", "elementwise4", "from_channels4"]
+        &[
+            "to_channels4",
+            "conv2d_tiled",
+            "elementwise4",
+            "from_channels4",
+        ]
     };
     assert_eq!(common::kernels(&dl), want);
     let at = |i: usize| &entries[i - nchw as usize];

@@ -49,12 +49,10 @@ impl Buffer {
         tag: MemTag,
     ) -> Result<Buffer> {
         let size = size.max(4);
-        // Tensors (device and unified memory) may also be read through uniform texel buffer
-        // views by kernels that prefer texel fetches (see `Caps::texel_reads`).
-        let texel = match kind {
-            BufferKind::Device | BufferKind::Unified => vk::BufferUsageFlags::UNIFORM_TEXEL_BUFFER,
-            BufferKind::Host => vk::BufferUsageFlags::empty(),
-        };
+        // Tensors may also be read through uniform texel buffer views by kernels that prefer
+        // texel fetches (see `Caps::texel_reads`); host memory too, which may hold a graph
+        // output (direct I/O on discrete GPUs).
+        let texel = vk::BufferUsageFlags::UNIFORM_TEXEL_BUFFER;
         let usage = vk::BufferUsageFlags::STORAGE_BUFFER
             | vk::BufferUsageFlags::TRANSFER_SRC
             | vk::BufferUsageFlags::TRANSFER_DST

@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::{DType, Graph, ValueId};
 use crate::gpu::memory::Accountant;
 use crate::gpu::{Buffer, Context, Fence, MemoryStats};
-use crate::graph::{self, fits_bound, BuiltGraph, Dispatch, RuntimeInput};
+use crate::graph::{self, fits_bound, BuiltGraph, Dispatch, RuntimeInput, Slot};
 use crate::runtime::convert::{from_gpu, to_gpu, GPU_ELEM_SIZE};
 use crate::runtime::host_timing::{HostTiming, Phase};
 use crate::runtime::limits::check_limits;
@@ -152,9 +152,9 @@ pub struct Delegate {
     pub(super) roots: Vec<ValueId>,
     /// The builder setting init used; a resize must alias the same values.
     pub(super) alias_activations: bool,
-    /// Init placed tensors inside their concatenations (graph::Slot), at the program's
-    /// sizes: other sizes would need another memory plan.
-    pub(super) has_slots: bool,
+    /// Tensors init placed inside their concatenations, at the program's sizes: other sizes
+    /// would need another memory plan.
+    pub(super) slots: Vec<Slot>,
     /// The recording writes a timestamp pair per dispatch; `last_timings` holds the last
     /// execute's.
     pub(super) profiling: bool,
@@ -416,7 +416,7 @@ impl Delegate {
     fn resize(&mut self, runtime: Vec<RuntimeInput>) -> Result<()> {
         self.settle()?;
         let ctx = self.ctx.clone();
-        if self.has_slots {
+        if !self.slots.is_empty() {
             return Err(Error::invalid_argument(
                 "this program runs at its serialized input sizes only: its memory plan \
                  places concatenated tensors inside their concatenation",
@@ -533,9 +533,15 @@ impl Delegate {
                     found.push(format!("value {} or {} has no memory", a.value, b.value));
                     continue;
                 };
+                // A tensor in its concatenation's slice shares its bytes by design.
+                let slotted = self.slots.iter().any(|s| {
+                    (s.inner, s.outer) == (a.value, b.value)
+                        || (s.inner, s.outer) == (b.value, a.value)
+                });
                 let share = pa.buffer == pb.buffer
                     && pa.offset < pb.offset + pb.size
-                    && pb.offset < pa.offset + pa.size;
+                    && pb.offset < pa.offset + pa.size
+                    && !slotted;
                 if share && a.overlaps_in_time(b) {
                     found.push(format!(
                         "values {} (steps {}..={}) and {} (steps {}..={}) share bytes",

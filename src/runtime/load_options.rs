@@ -12,6 +12,7 @@ pub const RING_ENV: &str = "ETVK_STAGING_RING_BYTES";
 pub const ORDER_ENV: &str = "ETVK_LOAD_ORDER";
 pub const DIRECT_ENV: &str = "ETVK_DIRECT_UPLOAD";
 pub const PLANNER_ENV: &str = "ETVK_PLANNER";
+pub const DIRECT_IO_ENV: &str = "ETVK_DIRECT_IO";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Planner {
@@ -31,6 +32,19 @@ pub struct LoadOptions {
     pub legacy_order: bool,
     pub direct_upload: bool,
     pub planner: Planner,
+    /// Graph inputs in host-visible device memory (written in place) and outputs in cached
+    /// host memory (written by their kernel, read in place), with no transfer copies around
+    /// the dispatches: on discrete GPUs by default (`ETVK_DIRECT_IO=0|1|always`; `always`
+    /// on any device, for tests).
+    pub direct_io: DirectIo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectIo {
+    Off,
+    /// Where inputs and outputs would otherwise be copied: discrete GPUs.
+    Discrete,
+    Always,
 }
 
 impl LoadOptions {
@@ -89,11 +103,22 @@ impl LoadOptions {
                 }
             },
         };
+        let direct_io = match env(DIRECT_IO_ENV).as_deref() {
+            Some("0") => DirectIo::Off,
+            Some("1") | None => DirectIo::Discrete,
+            Some("always") => DirectIo::Always,
+            Some(v) => {
+                return Err(Error::invalid_argument(format!(
+                    "{DIRECT_IO_ENV}={v}: use 0, 1 or always"
+                )))
+            }
+        };
         Ok(LoadOptions {
             staging_ring_bytes,
             legacy_order,
             direct_upload,
             planner,
+            direct_io,
         })
     }
 }

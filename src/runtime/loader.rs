@@ -32,7 +32,7 @@ use crate::runtime::delegate::{
 };
 use crate::runtime::host_timing::HostTiming;
 use crate::runtime::limits::check_limits;
-use crate::runtime::load_options::{LoadOptions, Planner};
+use crate::runtime::load_options::{DirectIo, LoadOptions, Planner};
 use crate::runtime::plan::{lifetimes, plan_arena, plan_shared_objects, ArenaPlan};
 use crate::runtime::prepack::{write_direct, StagingRing};
 use crate::runtime::resident::Resident;
@@ -68,6 +68,9 @@ pub(super) struct MemoryPlan {
     pub shared_bytes: u64,
     /// The arena plans the activations (else the shared objects).
     pub use_arena: bool,
+    /// Graph inputs and outputs that get buffers of their own, read and written by the host
+    /// in place (see `LoadOptions::direct_io`); not in the arena.
+    pub direct_io: BTreeSet<ValueId>,
 }
 
 impl MemoryPlan {
@@ -126,7 +129,7 @@ impl Loader<'_> {
             self.allocate_activations(&plan, &mut memory)?;
             Vec::new()
         };
-        let delegate = self.ready(built, memory, report, &host_read)?;
+        let delegate = self.ready(built, memory, report, &host_read, &plan.direct_io)?;
         drop(held);
         Ok(delegate)
     }
@@ -257,10 +260,12 @@ impl Planning<'_> {
         // steps are the concatenation's.
         let outer_of: BTreeMap<ValueId, ValueId> =
             built.slots.iter().map(|s| (s.inner, s.outer)).collect();
+        let direct_io = self.direct_io_roots(built, &active);
         let act_steps: Vec<Vec<ValueId>> = steps
             .iter()
             .map(|s| {
-                let step = s.iter().copied().filter(|v| active.contains(v));
+                let step =
+                    (s.iter().copied()).filter(|v| active.contains(v) && !direct_io.contains(v));
                 step.map(|v| outer_of.get(&v).copied().unwrap_or(v))
                     .collect()
             })
@@ -303,7 +308,45 @@ impl Planning<'_> {
             arena,
             shared_bytes,
             use_arena,
+            direct_io: if use_arena {
+                direct_io
+            } else {
+                BTreeSet::new()
+            },
         }))
+    }
+
+    /// The graph's input and output roots that get memory of their own which the host
+    /// writes (inputs: device memory it can map) or reads (outputs: cached host memory) in
+    /// place, on discrete GPUs: on the H200 the copies to and from transfer buffers, with
+    /// their barriers, took 8-34 µs of every execute. Outputs a dispatch also reads stay in
+    /// device memory (the GPU would read them across the bus), as do tensors that are both.
+    fn direct_io_roots(&self, built: &BuiltGraph, active: &BTreeSet<ValueId>) -> BTreeSet<ValueId> {
+        let discrete = self.caps.kind == crate::gpu::DeviceKind::Discrete;
+        let wanted = match self.options.direct_io {
+            DirectIo::Off => false,
+            DirectIo::Discrete => discrete && !self.caps.unified_memory(),
+            DirectIo::Always => true,
+        };
+        if !wanted {
+            return BTreeSet::new();
+        }
+        let read_by_gpu: BTreeSet<ValueId> = (built.dispatches.iter())
+            .flat_map(|d| {
+                let reads = (0..d.tensors.len()).filter(|&i| d.access(i).reads());
+                reads.map(|i| d.tensors[i])
+            })
+            .collect();
+        let inputs: BTreeSet<ValueId> = (self.graph.input_ids.iter())
+            .filter(|&&id| self.graph.tensor(id).is_some())
+            .map(|&id| built.roots[id])
+            .collect();
+        let outputs: BTreeSet<ValueId> = (built.outputs.iter().copied())
+            .filter(|v| !read_by_gpu.contains(v))
+            .collect();
+        (inputs.symmetric_difference(&outputs).copied())
+            .filter(|v| active.contains(v) && !built.written.contains(v))
+            .collect()
     }
 }
 
@@ -356,12 +399,15 @@ impl Loader<'_> {
     fn ready(
         &self,
         built: BuiltGraph,
-        memory: Resident,
+        mut memory: Resident,
         report: MemoryReport,
         host_read: &BTreeSet<ValueId>,
+        direct_io: &BTreeSet<ValueId>,
     ) -> Result<Delegate> {
         let (ctx, acct, graph) = (self.ctx, self.acct, self.graph);
         acct.begin_phase("ready");
+        self.place_direct_io(&built, &mut memory, direct_io)?;
+        let memory = memory;
         // `value`: the root whose memory holds the tensor (an output's contiguous copy).
         let make_io = |id: ValueId, value: ValueId| -> Result<Io> {
             let t = graph
@@ -445,7 +491,7 @@ impl Loader<'_> {
             graph: graph.clone(),
             roots: built.roots,
             alias_activations: self.aliases_activations(),
-            has_slots: !built.slots.is_empty(),
+            slots: built.slots.clone(),
             profiling,
             last_timings: Vec::new(),
             host_timing: std::sync::Mutex::new(HostTiming::from_env()),
@@ -538,6 +584,39 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// Buffers of their own for the graph inputs and outputs the plan left out of the arena
+    /// (`MemoryPlan::direct_io`): inputs in device memory the host maps (a resizable BAR),
+    /// outputs in cached host memory the kernel writes across the bus. Where the device has
+    /// no such memory the tensor gets device memory and a transfer buffer, as others.
+    fn place_direct_io(
+        &self,
+        built: &BuiltGraph,
+        memory: &mut Resident,
+        direct_io: &BTreeSet<ValueId>,
+    ) -> Result<()> {
+        let (ctx, acct) = (self.ctx, self.acct);
+        let inputs: BTreeSet<ValueId> = self
+            .graph
+            .input_ids
+            .iter()
+            .map(|&id| built.roots[id])
+            .collect();
+        for &v in direct_io {
+            let bytes = built.meta(v).map_or(4, |m| m.bytes() as u64);
+            let kind = if inputs.contains(&v) {
+                BufferKind::Unified
+            } else {
+                BufferKind::Host
+            };
+            let buf = match Buffer::new(ctx, acct, bytes, kind, MemTag::Io) {
+                Ok(b) => b,
+                Err(_) => Buffer::new(ctx, acct, bytes, BufferKind::Device, MemTag::Activation)?,
+            };
+            memory.place_buffer(buf, &[v], bytes);
+        }
+        Ok(())
+    }
+
     /// Activation memory: host-visible device memory on unified-memory devices (inputs and
     /// outputs are then written and read in place, with no transfer buffers), else device-local.
     fn activation_buffer(&self, bytes: u64) -> Result<Buffer> {
@@ -560,7 +639,9 @@ impl Loader<'_> {
             let buf = self.activation_buffer(plan.arena.size)?;
             let index = memory.place_buffer(buf, &[], 0);
             for &(v, _, bytes) in shared {
-                memory.place(v, index, plan.arena.offsets[&v], bytes);
+                if !plan.direct_io.contains(&v) {
+                    memory.place(v, index, plan.arena.offsets[&v], bytes);
+                }
             }
             return Ok(());
         }

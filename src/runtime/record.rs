@@ -121,7 +121,8 @@ pub fn record(
     if let Some(pool) = &timestamps {
         command.reset_queries(pool);
     }
-    for t in inputs.iter().filter(|t| t.bytes > 0) {
+    let copies_in: Vec<&Transfer> = inputs.iter().filter(|t| t.bytes > 0).collect();
+    for t in &copies_in {
         command.copy(
             t.host.handle(),
             0,
@@ -130,7 +131,10 @@ pub fn record(
             t.bytes,
         );
     }
-    command.full_barrier();
+    // Host writes before the submission are visible to it without a barrier; copies are not.
+    if !copies_in.is_empty() {
+        command.full_barrier();
+    }
     let mut hazards = Hazards::default();
     let mut barriers = 0;
     for (d, off) in dispatches.iter().zip(&offsets) {

@@ -436,3 +436,15 @@ pub fn conv2d_ref(
     }
     (out, [n, co, ho, wo])
 }
+
+/// `x` [rows, k] times `w` [n, k] transposed, plus `b` [n] (a linear layer).
+pub fn linear_ref(x: &[f32], rows: usize, k: usize, w: &[f32], b: &[f32], n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; rows * n];
+    for r in 0..rows {
+        for j in 0..n {
+            let dot: f32 = (0..k).map(|i| x[r * k + i] * w[j * k + i]).sum();
+            out[r * n + j] = dot + b[j];
+        }
+    }
+    out
+}
