@@ -375,8 +375,10 @@ fn views_alias_activations_only_in_the_arena() {
     let want: Vec<f32> = xs.iter().map(|v| -v.max(0.0)).collect();
     let mut activation_bytes = Vec::new();
     for planner in [2u32, 1] {
+        // Inputs and outputs in the arena, as on devices without direct I/O.
         let s = CompileSpecs {
             activation_planner: Some(planner),
+            direct_io: Some(false),
             ..Default::default()
         };
         let mut d = g.build_with(&s).unwrap();
@@ -421,7 +423,12 @@ fn auto_compares_the_arena_with_the_shared_objects_views_included() {
     }
     let xs = [-1.0f32, 2.0, -3.0, 4.0, 0.5];
     let want: Vec<f32> = xs.iter().map(|v| -v.max(0.0)).collect();
-    let mut d = g.build().unwrap();
+    // Inputs and outputs in the arena, as on devices without direct I/O.
+    let specs = CompileSpecs {
+        direct_io: Some(false),
+        ..Default::default()
+    };
+    let mut d = g.build_with(&specs).unwrap();
     let got = d
         .run(&[etvk::runtime::InputValue::Tensor(f32_host(&[5], &xs))])
         .unwrap();

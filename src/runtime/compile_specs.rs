@@ -22,6 +22,9 @@ pub struct CompileSpecs {
     /// etvk's own: activation planner (`etvk_activation_planner`, u32: 0 auto, 1 the
     /// exporter's shared objects, 2 the lifetime arena).
     pub activation_planner: Option<u32>,
+    /// etvk's own: graph inputs and outputs read and written in place where they would be
+    /// copied (`etvk_direct_io`, bool; default on, which acts on discrete GPUs).
+    pub direct_io: Option<bool>,
 }
 
 impl CompileSpecs {
@@ -45,6 +48,7 @@ impl CompileSpecs {
                 "etvk_legacy_load_order" => out.legacy_load_order = Some(read_bool(key, value)?),
                 "etvk_direct_upload" => out.direct_upload = Some(read_bool(key, value)?),
                 "etvk_activation_planner" => out.activation_planner = Some(read_u32(key, value)?),
+                "etvk_direct_io" => out.direct_io = Some(read_bool(key, value)?),
                 _ => {}
             }
         }

@@ -105,7 +105,9 @@ impl LoadOptions {
         };
         let direct_io = match env(DIRECT_IO_ENV).as_deref() {
             Some("0") => DirectIo::Off,
-            Some("1") | None => DirectIo::Discrete,
+            Some("1") => DirectIo::Discrete,
+            None if specs.direct_io == Some(false) => DirectIo::Off,
+            None => DirectIo::Discrete,
             Some("always") => DirectIo::Always,
             Some(v) => {
                 return Err(Error::invalid_argument(format!(

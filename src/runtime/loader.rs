@@ -636,6 +636,10 @@ impl Loader<'_> {
             return Ok(());
         }
         if plan.use_arena {
+            if plan.arena.size == 0 {
+                // Every activation is a graph input or output with memory of its own.
+                return Ok(());
+            }
             let buf = self.activation_buffer(plan.arena.size)?;
             let index = memory.place_buffer(buf, &[], 0);
             for &(v, _, bytes) in shared {
