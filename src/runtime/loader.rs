@@ -636,7 +636,7 @@ impl Loader<'_> {
             return Ok(());
         }
         if plan.use_arena {
-            if plan.arena.size == 0 {
+            if shared.iter().all(|(v, ..)| plan.direct_io.contains(v)) {
                 // Every activation is a graph input or output with memory of its own.
                 return Ok(());
             }
