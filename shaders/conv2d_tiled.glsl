@@ -9,12 +9,14 @@
 // invocations (local y) compute one tile, each folding every SPLIT-th input block, merged in
 // shared memory; a workgroup holds gl_WorkGroupSize.x such tiles side by side along the row.
 // With POOL = 2 the input is the 2x2, stride-2 max pool of the bound tensor (h_src x w_src),
-// taken while loading: the pooling dispatch before it is not recorded. INPUT_NCHW
+// taken while loading: the pooling dispatch before it is not recorded. With UP = 2 each
+// output is stored to its 2x2 block of a nearest 2x upsampling (an output twice h_out x
+// w_out): the upsampling dispatch after it is not recorded. INPUT_NCHW
 // (conv2d_tiled_nchw) reads a contiguous NCHW f32 input of c_in channels, gathering each
 // block of 4, so that no layout conversion runs before the first convolution.
 // Grid: x = output columns / TILE_W, y = output rows (times SPLIT), z = batch * output
 // channel groups (from gl_WorkGroupID, so weight and bias loads are uniform). Kernel size,
-// stride, dilation, tiling and pooling are specialization constants.
+// stride, dilation, tiling, pooling and upsampling are specialization constants.
 // Weights: Packing::ConvBlocks, bias: Packing::Pad4 (any buffer when has_bias is 0).
 layout(constant_id = 3) const int KH = 3;
 layout(constant_id = 4) const int KW = 3;
@@ -26,6 +28,7 @@ layout(constant_id = 9) const int TILE_OC4 = 2;
 layout(constant_id = 10) const int TILE_W = 4;
 layout(constant_id = 11) const int SPLIT = 1;
 layout(constant_id = 12) const int POOL = 1;
+layout(constant_id = 13) const int UP = 1;
 const int SPAN = (TILE_W - 1) * SW + (KW - 1) * DW + 1;
 struct Params {
     int h_in;
@@ -123,11 +126,17 @@ void main() {
         uint oc = ocb + uint(j);
         if (oc >= p.oc4) break;
         vec4 b = p.has_bias != 0 ? vec4(bias[oc]) : vec4(0.0);
-        uint out_base = ((n * p.oc4 + oc) * uint(p.h_out) + uint(oh)) * uint(p.w_out);
+        uint w_store = uint(p.w_out * UP);
+        uint out_base = ((n * p.oc4 + oc) * uint(p.h_out * UP) + uint(oh * UP)) * w_store;
         for (int t = 0; t < TILE_W; ++t) {
             if (ow0 + t < p.w_out) {
-                vec4 v = acc[j * TILE_W + t] + b;
-                o[out_base + uint(ow0 + t)] = STORE_T(clamp(v, p.clamp_min, p.clamp_max));
+                vec4 v = clamp(acc[j * TILE_W + t] + b, p.clamp_min, p.clamp_max);
+                uint at = out_base + uint((ow0 + t) * UP);
+                for (int dy = 0; dy < UP; ++dy) {
+                    for (int dx = 0; dx < UP; ++dx) {
+                        o[at + uint(dy) * w_store + uint(dx)] = STORE_T(v);
+                    }
+                }
             }
         }
     }

@@ -393,3 +393,80 @@ fn convolution_takes_the_pool_before_it() {
         c.check();
     }
 }
+
+/// A 3x3 convolution whose output only a nearest 2x upsampling reads stores its outputs
+/// upsampled (conv2d_tiled's UP): no upsampling dispatch. Not taken: another reader of the
+/// convolution's output, a scale other than 2.
+fn check_conv_upsample(x_sizes: [usize; 4], cout: usize, scale: usize, also_read: bool) {
+    let [n, c, h, w] = x_sizes;
+    let ws = [cout, c, 3, 3];
+    let mut rng = Rng::new((n * c * h * w * cout) as u64);
+    let (xv, wv, bv) = (
+        rng.vec(n * c * h * w),
+        rng.vec(ws.iter().product()),
+        rng.vec(cout),
+    );
+    let same = Window {
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [1, 1],
+        dilation: [1, 1],
+    };
+    let (yv, ys) = conv2d_ref(&xv, x_sizes, &wv, ws, &bv, &same);
+    let up_sizes = [n, cout, h * scale, w * scale];
+    let mut g = GraphBuilder::new();
+    let x = g.input(&x_sizes);
+    let (wt, bt) = (g.constant(&ws, &wv), g.constant(&[cout], &bv));
+    let (s, p, d) = (
+        g.int_list(&[1, 1]),
+        g.int_list(&[1, 1]),
+        g.int_list(&[1, 1]),
+    );
+    let (t, op, groups) = (g.bool(false), g.int_list(&[0, 0]), g.int(1));
+    let y = g.f32(&ys);
+    g.op(
+        "aten.convolution.default",
+        &[x, wt, bt, s, p, d, t, op, groups, y],
+    );
+    let size = g.int_list(&[(h * scale) as i64, (w * scale) as i64]);
+    let sf = g.null();
+    let up = g.f32(&up_sizes);
+    g.op("aten.upsample_nearest2d.vec", &[y, size, sf, up]);
+    let out = packed(&mut g, up, &up_sizes);
+    g.output(out);
+    if also_read {
+        let (alpha, sum) = (g.int(1), g.f32(&ys));
+        g.op("aten.add.Tensor", &[y, y, alpha, sum]);
+        g.output(sum);
+    }
+    let ks = kernels(&g.build().unwrap());
+    let fused = scale == 2 && !also_read;
+    assert_eq!(
+        !ks.iter().any(|k| k.starts_with("resample")),
+        fused,
+        "{x_sizes:?} x{scale} also read {also_read}: {ks:?}"
+    );
+    let got = g.run(&[(&x_sizes, &xv)]).unwrap();
+    let mut want = vec![];
+    for plane in 0..n * cout {
+        for oy in 0..h * scale {
+            for ox in 0..w * scale {
+                want.push(yv[plane * h * w + (oy / scale) * w + ox / scale]);
+            }
+        }
+    }
+    let what = format!("conv + nearest x{scale} {x_sizes:?}");
+    assert_close(&got[0], &want, 1e-4, 1e-4, &what);
+    if also_read {
+        let twice: Vec<f32> = yv.iter().map(|v| v + v).collect();
+        assert_close(&got[1], &twice, 1e-4, 1e-4, &what);
+    }
+}
+
+#[test]
+fn convolution_stores_the_upsampling_after_it() {
+    check_conv_upsample([1, 8, 5, 7], 12, 2, false);
+    check_conv_upsample([2, 5, 6, 4], 6, 2, false);
+    check_conv_upsample([1, 4, 4, 6], 8, 2, true);
+    check_conv_upsample([1, 4, 3, 5], 4, 3, false);
+}

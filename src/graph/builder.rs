@@ -118,6 +118,10 @@ pub struct OpBuilder<'g> {
     pools: HashMap<ValueId, (usize, ValueId)>,
     /// Dispatches a consumer took over (fused pools), left out of the build.
     fused: BTreeSet<usize>,
+    /// Dispatches whose outputs a nearest 2x upsampling may take over: output -> dispatch.
+    upsamplers: HashMap<ValueId, usize>,
+    /// Some dispatch now writes another op's output (an upsampling taken over).
+    retargeted: bool,
     /// Run-time values of symbolic ints (SymInt inputs, `sym_size` and arithmetic on them).
     ints: Vec<Option<i64>>,
     /// Element values of input tensors read on the host (see `RuntimeInput::Values`).
@@ -177,6 +181,8 @@ impl<'g> OpBuilder<'g> {
             references: references(graph),
             pools: HashMap::new(),
             fused: BTreeSet::new(),
+            upsamplers: HashMap::new(),
+            retargeted: false,
             ints: vec![None; graph.values.len()],
             host_values: vec![None; graph.values.len()],
             alias_activations: false,
@@ -304,7 +310,7 @@ impl<'g> OpBuilder<'g> {
             metas: self.metas,
             outputs,
             written: self.written,
-            arena_only: !slots.is_empty() || !self.fused.is_empty(),
+            arena_only: !slots.is_empty() || !self.fused.is_empty() || self.retargeted,
             slots,
         })
     }
@@ -564,6 +570,42 @@ impl<'g> OpBuilder<'g> {
         let (dispatch, _) = self.pools.remove(&x)?;
         self.fused.insert(dispatch);
         Some(src)
+    }
+
+    /// Offers the last dispatch, whose spec constant `UP` (1) stores its output `out`, to
+    /// store it nearest-upsampled 2x instead (see [`take_upsampler`](Self::take_upsampler)).
+    pub fn offer_upsampler(&mut self, out: ValueId) {
+        if !self.dispatches.is_empty() {
+            self.upsamplers.insert(out, self.dispatches.len() - 1);
+        }
+    }
+
+    /// Makes the dispatch that wrote `x` write `up`, the nearest 2x upsampling of `x`,
+    /// directly (its `UP` becomes 2), when it offered to and `x` has no other reader and is
+    /// no graph output; `false` (nothing changed) otherwise. Only with the lifetime arena:
+    /// `up` is then written before the exporter's plan expects it.
+    pub fn take_upsampler(&mut self, x: ValueId, up: ValueId) -> bool {
+        let Some(&index) = self.upsamplers.get(&x) else {
+            return false;
+        };
+        let root = self.alias_root[x];
+        if !self.alias_activations || self.references(x) != 2 || self.written.contains(&root) {
+            return false;
+        }
+        let up_sizes = self.sizes_of(up).map(<[usize]>::to_vec).unwrap_or_default();
+        let d = &mut self.dispatches[index];
+        let Some(at) = spec_word(d.kernel, "UP") else {
+            return false;
+        };
+        if d.tensors[0] != x {
+            return false;
+        }
+        d.spec[at] = 2;
+        d.tensors[0] = up;
+        d.shapes[0] = up_sizes;
+        self.upsamplers.remove(&x);
+        self.retargeted = true;
+        true
     }
 
     /// Whether an op that reproduces `x` unchanged (a view, a clone) may share its memory
@@ -905,6 +947,18 @@ pub(super) struct Finished {
     pub written: BTreeSet<ValueId>,
     pub slots: Vec<Slot>,
     pub arena_only: bool,
+}
+
+/// The index of specialization constant `name` among a dispatch's spec words.
+fn spec_word(kernel: &KernelInfo, name: &str) -> Option<usize> {
+    let mut at = 0;
+    for f in kernel.spec {
+        if f.name == name {
+            return Some(at);
+        }
+        at += f.len;
+    }
+    None
 }
 
 /// Per value, how many op arguments (the items of list arguments too) and graph outputs

@@ -108,7 +108,8 @@ kernel_params! {
 }
 kernel_params! {
     /// `conv2d_tiled.comp` specialization: kernel size, stride, dilation, output-channel
-    /// blocks per invocation, and the max pool taken while loading (1: none, 2: 2x2).
+    /// blocks per invocation, the max pool taken while loading (1: none, 2: 2x2) and the
+    /// nearest upsampling of the stored outputs (1: none, 2: 2x).
     #[allow(non_snake_case)]
     pub struct ConvTiledSpec {
         KH: i32,
@@ -121,6 +122,7 @@ kernel_params! {
         TILE_W: i32,
         SPLIT: i32,
         POOL: i32,
+        UP: i32,
     }
 }
 

@@ -247,6 +247,7 @@ pub fn build(
                 TILE_W: t.positions as i32,
                 SPLIT: t.split as i32,
                 POOL: pool,
+                UP: 1,
             };
             let tiles = g.wo.div_ceil(t.positions);
             let (global, local) = if t.split > 1 {
@@ -264,6 +265,8 @@ pub fn build(
             };
             let call = kernel.call(p).spec(spec).flops(flops).tiles(global, local);
             b.dispatch(call, &[out.id, src.id, packed_w, bias_id])?;
+            // A nearest 2x upsampling that is this output's only reader may be stored here.
+            b.offer_upsampler(out.id);
         }
     }
     Ok(true)
