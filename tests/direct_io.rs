@@ -36,38 +36,18 @@ fn every_fixture_matches() {
     }
 }
 
-/// x [4, 16] -> linear 32 -> relu -> linear 8 -> y: x and y have buffers of their own (the
-/// I/O tag, exactly their bytes), the arena holds h1 and h2 only.
+/// common::mlp (x [4, 16] -> linear 32 -> relu -> linear 8 -> y): x and y have buffers of
+/// their own (the I/O tag, exactly their bytes), the arena holds h1 and h2 only.
 fn accounting_is_exact() {
-    let mut rng = Rng::new(3);
-    let (w1, b1, w2, b2, x) = (
-        rng.vec(32 * 16),
-        rng.vec(32),
-        rng.vec(8 * 32),
-        rng.vec(8),
-        rng.vec(4 * 16),
-    );
-    let mut g = GraphBuilder::new();
-    let xi = g.input(&[4, 16]);
-    let (cw1, cb1) = (g.constant(&[32, 16], &w1), g.constant(&[32], &b1));
-    let (cw2, cb2) = (g.constant(&[8, 32], &w2), g.constant(&[8], &b2));
-    let (h1, h2, y) = (g.f32(&[4, 32]), g.f32(&[4, 32]), g.f32(&[4, 8]));
-    g.op("aten.linear.default", &[xi, cw1, cb1, h1]);
-    g.op("aten.relu.default", &[h1, h2]);
-    g.op("aten.linear.default", &[h2, cw2, cb2, y]);
-    g.output(y);
+    let m = mlp();
     let specs = CompileSpecs {
         direct_upload: Some(false),
         ..Default::default()
     };
-    let mut d = g.build_with(&specs).unwrap();
-    let xt = etvk::runtime::HostTensor::from_f32(vec![4, 16], &x).unwrap();
+    let mut d = m.g.build_with(&specs).unwrap();
+    let xt = etvk::runtime::HostTensor::from_f32(vec![4, 16], &m.x).unwrap();
     let got = d.run(&[InputValue::Tensor(xt)]).unwrap()[0].to_f32_vec();
-    let h: Vec<f32> = linear_ref(&x, 4, 16, &w1, &b1, 32)
-        .into_iter()
-        .map(|v| v.max(0.0))
-        .collect();
-    assert_close(&got, &linear_ref(&h, 4, 32, &w2, &b2, 8), 1e-4, 1e-4, "mlp");
+    assert_close(&got, &m.want, 1e-4, 1e-4, "mlp");
     let s = d.memory_stats();
     assert_eq!(s.peak_of(MemTag::Io), (4 * 16 + 4 * 8) * F);
     assert_eq!(s.peak_of(MemTag::Activation), 2 * 4 * 32 * F);

@@ -9,41 +9,6 @@ use etvk::runtime::{CompileSpecs, Delegate};
 
 const F: u64 = 4; // bytes per element on the GPU
 
-/// x[4,16] -> linear(W1[32,16], b1[32]) -> relu -> linear(W2[8,32], b2[8]) -> y[4,8]
-struct Mlp {
-    g: GraphBuilder,
-    x: Vec<f32>,
-    want: Vec<f32>,
-}
-
-fn mlp() -> Mlp {
-    let mut rng = Rng::new(42);
-    let (w1, b1, w2, b2, x) = (
-        rng.vec(32 * 16),
-        rng.vec(32),
-        rng.vec(8 * 32),
-        rng.vec(8),
-        rng.vec(4 * 16),
-    );
-    let mut g = GraphBuilder::new();
-    let xi = g.input(&[4, 16]);
-    let (cw1, cb1) = (g.constant(&[32, 16], &w1), g.constant(&[32], &b1));
-    let (cw2, cb2) = (g.constant(&[8, 32], &w2), g.constant(&[8], &b2));
-    let h1 = g.f32(&[4, 32]);
-    let h2 = g.f32(&[4, 32]);
-    let y = g.f32(&[4, 8]);
-    g.op("aten.linear.default", &[xi, cw1, cb1, h1]);
-    g.op("aten.relu.default", &[h1, h2]);
-    g.op("aten.linear.default", &[h2, cw2, cb2, y]);
-    g.output(y);
-    let h: Vec<f32> = linear_ref(&x, 4, 16, &w1, &b1, 32)
-        .into_iter()
-        .map(|v| v.max(0.0))
-        .collect();
-    let want = linear_ref(&h, 4, 32, &w2, &b2, 8);
-    Mlp { g, x, want }
-}
-
 const W: u64 = (32 * 16 + 32 + 8 * 32 + 8) * F;
 /// Arena: h1 and h2 (512 B each) are live together at the relu; x fits beside h1's slot and
 /// y inside h1's old slot, so two 512-byte slots suffice.

@@ -448,3 +448,38 @@ pub fn linear_ref(x: &[f32], rows: usize, k: usize, w: &[f32], b: &[f32], n: usi
     }
     out
 }
+
+/// x[4,16] -> linear(W1[32,16], b1[32]) -> relu -> linear(W2[8,32], b2[8]) -> y[4,8]
+pub struct Mlp {
+    pub g: GraphBuilder,
+    pub x: Vec<f32>,
+    pub want: Vec<f32>,
+}
+
+pub fn mlp() -> Mlp {
+    let mut rng = Rng::new(42);
+    let (w1, b1, w2, b2, x) = (
+        rng.vec(32 * 16),
+        rng.vec(32),
+        rng.vec(8 * 32),
+        rng.vec(8),
+        rng.vec(4 * 16),
+    );
+    let mut g = GraphBuilder::new();
+    let xi = g.input(&[4, 16]);
+    let (cw1, cb1) = (g.constant(&[32, 16], &w1), g.constant(&[32], &b1));
+    let (cw2, cb2) = (g.constant(&[8, 32], &w2), g.constant(&[8], &b2));
+    let h1 = g.f32(&[4, 32]);
+    let h2 = g.f32(&[4, 32]);
+    let y = g.f32(&[4, 8]);
+    g.op("aten.linear.default", &[xi, cw1, cb1, h1]);
+    g.op("aten.relu.default", &[h1, h2]);
+    g.op("aten.linear.default", &[h2, cw2, cb2, y]);
+    g.output(y);
+    let h: Vec<f32> = linear_ref(&x, 4, 16, &w1, &b1, 32)
+        .into_iter()
+        .map(|v| v.max(0.0))
+        .collect();
+    let want = linear_ref(&h, 4, 32, &w2, &b2, 8);
+    Mlp { g, x, want }
+}
