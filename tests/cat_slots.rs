@@ -188,3 +188,42 @@ fn other_input_sizes_are_refused() {
     let got = g.run(&[(&s4, &xv)]).unwrap();
     assert_close(&got[0], &cat_planes(&[&xv, &xv]), 0.0, 0.0, "at its sizes");
 }
+
+/// A program that asks for dynamic shapes (`require_dynamic_shapes`) keeps its copies, so
+/// that it runs at other input sizes.
+#[test]
+fn dynamic_shape_programs_keep_their_copies() {
+    let (s4, s8) = ([1, 4, 4, 4], [1, 8, 4, 4]);
+    let mut g = GraphBuilder::new();
+    let x = g.input(&s4);
+    let a = packed(&mut g, x, &s4);
+    let b = packed(&mut g, a, &s4);
+    let c = cat(&mut g, &[a, b], 1, &s8);
+    let d = packed(&mut g, c, &s8);
+    g.output(d);
+    let specs = etvk::runtime::CompileSpecs {
+        require_dynamic_shapes: true,
+        ..Default::default()
+    };
+    let mut dl = g.build_with(&specs).unwrap();
+    let ks = kernels(&dl);
+    assert_eq!(
+        ks.iter().filter(|k| k.starts_with("cat")).count(),
+        2,
+        "{ks:?}"
+    );
+    for sizes in [s4, [1, 4, 2, 4]] {
+        let n: usize = sizes.iter().product();
+        let xv = Rng::new(n as u64).vec(n);
+        let got = dl
+            .run(&[etvk::runtime::InputValue::Tensor(f32_host(&sizes, &xv))])
+            .unwrap();
+        assert_close(
+            &got[0].to_f32_vec(),
+            &cat_planes(&[&xv, &xv]),
+            0.0,
+            0.0,
+            "dynamic",
+        );
+    }
+}

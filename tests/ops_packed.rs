@@ -264,8 +264,9 @@ fn cat_of_packed_tensors() {
 
 /// A 2x2 max pool followed by a 3x3 convolution: the convolution takes the pool while
 /// loading (conv2d_tiled's POOL) when it is the pool's only reader, and the pool dispatch is
-/// not recorded. `also_read`: another op reads the pool's output too (no fusion);
-/// `indices`: max_pool2d_with_indices whose indices nothing reads (fused all the same).
+/// not recorded. `also_read`: another op reads the pool's output too (no fusion); `ceil`:
+/// ceil mode (no fusion); `indices`: max_pool2d_with_indices whose indices nothing reads
+/// (fused all the same).
 struct PoolConv {
     x: [usize; 4],
     cout: usize,
@@ -339,7 +340,8 @@ impl PoolConv {
             g.output(sum);
         }
         let ks = kernels(&g.build().unwrap());
-        let fused = !self.also_read && !(self.ceil && (h % 2 == 1 || w % 2 == 1));
+        // Floor mode only: a ceil-mode window may run past an odd edge at some sizes.
+        let fused = !self.also_read && !self.ceil;
         assert_eq!(
             !ks.iter().any(|k| k.starts_with("pool_max")),
             fused,
@@ -384,10 +386,9 @@ fn convolution_takes_the_pool_before_it() {
         case([1, 8, 10, 12], 12, false, same, false, false),
         case([2, 5, 9, 7], 6, false, same, false, true),
         case([1, 16, 12, 14], 8, false, strided, false, false),
-        // Not fused: another reader; a ceil-mode window that runs past an odd edge.
+        // Not fused: another reader; ceil mode (odd edges, and even ones alike).
         case([1, 8, 6, 6], 4, false, same, true, false),
         case([1, 4, 7, 9], 4, true, same, false, false),
-        // Ceil mode on even sizes is the floor-mode pool: fused.
         case([1, 4, 8, 6], 8, true, same, false, true),
     ] {
         c.check();
@@ -469,4 +470,96 @@ fn convolution_stores_the_upsampling_after_it() {
     check_conv_upsample([2, 5, 6, 4], 6, 2, false);
     check_conv_upsample([1, 4, 4, 6], 8, 2, true);
     check_conv_upsample([1, 4, 3, 5], 4, 3, false);
+}
+
+/// A fused pool and convolution run at smaller input sizes too (a resize makes the same
+/// fusion); an upsampling to a fixed output size, fused at the program's sizes, is not 2x at
+/// others, and the resize says so instead of running on a memory plan made for the fusion.
+#[test]
+fn fusions_hold_across_input_sizes() {
+    let same = Window {
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [1, 1],
+        dilation: [1, 1],
+    };
+    let (xs, small) = ([1, 4, 8, 10], [1, 4, 6, 6]);
+    let ws = [4, 4, 3, 3];
+    let mut rng = Rng::new(21);
+    let (wv, bv) = (rng.vec(ws.iter().product()), rng.vec(4));
+    let conv = |g: &mut GraphBuilder, x, out: &[usize]| {
+        let (wt, bt) = (g.constant(&ws, &wv), g.constant(&[4], &bv));
+        let (s, p, d) = (
+            g.int_list(&[1, 1]),
+            g.int_list(&[1, 1]),
+            g.int_list(&[1, 1]),
+        );
+        let (t, op, groups) = (g.bool(false), g.int_list(&[0, 0]), g.int(1));
+        let y = g.f32(out);
+        g.op(
+            "aten.convolution.default",
+            &[x, wt, bt, s, p, d, t, op, groups, y],
+        );
+        y
+    };
+    // x -> pack -> max_pool 2x2 -> conv.
+    let mut g = GraphBuilder::new();
+    let x = g.input(&xs);
+    let px = packed(&mut g, x, &xs);
+    let (k, st, p, d, ceil) = (
+        g.int_list(&[2, 2]),
+        g.int_list(&[2, 2]),
+        g.int_list(&[0, 0]),
+        g.int_list(&[1, 1]),
+        g.bool(false),
+    );
+    let pout = g.f32(&[1, 4, 4, 5]);
+    g.op("aten.max_pool2d.default", &[px, k, st, p, d, ceil, pout]);
+    let y = conv(&mut g, pout, &[1, 4, 4, 5]);
+    g.output(y);
+    let mut dl = g.build().unwrap();
+    assert!(!kernels(&dl).iter().any(|k| k.starts_with("pool_max")));
+    let pool = |sizes: [usize; 4]| Pool {
+        x: sizes,
+        k: [2, 2],
+        s: [2, 2],
+        p: [0, 0],
+        d: [1, 1],
+        ceil: false,
+    };
+    for sizes in [xs, small] {
+        let xv = rng.vec(sizes.iter().product());
+        let (pv, _) = pool(sizes).reference(&xv);
+        let (want, _) = conv2d_ref(&pv, pool(sizes).out(), &wv, ws, &bv, &same);
+        let got = dl
+            .run(&[etvk::runtime::InputValue::Tensor(f32_host(&sizes, &xv))])
+            .unwrap();
+        assert_close(
+            &got[0].to_f32_vec(),
+            &want,
+            1e-4,
+            1e-4,
+            &format!("{sizes:?}"),
+        );
+    }
+    // x -> conv -> upsample to a fixed [8, 10] -> pack: 2x only at the program's sizes.
+    let (xs, up) = ([1, 4, 4, 5], [1, 4, 8, 10]);
+    let mut g = GraphBuilder::new();
+    let x = g.input(&xs);
+    let y = conv(&mut g, x, &xs);
+    let (size, sf) = (g.int_list(&[8, 10]), g.null());
+    let u = g.f32(&up);
+    g.op("aten.upsample_nearest2d.vec", &[y, size, sf, u]);
+    let out = packed(&mut g, u, &up);
+    g.output(out);
+    let mut dl = g.build().unwrap();
+    assert!(!kernels(&dl).iter().any(|k| k.starts_with("resample")));
+    let smaller = [1, 4, 3, 5];
+    let err = dl
+        .run(&[etvk::runtime::InputValue::Tensor(f32_host(
+            &smaller,
+            &rng.vec(60),
+        ))])
+        .unwrap_err();
+    assert!(err.to_string().contains("fuses"), "unexpected error: {err}");
 }

@@ -29,6 +29,9 @@ pub struct BuiltGraph {
     /// Lifetimes differ from the exporter's plan (slots, pools taken by the next op): only
     /// the lifetime arena holds this build.
     pub arena_only: bool,
+    /// The chain ops whose dispatch took over a neighbour's (a pool, an upsampling): the
+    /// memory plan holds for these fusions only.
+    pub fusions: Vec<usize>,
 }
 
 impl BuiltGraph {
@@ -58,12 +61,14 @@ pub fn build(
     caps: &Caps,
     inputs: Option<&[(ValueId, RuntimeInput)]>,
     alias_activations: bool,
+    static_sizes: bool,
 ) -> Result<BuiltGraph> {
     let mut builder = match inputs {
         Some(inputs) => OpBuilder::resized(graph, caps, inputs),
         None => OpBuilder::new(graph, caps),
     };
     builder.set_alias_activations(alias_activations);
+    builder.set_static_sizes(static_sizes);
     for (index, call) in graph.chain.iter().enumerate() {
         builder.begin_op(index, &call.name);
         let def = crate::ops::lookup(&call.name).ok_or_else(|| {
@@ -97,5 +102,6 @@ pub fn build(
         written: f.written,
         slots: f.slots,
         arena_only: f.arena_only,
+        fusions: f.fusions,
     })
 }

@@ -120,8 +120,11 @@ pub struct OpBuilder<'g> {
     fused: BTreeSet<usize>,
     /// Dispatches whose outputs a nearest 2x upsampling may take over: output -> dispatch.
     upsamplers: HashMap<ValueId, usize>,
-    /// Some dispatch now writes another op's output (an upsampling taken over).
-    retargeted: bool,
+    /// Chain ops whose dispatch writes another op's output (an upsampling taken over).
+    retargeted: Vec<usize>,
+    /// The graph runs at its serialized sizes only (no dynamic shapes asked for): a plan may
+    /// depend on them (concatenation slots).
+    static_sizes: bool,
     /// Run-time values of symbolic ints (SymInt inputs, `sym_size` and arithmetic on them).
     ints: Vec<Option<i64>>,
     /// Element values of input tensors read on the host (see `RuntimeInput::Values`).
@@ -182,7 +185,8 @@ impl<'g> OpBuilder<'g> {
             pools: HashMap::new(),
             fused: BTreeSet::new(),
             upsamplers: HashMap::new(),
-            retargeted: false,
+            retargeted: Vec::new(),
+            static_sizes: true,
             ints: vec![None; graph.values.len()],
             host_values: vec![None; graph.values.len()],
             alias_activations: false,
@@ -296,6 +300,11 @@ impl<'g> OpBuilder<'g> {
                 alignment: self.caps.tensor_alignment(),
             },
         );
+        let mut fusions: Vec<usize> = (self.fused.iter())
+            .map(|&i| self.dispatches[i].op_index)
+            .chain(self.retargeted.iter().copied())
+            .collect();
+        fusions.sort_unstable();
         dropped.extend(&self.fused);
         let dispatches = (self.dispatches.into_iter().enumerate())
             .filter(|(i, _)| !dropped.contains(i))
@@ -310,8 +319,9 @@ impl<'g> OpBuilder<'g> {
             metas: self.metas,
             outputs,
             written: self.written,
-            arena_only: !slots.is_empty() || !self.fused.is_empty() || self.retargeted,
+            arena_only: !slots.is_empty() || !self.fused.is_empty() || !self.retargeted.is_empty(),
             slots,
+            fusions,
         })
     }
 
@@ -516,6 +526,18 @@ impl<'g> OpBuilder<'g> {
         Ok(Some(id))
     }
 
+    /// Whether every size is the serialized one whenever the graph runs: no symbolic sizes,
+    /// no dynamic shapes asked for. Decisions that depend on sizes are then made once.
+    pub fn fixed_sizes(&self) -> bool {
+        self.static_sizes && !has_symints(self.graph)
+    }
+
+    /// Whether the program runs at its serialized sizes only (`require_dynamic_shapes` not
+    /// set); see [`offer_slot`](Self::offer_slot).
+    pub fn set_static_sizes(&mut self, on: bool) {
+        self.static_sizes = on;
+    }
+
     /// Lets view-like ops alias activations. Only valid with the lifetime arena: the
     /// exporter's shared objects assume every output has memory of its own.
     pub fn set_alias_activations(&mut self, on: bool) {
@@ -524,10 +546,11 @@ impl<'g> OpBuilder<'g> {
 
     /// Offers that the tensor the last dispatch copied (its binding 2, moved verbatim, `bytes`
     /// long, into its binding 1 at byte `offset`) live in that slice instead, so the copy can
-    /// go (see [`slots`](super::slots)). Only in a graph without symbolic sizes (a slot is
-    /// kept where every size is its bound), with the lifetime arena (as view aliasing).
+    /// go (see [`slots`](super::slots)). Only in a graph without symbolic sizes whose program
+    /// asked for no dynamic shapes (a slot is kept where every size is its bound), with the
+    /// lifetime arena (as view aliasing).
     pub fn offer_slot(&mut self, offset: u64, bytes: u64) {
-        if self.alias_activations && !has_symints(self.graph) && !self.dispatches.is_empty() {
+        if self.alias_activations && self.fixed_sizes() && !self.dispatches.is_empty() {
             self.slot_offers.push(SlotOffer {
                 dispatch: self.dispatches.len() - 1,
                 offset,
@@ -603,8 +626,9 @@ impl<'g> OpBuilder<'g> {
         d.spec[at] = 2;
         d.tensors[0] = up;
         d.shapes[0] = up_sizes;
+        let op = d.op_index;
         self.upsamplers.remove(&x);
-        self.retargeted = true;
+        self.retargeted.push(op);
         true
     }
 
@@ -947,6 +971,7 @@ pub(super) struct Finished {
     pub written: BTreeSet<ValueId>,
     pub slots: Vec<Slot>,
     pub arena_only: bool,
+    pub fusions: Vec<usize>,
 }
 
 /// The index of specialization constant `name` among a dispatch's spec words.

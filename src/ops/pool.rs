@@ -161,11 +161,10 @@ fn max_pool(
         p.count = texels as u32;
         p.c = c as u32;
         b.dispatch(kernel.call(p).linear(texels), &[out.id, idx, x.id])?;
-        // 2x2, stride 2, every window inside: a convolution reading only this output may
-        // take the pool while loading (conv2d_tiled's POOL).
-        let halves = g.oh * 2 <= g.h && g.ow * 2 <= g.w;
+        // 2x2, stride 2, floor mode (every window inside, whatever the sizes): a convolution
+        // reading only this output may take the pool while loading (conv2d_tiled's POOL).
         let two_by_two = g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0];
-        if indices_id.is_none() && two_by_two && dilation == [1, 1] && halves {
+        if indices_id.is_none() && two_by_two && dilation == [1, 1] && !ceil_mode {
             b.offer_pool(out.id);
         }
         return Ok(());

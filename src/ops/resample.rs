@@ -135,9 +135,11 @@ pub fn upsample_nearest2d(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         let elem = b.elem_of(x.id);
         let out = b.set_output_as(out.id, out.sizes.clone(), Layout::Channels4, elem)?;
         // Exactly 2x: the convolution that wrote x may store its outputs upsampled instead.
+        // Scale factors of 2 are 2x at every size; an output size only where sizes are fixed.
         let twice = oh == 2 * ih && ow == 2 * iw;
         let halves = params.scale_h == 0.5 && params.scale_w == 0.5;
-        if twice && halves && b.take_upsampler(x.id, out.id) {
+        let always = u.scales == [Some(2.0), Some(2.0)] || b.fixed_sizes();
+        if twice && halves && always && b.take_upsampler(x.id, out.id) {
             return Ok(());
         }
         let texels = Layout::Channels4.stored_elements(&out.sizes) / 4;

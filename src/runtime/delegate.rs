@@ -155,6 +155,11 @@ pub struct Delegate {
     /// Tensors init placed inside their concatenations, at the program's sizes: other sizes
     /// would need another memory plan.
     pub(super) slots: Vec<Slot>,
+    /// The chain ops whose dispatch took over a pool or an upsampling at init; a resize must
+    /// make the same fusions, which the memory plan was made for.
+    pub(super) fusions: Vec<usize>,
+    /// The build setting init used (no dynamic shapes asked for).
+    pub(super) static_sizes: bool,
     /// The recording writes a timestamp pair per dispatch; `last_timings` holds the last
     /// execute's.
     pub(super) profiling: bool,
@@ -400,6 +405,7 @@ impl Delegate {
             self.ctx.caps(),
             Some(&pairs),
             self.alias_activations,
+            self.static_sizes,
         )
     }
 
@@ -423,6 +429,13 @@ impl Delegate {
             ));
         }
         let built = self.rebuild(&runtime)?;
+        if built.fusions != self.fusions {
+            return Err(Error::invalid_argument(format!(
+                "these input sizes change which ops the program fuses (at load: ops {:?}, now \
+                 {:?}); its memory plan holds for the fusions made at load only",
+                self.fusions, built.fusions
+            )));
+        }
         if built.roots != self.roots || built.metas != self.memory.metas {
             let metas = &self.memory.metas;
             let first = (0..built.metas.len().max(metas.len())).find(|&i| {

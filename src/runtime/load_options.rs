@@ -37,6 +37,9 @@ pub struct LoadOptions {
     /// the dispatches: on discrete GPUs by default (`ETVK_DIRECT_IO=0|1|always`; `always`
     /// on any device, for tests).
     pub direct_io: DirectIo,
+    /// The program asked for dynamic shapes (`require_dynamic_shapes`): no plan that holds at
+    /// its serialized sizes only.
+    pub dynamic_shapes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +124,7 @@ impl LoadOptions {
             direct_upload,
             planner,
             direct_io,
+            dynamic_shapes: specs.require_dynamic_shapes,
         })
     }
 }

@@ -177,6 +177,7 @@ impl Planning<'_> {
             self.caps,
             at_bounds,
             aliases_activations(self.options),
+            !self.options.dynamic_shapes,
         )?;
         check_limits(self.caps, &built)?;
         Ok(built)
@@ -492,6 +493,8 @@ impl Loader<'_> {
             roots: built.roots,
             alias_activations: self.aliases_activations(),
             slots: built.slots.clone(),
+            fusions: built.fusions.clone(),
+            static_sizes: !self.options.dynamic_shapes,
             profiling,
             last_timings: Vec::new(),
             host_timing: std::sync::Mutex::new(HostTiming::from_env()),
