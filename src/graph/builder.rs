@@ -550,11 +550,23 @@ impl<'g> OpBuilder<'g> {
     /// asked for no dynamic shapes (a slot is kept where every size is its bound), with the
     /// lifetime arena (as view aliasing).
     pub fn offer_slot(&mut self, offset: u64, bytes: u64) {
+        self.offer(offset, bytes, false);
+    }
+
+    /// Offers that the output of the last dispatch (binding 1, a verbatim copy of the `bytes`
+    /// at byte `offset` of its binding 2) be that window of its input instead, so the copy
+    /// can go; as [`offer_slot`](Self::offer_slot), the other way round.
+    pub fn offer_window(&mut self, offset: u64, bytes: u64) {
+        self.offer(offset, bytes, true);
+    }
+
+    fn offer(&mut self, offset: u64, bytes: u64, window: bool) {
         if self.alias_activations && self.fixed_sizes() && !self.dispatches.is_empty() {
             self.slot_offers.push(SlotOffer {
                 dispatch: self.dispatches.len() - 1,
                 offset,
                 bytes,
+                window,
             });
         }
     }

@@ -5,7 +5,9 @@
 //!
 //! `cat` offers each copy it records ([`SlotOffer`]); [`resolve`] keeps the offers that are
 //! safe once the whole graph is built, and the memory planner places each kept tensor inside
-//! its concatenation (see `runtime::plan`).
+//! its concatenation (see `runtime::plan`). The same holds the other way round: a select,
+//! slice or split along the outermost dim copies a contiguous window of its input (a ViT's
+//! q, k and v out of one projection), and its output may be that window.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,12 +17,16 @@ use super::builder::Dispatch;
 use super::tensors::{TensorKind, TensorMeta};
 
 /// A copy dispatch `[outer, inner]` that moves `bytes` bytes, verbatim, from the start of
-/// `inner` to `offset` bytes into `outer`.
+/// `inner` to `offset` bytes into `outer` (a concatenation); or, with `window`, a copy
+/// dispatch `[inner, outer]` that moves them from `offset` bytes into `outer` to the start
+/// of `inner` (a select, slice or split along the outermost dim). Either way `inner` may
+/// live at `outer + offset` and the copy go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotOffer {
     pub dispatch: usize,
     pub offset: u64,
     pub bytes: u64,
+    pub window: bool,
 }
 
 /// A tensor (root) that lives inside another: `inner`'s memory is `outer`'s from `offset`.
@@ -62,8 +68,8 @@ pub fn resolve(offers: &[SlotOffer], cx: &SlotContext) -> (Vec<Slot>, BTreeSet<u
         let Some(d) = cx.dispatches.get(offer.dispatch) else {
             continue;
         };
-        let [outer, inner] = match d.tensors[..] {
-            [o, i] => [cx.roots[o], cx.roots[i]],
+        let [outer, inner] = match (&d.tensors[..], offer.window) {
+            (&[o, i], false) | (&[i, o], true) => [cx.roots[o], cx.roots[i]],
             _ => continue,
         };
         let fits = inner != outer

@@ -678,7 +678,21 @@ pub fn select_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     g.base = i * in_strides[d];
     g.strides = in_strides;
     g.strides.remove(d);
-    g.emit(b, &out, &x, false)
+    g.emit(b, &out, &x, false)?;
+    offer_window(b, &x, &out, d, i as usize);
+    Ok(())
+}
+
+/// After a gather of entries `start..` of dim `d` of `x` (step 1) into `out`: offers `out` as
+/// that window of `x` (see [`OpBuilder::offer_window`]) when the window is one contiguous run
+/// of `x`: only dims of size 1 before `d`, 32-bit words on both sides.
+fn offer_window(b: &mut OpBuilder, x: &TensorInfo, out: &TensorInfo, d: usize, start: usize) {
+    let word = b.elem_of(out.id).bytes();
+    let runs = x.sizes[..d].iter().product::<usize>() == 1;
+    if runs && out.numel() > 0 && word == 4 && b.elem_of(x.id).bytes() == word {
+        let inner: usize = x.sizes[d + 1..].iter().product();
+        b.offer_window((start * inner * word) as u64, (out.numel() * word) as u64);
+    }
 }
 
 /// A gather over `x` taking `len` entries of dim `d` from `start` every `step`.
@@ -718,7 +732,11 @@ pub fn slice_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let len = ((end - start) + step - 1) / step;
     let g = slice_gather(&x, d, start, len as usize, step);
     let out = b.set_output(args[5], g.out_sizes.clone())?;
-    g.emit(b, &out, &x, false)
+    g.emit(b, &out, &x, false)?;
+    if step == 1 {
+        offer_window(b, &x, &out, d, start as usize);
+    }
+    Ok(())
 }
 
 /// `split_with_sizes_copy(self, split_sizes, dim=0)`: the output is one ValueList.
@@ -758,6 +776,7 @@ pub fn split_with_sizes_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> 
         let g = slice_gather(&x, d, start, len as usize, 1);
         let out = b.set_output(id, g.out_sizes.clone())?;
         g.emit(b, &out, &x, false)?;
+        offer_window(b, &x, &out, d, start as usize);
         start += len;
     }
     Ok(())
