@@ -116,7 +116,10 @@ pub struct OpBuilder<'g> {
     references: Vec<u32>,
     /// 2x2 stride-2 max pools a consumer may take while loading: output -> (dispatch, input).
     pools: HashMap<ValueId, (usize, ValueId)>,
-    /// Dispatches a consumer took over (fused pools), left out of the build.
+    /// Permutes that swap the last two dims, which a matrix product may take over by reading
+    /// their input transposed: output -> (dispatch, input).
+    transposes: HashMap<ValueId, (usize, ValueId)>,
+    /// Dispatches a consumer took over (fused pools and transposes), left out of the build.
     fused: BTreeSet<usize>,
     /// Dispatches whose outputs a nearest 2x upsampling may take over: output -> dispatch.
     upsamplers: HashMap<ValueId, usize>,
@@ -183,6 +186,7 @@ impl<'g> OpBuilder<'g> {
             slot_offers: Vec::new(),
             references: references(graph),
             pools: HashMap::new(),
+            transposes: HashMap::new(),
             fused: BTreeSet::new(),
             upsamplers: HashMap::new(),
             retargeted: Vec::new(),
@@ -603,6 +607,49 @@ impl<'g> OpBuilder<'g> {
     pub fn take_pool(&mut self, x: ValueId) -> Option<ValueId> {
         let src = self.pooled_source(x)?;
         let (dispatch, _) = self.pools.remove(&x)?;
+        self.fused.insert(dispatch);
+        Some(src)
+    }
+
+    /// Offers the last dispatch, a copy of its binding 2 with the last two dims swapped into
+    /// `out`, to be taken by a matrix product that reads `out` (see
+    /// [`take_transpose`](Self::take_transpose)).
+    /// Only when the dispatch read `src` itself (no layout or format conversion before it).
+    pub fn offer_transpose(&mut self, out: ValueId, src: ValueId) {
+        if let Some(d) = self.dispatches.last() {
+            if d.tensors.get(1) == Some(&src) {
+                self.transposes
+                    .insert(out, (self.dispatches.len() - 1, src));
+            }
+        }
+    }
+
+    /// Takes over the transpose behind `x` (itself, or its one view): returns the tensor `x`
+    /// is the transpose of, whose dispatch is then left out, when that tensor's last two
+    /// dims are `last_two`, the product reading `x` is its only reader and `x` is no graph
+    /// output. Only with the lifetime arena (the source then lives until the product, which
+    /// the exporter's shared objects do not plan for).
+    pub fn take_transpose(&mut self, x: ValueId, last_two: [usize; 2]) -> Option<ValueId> {
+        let root = *self.alias_root.get(x)?;
+        let &(dispatch, src) = self.transposes.get(&root)?;
+        if !self.tensor(src).ok()?.sizes.ends_with(&last_two) {
+            return None;
+        }
+        // The permute's output argument and one reader; a view adds its own output argument
+        // and its one reader, and no other value may share the memory.
+        let aliases = (self.alias_root.iter().enumerate())
+            .filter(|&(id, &r)| r == root && id != root)
+            .count();
+        let only_reader = self.references(root) == 2
+            && match aliases {
+                0 => true,
+                1 => x != root && self.references(x) == 2,
+                _ => false,
+            };
+        if !self.alias_activations || !only_reader || self.written.contains(&root) {
+            return None;
+        }
+        self.transposes.remove(&root);
         self.fused.insert(dispatch);
         Some(src)
     }

@@ -219,6 +219,12 @@ pub fn bmm(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         )));
     }
     let (batch, m, k, n) = (a.sizes[0], a.sizes[1], a.sizes[2], mat.sizes[2]);
+    // mat2 copied from a [.., N, K] tensor by a permute of its last two dims (attention's
+    // k^T): read that tensor as B transposed and leave the permute out.
+    let source = match b.take_transpose(mat.id, [n, k]) {
+        Some(id) => Some(b.tensor(id)?),
+        None => None,
+    };
     let plan = Plan {
         batch,
         m,
@@ -226,11 +232,18 @@ pub fn bmm(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         n,
         a_batch_stride: m * k,
         b_batch_stride: k * n,
-        b_transposed: false,
+        b_transposed: source.is_some(),
         alpha: 1.0,
         bias: None,
     };
-    record(b, plan, &a, &mat, args[2], vec![batch, m, n])
+    record(
+        b,
+        plan,
+        &a,
+        source.as_ref().unwrap_or(&mat),
+        args[2],
+        vec![batch, m, n],
+    )
 }
 
 /// Strides (along m, along n) reading `bias` broadcast to [M,N], or an error naming the shapes.

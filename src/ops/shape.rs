@@ -149,7 +149,15 @@ pub fn permute_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let in_strides = contiguous_strides(&x.sizes);
     let mut g = Gather::new(out_sizes);
     g.strides = perm.iter().map(|&d| in_strides[d] as i64).collect();
-    g.emit(b, &out, &x, false)
+    g.emit(b, &out, &x, false)?;
+    // Attention's k transposed for q @ k^T: a product may read x as its transposed operand.
+    let swaps_last_two = rank >= 2
+        && perm[..rank - 2].iter().enumerate().all(|(i, &d)| d == i)
+        && perm[rank - 2..] == [rank - 1, rank - 2];
+    if swaps_last_two && out.numel() > 0 {
+        b.offer_transpose(out.id, x.id);
+    }
+    Ok(())
 }
 
 /// `clone(self, *, memory_format=None)`.

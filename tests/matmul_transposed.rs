@@ -1,0 +1,194 @@
+//! `bmm` reading a permuted operand in place: when mat2 is a copy of a tensor with its last
+//! two dims swapped (attention's k^T), read only by the product, the product reads that
+//! tensor as B transposed and the permute is not recorded. Each case checks which permutes
+//! remain and compares with a CPU reference, over odd sizes, views between the permute and
+//! the product, a second reader and other permutations.
+mod common;
+use common::*;
+
+/// The permutes (gathers) left in the recording.
+fn gathers(g: &GraphBuilder) -> usize {
+    let d = g.build().unwrap();
+    let clashes = d.overlapping_live_activations().unwrap();
+    assert!(clashes.is_empty(), "{clashes:?}");
+    kernels(&d)
+        .iter()
+        .filter(|k| k.starts_with("shape_gather"))
+        .count()
+}
+
+fn relu(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
+    let out = g.f32(sizes);
+    g.op("aten.relu.default", &[x, out]);
+    out
+}
+
+fn permute(g: &mut GraphBuilder, x: usize, dims: &[i64], sizes: &[usize]) -> usize {
+    let d = g.int_list(dims);
+    let out = g.f32(sizes);
+    g.op("aten.permute_copy.default", &[x, d, out]);
+    out
+}
+
+fn view(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
+    let s = g.int_list(&sizes.iter().map(|&v| v as i64).collect::<Vec<_>>());
+    let out = g.f32(sizes);
+    g.op("aten.view_copy.default", &[x, s, out]);
+    out
+}
+
+fn bmm(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
+    let out = g.f32(sizes);
+    g.op("aten.bmm.default", &[a, b, out]);
+    out
+}
+
+/// out[b] = a[b] @ t[b]^T, with `a` [B, M, K] and `t` [B, N, K].
+fn bmm_transposed_ref(
+    a: &[f32],
+    t: &[f32],
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<f32> {
+    let mut out = vec![0.0; batch * m * n];
+    for bi in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                out[(bi * m + i) * n + j] = (0..k)
+                    .map(|l| a[(bi * m + i) * k + l] * t[(bi * n + j) * k + l])
+                    .sum();
+            }
+        }
+    }
+    out
+}
+
+/// Attention's scores: q @ k^T with k permuted [1, H, T, D] -> [1, H, D, T] and both viewed
+/// as [H, .., ..], at aligned and odd sizes.
+#[test]
+fn attention_scores_read_k_in_place() {
+    for (h, t, d) in [(4, 8, 16), (3, 5, 7), (2, 65, 16)] {
+        let (s4, st) = ([1, h, t, d], [1, h, d, t]);
+        let mut g = GraphBuilder::new();
+        let q = g.input(&s4);
+        let k = g.input(&s4);
+        let k = relu(&mut g, k, &s4);
+        let kt = permute(&mut g, k, &[0, 1, 3, 2], &st);
+        let q3 = view(&mut g, q, &[h, t, d]);
+        let kt3 = view(&mut g, kt, &[h, d, t]);
+        let scores = bmm(&mut g, q3, kt3, &[h, t, t]);
+        g.output(scores);
+        assert_eq!(gathers(&g), 0, "h {h} t {t} d {d}");
+        let n = h * t * d;
+        let (qv, kv) = (Rng::new(n as u64).vec(n), Rng::new(n as u64 + 1).vec(n));
+        let got = g.run(&[(&s4, &qv), (&s4, &kv)]).unwrap();
+        let kr: Vec<f32> = kv.iter().map(|v| v.max(0.0)).collect();
+        let want = bmm_transposed_ref(&qv, &kr, h, t, d, t);
+        assert_close(&got[0], &want, 1e-5, 1e-5, &format!("h {h} t {t} d {d}"));
+    }
+}
+
+/// No view between the permute and the product; the permuted tensor a graph input. With
+/// the lifetime arena asked for: in a graph this small the exporter's plan is as small, and
+/// the default planner would keep the copy.
+#[test]
+fn permute_of_a_graph_input_without_views() {
+    let (batch, m, k, n) = (3, 4, 6, 5);
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[batch, m, k]);
+    let t = g.input(&[batch, n, k]);
+    let b = permute(&mut g, t, &[0, 2, 1], &[batch, k, n]);
+    let out = bmm(&mut g, a, b, &[batch, m, n]);
+    g.output(out);
+    let arena = etvk::runtime::CompileSpecs {
+        activation_planner: Some(2),
+        ..Default::default()
+    };
+    let mut dl = g.build_with(&arena).unwrap();
+    let ks = kernels(&dl);
+    assert!(!ks.iter().any(|k| k.starts_with("shape_gather")), "{ks:?}");
+    let (av, tv) = (
+        Rng::new(21).vec(batch * m * k),
+        Rng::new(22).vec(batch * n * k),
+    );
+    let got = dl
+        .run(&[
+            etvk::runtime::InputValue::Tensor(f32_host(&[batch, m, k], &av)),
+            etvk::runtime::InputValue::Tensor(f32_host(&[batch, n, k], &tv)),
+        ])
+        .unwrap();
+    let want = bmm_transposed_ref(&av, &tv, batch, m, k, n);
+    assert_close(&got[0].to_f32_vec(), &want, 1e-5, 1e-5, "a @ t^T");
+}
+
+/// A permuted tensor that something else reads too (here, a graph output) is still copied.
+#[test]
+fn permute_with_another_reader_stays() {
+    let (batch, m, k, n) = (2, 3, 4, 8);
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[batch, m, k]);
+    let t = g.input(&[batch, n, k]);
+    let b = permute(&mut g, t, &[0, 2, 1], &[batch, k, n]);
+    let out = bmm(&mut g, a, b, &[batch, m, n]);
+    g.output(out);
+    g.output(b);
+    assert_eq!(gathers(&g), 1);
+    let (av, tv) = (
+        Rng::new(23).vec(batch * m * k),
+        Rng::new(24).vec(batch * n * k),
+    );
+    let got = g
+        .run(&[(&[batch, m, k], &av), (&[batch, n, k], &tv)])
+        .unwrap();
+    assert_close(
+        &got[0],
+        &bmm_transposed_ref(&av, &tv, batch, m, k, n),
+        1e-5,
+        1e-5,
+        "product",
+    );
+    let mut tt = vec![0.0; batch * k * n];
+    for bi in 0..batch {
+        for j in 0..n {
+            for l in 0..k {
+                tt[(bi * k + l) * n + j] = tv[(bi * n + j) * k + l];
+            }
+        }
+    }
+    assert_close(&got[1], &tt, 0.0, 0.0, "the permuted tensor");
+}
+
+/// A permute that moves the batch dim is no transpose of the last two dims: it stays, and
+/// the product reads its copy.
+#[test]
+fn other_permutations_stay() {
+    let (batch, m, k, n) = (2, 3, 4, 5);
+    let mut g = GraphBuilder::new();
+    let a = g.input(&[batch, m, k]);
+    // t is [K, B, N]; permuted to [B, K, N].
+    let t = g.input(&[k, batch, n]);
+    let b = permute(&mut g, t, &[1, 0, 2], &[batch, k, n]);
+    let out = bmm(&mut g, a, b, &[batch, m, n]);
+    g.output(out);
+    assert_eq!(gathers(&g), 1);
+    let (av, tv) = (
+        Rng::new(25).vec(batch * m * k),
+        Rng::new(26).vec(k * batch * n),
+    );
+    let got = g
+        .run(&[(&[batch, m, k], &av), (&[k, batch, n], &tv)])
+        .unwrap();
+    let mut want = vec![0.0; batch * m * n];
+    for bi in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                want[(bi * m + i) * n + j] = (0..k)
+                    .map(|l| av[(bi * m + i) * k + l] * tv[(l * batch + bi) * n + j])
+                    .sum();
+            }
+        }
+    }
+    assert_close(&got[0], &want, 1e-5, 1e-5, "a @ permuted t");
+}
