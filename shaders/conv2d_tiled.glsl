@@ -6,8 +6,10 @@
 // channels and kernel row it loads the SPAN input texels the outputs cover once and reuses
 // them across the KW taps; per tap it loads 4 weight texels per output-channel block and does
 // 4 * TILE_W vec4 multiply-adds per block. With SPLIT > 1 (GPUs, few outputs) SPLIT
-// invocations (local y) compute one tile, each folding every SPLIT-th input block, merged in
-// shared memory; a workgroup holds gl_WorkGroupSize.x such tiles side by side along the row.
+// invocations (local y) compute one tile, each folding every SPLIT-th input block (with
+// FOLD_ROWS, every SPLIT-th pair of input block and kernel row: a first convolution has one
+// block), merged in shared memory; a workgroup holds gl_WorkGroupSize.x such tiles side by
+// side along the row.
 // With POOL = 2 the input is the 2x2, stride-2 max pool of the bound tensor (h_src x w_src),
 // taken while loading: the pooling dispatch before it is not recorded. With UP = 2 each
 // output is stored to its 2x2 block of a nearest 2x upsampling (an output twice h_out x
@@ -29,6 +31,7 @@ layout(constant_id = 10) const int TILE_W = 4;
 layout(constant_id = 11) const int SPLIT = 1;
 layout(constant_id = 12) const int POOL = 1;
 layout(constant_id = 13) const int UP = 1;
+layout(constant_id = 14) const int FOLD_ROWS = 0;
 const int SPAN = (TILE_W - 1) * SW + (KW - 1) * DW + 1;
 struct Params {
     int h_in;
@@ -83,8 +86,12 @@ void main() {
     int iw0 = ow0 * SW - p.pad_w;
     vec4 acc[TILE_OC4 * TILE_W];
     for (int i = 0; i < TILE_OC4 * TILE_W; ++i) acc[i] = vec4(0.0);
-    for (uint c = lane; c < p.ic4; c += uint(SPLIT)) {
-        for (int kh = 0; kh < KH; ++kh) {
+    uint units = FOLD_ROWS != 0 ? p.ic4 * uint(KH) : p.ic4;
+    for (uint r = lane; r < units; r += uint(SPLIT)) {
+        uint c = FOLD_ROWS != 0 ? r / uint(KH) : r;
+        int kh_lo = FOLD_ROWS != 0 ? int(r % uint(KH)) : 0;
+        int kh_hi = FOLD_ROWS != 0 ? kh_lo + 1 : KH;
+        for (int kh = kh_lo; kh < kh_hi; ++kh) {
             int ih = oh * SH - p.pad_h + kh * DH;
             bool row_ok = ih >= 0 && ih < p.h_in;
             uint row = uint(clamp(ih, 0, p.h_in - 1) * POOL * p.w_src);

@@ -108,8 +108,9 @@ kernel_params! {
 }
 kernel_params! {
     /// `conv2d_tiled.comp` specialization: kernel size, stride, dilation, output-channel
-    /// blocks per invocation, the max pool taken while loading (1: none, 2: 2x2) and the
-    /// nearest upsampling of the stored outputs (1: none, 2: 2x).
+    /// blocks per invocation, the max pool taken while loading (1: none, 2: 2x2), the
+    /// nearest upsampling of the stored outputs (1: none, 2: 2x) and whether split lanes fold
+    /// (input block, kernel row) pairs instead of whole input blocks (1: a single block).
     #[allow(non_snake_case)]
     pub struct ConvTiledSpec {
         KH: i32,
@@ -123,6 +124,7 @@ kernel_params! {
         SPLIT: i32,
         POOL: i32,
         UP: i32,
+        FOLD_ROWS: i32,
     }
 }
 

@@ -209,7 +209,10 @@ pub fn build(
                 && x.layout == Layout::Contiguous
                 && b.elem_of(x.id) == Elem::F32
                 && !(texel || w16);
-            let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, ic_blocks, 4, true);
+            // One input block (a first convolution): split lanes may fold kernel rows.
+            let fold_rows = ic_blocks == 1 && kh > 1;
+            let units = if fold_rows { kh } else { ic_blocks };
+            let t = tiling(b, g.ho * g.wo * g.n, oc4 as usize, units, 4, true);
             let groups = (oc4 as usize).div_ceil(t.oc4) as u32;
             let p = ConvTiledParams {
                 h_in: i(g.h),
@@ -248,6 +251,7 @@ pub fn build(
                 SPLIT: t.split as i32,
                 POOL: pool,
                 UP: 1,
+                FOLD_ROWS: (fold_rows && t.split > 1) as i32,
             };
             let tiles = g.wo.div_ceil(t.positions);
             let (global, local) = if t.split > 1 {
