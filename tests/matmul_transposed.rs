@@ -192,3 +192,38 @@ fn other_permutations_stay() {
     }
     assert_close(&got[0], &want, 1e-5, 1e-5, "a @ permuted t");
 }
+
+/// A KV cache permuted, then written in place (update_cache), then multiplied: the product
+/// must see the cache as the permute copied it, so the permute stays. The cache as a
+/// constant and as a prepacked activation.
+#[test]
+fn permute_of_a_cache_written_before_the_product_stays() {
+    let (cs, vs) = ([1, 8, 2, 4], [1, 1, 2, 4]);
+    for prepack in [false, true] {
+        let mut rng = Rng::new(27);
+        let init = rng.vec(64);
+        let mut g = GraphBuilder::new();
+        let q = g.input(&[8, 3, 4]);
+        let value = g.input(&vs);
+        let c0 = g.constant(&cs, &init);
+        let cache = if prepack {
+            let c1 = g.f32(&cs);
+            g.op("et_vk.prepack.default", &[c0, c1]);
+            c1
+        } else {
+            c0
+        };
+        let kt = permute(&mut g, cache, &[0, 1, 3, 2], &[1, 8, 4, 2]);
+        let (start, dummy) = (g.int(0), g.f32(&[1]));
+        g.op("update_cache.default", &[value, cache, start, dummy]);
+        let kt3 = view(&mut g, kt, &[8, 4, 2]);
+        let out = bmm(&mut g, q, kt3, &[8, 3, 2]);
+        g.output(out);
+        assert_eq!(gathers(&g), 1, "prepack {prepack}");
+        let (qv, vv) = (rng.vec(96), rng.vec(8));
+        let got = g.run(&[(&[8, 3, 4], &qv), (&vs, &vv)]).unwrap();
+        // The cache before the update, [T, H, D] = [8, 2, 4]: B = 8, N = 2, K = 4.
+        let want = bmm_transposed_ref(&qv, &init, 8, 3, 4, 2);
+        assert_close(&got[0], &want, 1e-5, 1e-5, &format!("prepack {prepack}"));
+    }
+}

@@ -598,8 +598,11 @@ impl<'g> OpBuilder<'g> {
         let &(_, src) = self.pools.get(&x)?;
         // The pool's output argument and this op's input.
         let only_reader = self.references(x) == 2;
-        (self.alias_activations && only_reader && !self.written.contains(&self.alias_root[x]))
-            .then_some(src)
+        // The convolution reads the source when it runs: not if something writes it in
+        // place in between.
+        let settled = !self.written.contains(&self.alias_root[x])
+            && !self.written.contains(&self.alias_root[src]);
+        (self.alias_activations && only_reader && settled).then_some(src)
     }
 
     /// Takes over the pool behind `x` (see [`pooled_source`](Self::pooled_source)): its
@@ -646,7 +649,13 @@ impl<'g> OpBuilder<'g> {
                 1 => x != root && self.references(x) == 2,
                 _ => false,
             };
-        if !self.alias_activations || !only_reader || self.written.contains(&root) {
+        // The product reads the source when it runs, not when the permute would have: the
+        // source must not be written in place in between (a KV cache), nor be a constant,
+        // which the product might pack (f16) before a later op writes it.
+        let src_root = self.alias_root[src];
+        let settled = self.meta(src_root).is_some_and(|m| !m.is_constant())
+            && !self.written.contains(&src_root);
+        if !self.alias_activations || !only_reader || !settled {
             return None;
         }
         self.transposes.remove(&root);
