@@ -650,12 +650,9 @@ impl<'g> OpBuilder<'g> {
                 _ => false,
             };
         // The product reads the source when it runs, not when the permute would have: the
-        // source must not be written in place in between (a KV cache), nor be a constant,
-        // which the product might pack (f16) before a later op writes it.
-        let src_root = self.alias_root[src];
-        let settled = self.meta(src_root).is_some_and(|m| !m.is_constant())
-            && !self.written.contains(&src_root);
-        if !self.alias_activations || !only_reader || !settled {
+        // same condition as sharing a view's memory (a constant could be packed to f16
+        // before a later op writes it in place).
+        if !only_reader || !self.aliasable(src) {
             return None;
         }
         self.transposes.remove(&root);
@@ -704,7 +701,12 @@ impl<'g> OpBuilder<'g> {
     /// instead of copying: activations only, since a constant may be written in place later
     /// (a KV cache), which would change a copy taken before.
     pub fn may_alias(&self, x: &TensorInfo) -> bool {
-        let root = self.alias_root[x.id];
+        self.aliasable(x.id)
+    }
+
+    /// [`may_alias`](Self::may_alias) by value id.
+    fn aliasable(&self, id: ValueId) -> bool {
+        let root = self.alias_root[id];
         self.alias_activations
             && self.meta(root).is_some_and(|m| !m.is_constant())
             && !self.written.contains(&root)
