@@ -1,26 +1,14 @@
 //! `bmm` reading a permuted operand in place: when mat2 is a copy of a tensor with its last
 //! two dims swapped (attention's k^T), read only by the product, the product reads that
 //! tensor as B transposed and the permute is not recorded. Each case checks which permutes
-//! remain and compares with a CPU reference, over odd sizes, views between the permute and
+//! remain and compares with a CPU reference (B given as [B, N, K]), over odd sizes, views between the permute and
 //! the product, a second reader and other permutations.
 mod common;
 use common::*;
 
-/// The permutes (gathers) left in the recording.
+/// The permutes (gathers) left in the recording (the memory plan checked too).
 fn gathers(g: &GraphBuilder) -> usize {
-    let d = g.build().unwrap();
-    let clashes = d.overlapping_live_activations().unwrap();
-    assert!(clashes.is_empty(), "{clashes:?}");
-    kernels(&d)
-        .iter()
-        .filter(|k| k.starts_with("shape_gather"))
-        .count()
-}
-
-fn relu(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
-    let out = g.f32(sizes);
-    g.op("aten.relu.default", &[x, out]);
-    out
+    count_kernels(g, "shape_gather")
 }
 
 fn permute(g: &mut GraphBuilder, x: usize, dims: &[i64], sizes: &[usize]) -> usize {
@@ -43,28 +31,6 @@ fn bmm(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
     out
 }
 
-/// out[b] = a[b] @ t[b]^T, with `a` [B, M, K] and `t` [B, N, K].
-fn bmm_transposed_ref(
-    a: &[f32],
-    t: &[f32],
-    batch: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-) -> Vec<f32> {
-    let mut out = vec![0.0; batch * m * n];
-    for bi in 0..batch {
-        for i in 0..m {
-            for j in 0..n {
-                out[(bi * m + i) * n + j] = (0..k)
-                    .map(|l| a[(bi * m + i) * k + l] * t[(bi * n + j) * k + l])
-                    .sum();
-            }
-        }
-    }
-    out
-}
-
 /// Attention's scores: q @ k^T with k permuted [1, H, T, D] -> [1, H, D, T] and both viewed
 /// as [H, .., ..], at aligned and odd sizes.
 #[test]
@@ -74,7 +40,7 @@ fn attention_scores_read_k_in_place() {
         let mut g = GraphBuilder::new();
         let q = g.input(&s4);
         let k = g.input(&s4);
-        let k = relu(&mut g, k, &s4);
+        let k = relu_op(&mut g, k, &s4);
         let kt = permute(&mut g, k, &[0, 1, 3, 2], &st);
         let q3 = view(&mut g, q, &[h, t, d]);
         let kt3 = view(&mut g, kt, &[h, d, t]);
@@ -85,7 +51,7 @@ fn attention_scores_read_k_in_place() {
         let (qv, kv) = (Rng::new(n as u64).vec(n), Rng::new(n as u64 + 1).vec(n));
         let got = g.run(&[(&s4, &qv), (&s4, &kv)]).unwrap();
         let kr: Vec<f32> = kv.iter().map(|v| v.max(0.0)).collect();
-        let want = bmm_transposed_ref(&qv, &kr, h, t, d, t);
+        let want = matmul_ref(&qv, &kr, h, t, d, t, true);
         assert_close(&got[0], &want, 1e-5, 1e-5, &format!("h {h} t {t} d {d}"));
     }
 }
@@ -119,7 +85,7 @@ fn permute_of_a_graph_input_without_views() {
             etvk::runtime::InputValue::Tensor(f32_host(&[batch, n, k], &tv)),
         ])
         .unwrap();
-    let want = bmm_transposed_ref(&av, &tv, batch, m, k, n);
+    let want = matmul_ref(&av, &tv, batch, m, k, n, true);
     assert_close(&got[0].to_f32_vec(), &want, 1e-5, 1e-5, "a @ t^T");
 }
 
@@ -144,19 +110,12 @@ fn permute_with_another_reader_stays() {
         .unwrap();
     assert_close(
         &got[0],
-        &bmm_transposed_ref(&av, &tv, batch, m, k, n),
+        &matmul_ref(&av, &tv, batch, m, k, n, true),
         1e-5,
         1e-5,
         "product",
     );
-    let mut tt = vec![0.0; batch * k * n];
-    for bi in 0..batch {
-        for j in 0..n {
-            for l in 0..k {
-                tt[(bi * k + l) * n + j] = tv[(bi * n + j) * k + l];
-            }
-        }
-    }
+    let (tt, _) = permute_ref(&tv, &[batch, n, k], &[0, 2, 1]);
     assert_close(&got[1], &tt, 0.0, 0.0, "the permuted tensor");
 }
 
@@ -180,16 +139,8 @@ fn other_permutations_stay() {
     let got = g
         .run(&[(&[batch, m, k], &av), (&[k, batch, n], &tv)])
         .unwrap();
-    let mut want = vec![0.0; batch * m * n];
-    for bi in 0..batch {
-        for i in 0..m {
-            for j in 0..n {
-                want[(bi * m + i) * n + j] = (0..k)
-                    .map(|l| av[(bi * m + i) * k + l] * tv[(l * batch + bi) * n + j])
-                    .sum();
-            }
-        }
-    }
+    let (bv, _) = permute_ref(&tv, &[k, batch, n], &[1, 0, 2]);
+    let want = matmul_ref(&av, &bv, batch, m, k, n, false);
     assert_close(&got[0], &want, 1e-5, 1e-5, "a @ permuted t");
 }
 
@@ -223,7 +174,7 @@ fn permute_of_a_cache_written_before_the_product_stays() {
         let (qv, vv) = (rng.vec(96), rng.vec(8));
         let got = g.run(&[(&[8, 3, 4], &qv), (&vs, &vv)]).unwrap();
         // The cache before the update, [T, H, D] = [8, 2, 4]: B = 8, N = 2, K = 4.
-        let want = bmm_transposed_ref(&qv, &init, 8, 3, 4, 2);
+        let want = matmul_ref(&qv, &init, 8, 3, 4, 2, true);
         assert_close(&got[0], &want, 1e-5, 1e-5, &format!("prepack {prepack}"));
     }
 }

@@ -3,37 +3,6 @@
 mod common;
 use common::*;
 
-/// out[b,m,n] = sum_k a[b,m,k] * bmat(b,k,n); `bt`: B stored [batch, N, K].
-fn ref_matmul(
-    a: &[f32],
-    bm: &[f32],
-    batch: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    bt: bool,
-) -> Vec<f32> {
-    let mut out = vec![0f32; batch * m * n];
-    for bi in 0..batch {
-        for i in 0..m {
-            for j in 0..n {
-                let mut acc = 0f64;
-                for kk in 0..k {
-                    let av = a[bi * m * k + i * k + kk] as f64;
-                    let bv = if bt {
-                        bm[bi * n * k + j * k + kk]
-                    } else {
-                        bm[bi * k * n + kk * n + j]
-                    } as f64;
-                    acc += av * bv;
-                }
-                out[bi * m * n + i * n + j] = acc as f32;
-            }
-        }
-    }
-    out
-}
-
 const MM_SHAPES: &[(usize, usize, usize)] = &[
     (1, 1, 1),
     (3, 5, 7),
@@ -49,7 +18,7 @@ fn mm_inputs_and_constant_weight() {
         for constant in [false, true] {
             let mut rng = Rng::new((m * 1000 + k * 10 + n) as u64);
             let (va, vb) = (rng.vec(m * k), rng.vec(k * n));
-            let want = ref_matmul(&va, &vb, 1, m, k, n, false);
+            let want = matmul_ref(&va, &vb, 1, m, k, n, false);
             let mut g = GraphBuilder::new();
             let a = g.input(&[m, k]);
             let bm = if constant {
@@ -82,7 +51,7 @@ fn bmm_batches() {
     for &(batch, m, k, n) in &[(1, 2, 3, 4), (3, 5, 7, 9), (4, 1, 17, 1), (2, 16, 16, 16)] {
         let mut rng = Rng::new((batch * 7 + m) as u64);
         let (va, vb) = (rng.vec(batch * m * k), rng.vec(batch * k * n));
-        let want = ref_matmul(&va, &vb, batch, m, k, n, false);
+        let want = matmul_ref(&va, &vb, batch, m, k, n, false);
         let mut g = GraphBuilder::new();
         let a = g.input(&[batch, m, k]);
         let bm = g.input(&[batch, k, n]);
@@ -114,7 +83,7 @@ fn run_addmm(
     let mut rng = Rng::new((m * 31 + k * 7 + n + bias_shape.len()) as u64);
     let (va, vb) = (rng.vec(m * k), rng.vec(k * n));
     let vbias = rng.vec(bias_shape.iter().product());
-    let prod = ref_matmul(&va, &vb, 1, m, k, n, false);
+    let prod = matmul_ref(&va, &vb, 1, m, k, n, false);
     let (bias_b, _) = broadcast_binary(&vbias, bias_shape, &prod, &[m, n], |x, _| x);
     let want: Vec<f32> = prod
         .iter()
@@ -169,7 +138,7 @@ fn addmm_beta_zero_ignores_nan_bias() {
     let (m, k, n) = (2, 3, 4);
     let mut rng = Rng::new(99);
     let (va, vb) = (rng.vec(m * k), rng.vec(k * n));
-    let want = ref_matmul(&va, &vb, 1, m, k, n, false);
+    let want = matmul_ref(&va, &vb, 1, m, k, n, false);
     let mut g = GraphBuilder::new();
     let bias = g.constant(&[n], &[f32::NAN; 4]);
     let a = g.input(&[m, k]);
@@ -188,7 +157,7 @@ fn run_linear(in_shape: &[usize], nout: usize, with_bias: bool, constant: bool) 
     let m: usize = in_shape[..in_shape.len() - 1].iter().product();
     let mut rng = Rng::new((m * 13 + k * 3 + nout) as u64);
     let (vx, vw, vbias) = (rng.vec(m * k), rng.vec(nout * k), rng.vec(nout));
-    let mut want = ref_matmul(&vx, &vw, 1, m, k, nout, true);
+    let mut want = matmul_ref(&vx, &vw, 1, m, k, nout, true);
     if with_bias {
         for (i, v) in want.iter_mut().enumerate() {
             *v += vbias[i % nout];
@@ -340,7 +309,7 @@ fn gemm_tiles_and_edges() {
     ] {
         let mut rng = Rng::new((batch * 31 + m * 7 + k + n) as u64);
         let (va, vb) = (rng.vec(batch * m * k), rng.vec(batch * k * n));
-        let want = ref_matmul(&va, &vb, batch, m, k, n, false);
+        let want = matmul_ref(&va, &vb, batch, m, k, n, false);
         let mut g = GraphBuilder::new();
         let a = g.input(&[batch, m, k]);
         let bm = g.input(&[batch, k, n]);

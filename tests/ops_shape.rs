@@ -77,22 +77,6 @@ fn view_copy_rejects_bad_sizes() {
 
 // ---------------------------------------------------------------- permute_copy
 
-/// CPU permute of a contiguous tensor.
-fn permute_ref<T: Copy>(x: &[T], sizes: &[usize], dims: &[usize]) -> (Vec<T>, Vec<usize>) {
-    let out_sizes: Vec<usize> = dims.iter().map(|&d| sizes[d]).collect();
-    let (si, so) = (strides(sizes), strides(&out_sizes));
-    let n: usize = out_sizes.iter().product();
-    let v = (0..n)
-        .map(|i| {
-            let src: usize = (0..dims.len())
-                .map(|k| (i / so[k]) % out_sizes[k] * si[dims[k]])
-                .sum();
-            x[src]
-        })
-        .collect();
-    (v, out_sizes)
-}
-
 #[test]
 fn permute_copy_matches_reference() {
     let cases: &[(&[usize], &[i64])] = &[

@@ -6,27 +6,9 @@
 mod common;
 use common::*;
 
-/// The gathers left in the recording; the memory plan must also hold (no two live tensors
-/// share bytes, but for a window and the tensor it lies in).
+/// The gathers left in the recording (the memory plan checked too).
 fn gathers(g: &GraphBuilder) -> usize {
-    let d = g.build().unwrap();
-    let clashes = d.overlapping_live_activations().unwrap();
-    assert!(clashes.is_empty(), "{clashes:?}");
-    let ks = kernels(&d);
-    ks.iter().filter(|k| k.starts_with("shape_gather")).count()
-}
-
-fn relu(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
-    let out = g.f32(sizes);
-    g.op("aten.relu.default", &[x, out]);
-    out
-}
-
-fn add(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
-    let alpha = g.int(1);
-    let out = g.f32(sizes);
-    g.op("aten.add.Tensor", &[a, b, alpha, out]);
-    out
+    count_kernels(g, "shape_gather")
 }
 
 fn select(g: &mut GraphBuilder, x: usize, dim: i64, index: i64, sizes: &[usize]) -> usize {
@@ -60,10 +42,10 @@ fn q_k_v_from_one_projection() {
     let (s, part) = ([3, 2, 5, 8], [2, 5, 8]);
     let mut g = GraphBuilder::new();
     let x = g.input(&s);
-    let a = relu(&mut g, x, &s);
+    let a = relu_op(&mut g, x, &s);
     let parts: Vec<usize> = (0..3).map(|i| select(&mut g, a, 0, i, &part)).collect();
-    let qk = add(&mut g, parts[0], parts[1], &part);
-    let out = add(&mut g, qk, parts[2], &part);
+    let qk = add_op(&mut g, parts[0], parts[1], &part);
+    let out = add_op(&mut g, qk, parts[2], &part);
     g.output(out);
     assert_eq!(gathers(&g), 0);
     let xv = Rng::new(11).vec(240);
@@ -80,9 +62,9 @@ fn only_contiguous_runs_are_windows() {
     for (s, part, want_gathers) in [([1, 3, 4, 8], [1, 4, 8], 0), ([2, 3, 4, 8], [2, 4, 8], 1)] {
         let mut g = GraphBuilder::new();
         let x = g.input(&s);
-        let a = relu(&mut g, x, &s);
+        let a = relu_op(&mut g, x, &s);
         let b = select(&mut g, a, 1, 2, &part);
-        let out = add(&mut g, b, b, &part);
+        let out = add_op(&mut g, b, b, &part);
         g.output(out);
         assert_eq!(gathers(&g), want_gathers, "select dim 1 of {s:?}");
         let n: usize = s.iter().product();
@@ -112,9 +94,9 @@ fn slices_with_step_one() {
         let (s, part) = ([6, cols], [rows, cols]);
         let mut g = GraphBuilder::new();
         let x = g.input(&s);
-        let a = relu(&mut g, x, &s);
+        let a = relu_op(&mut g, x, &s);
         let b = slice(&mut g, a, 0, range, &part);
-        let out = add(&mut g, b, b, &part);
+        let out = add_op(&mut g, b, b, &part);
         g.output(out);
         assert_eq!(gathers(&g), want_gathers, "slice {range:?} of {s:?}");
         let xv = Rng::new(12).vec(6 * cols);
@@ -137,12 +119,12 @@ fn split_parts_are_windows() {
     let (s, a_s, b_s) = ([5, 16], [2, 16], [3, 16]);
     let mut g = GraphBuilder::new();
     let x = g.input(&s);
-    let a = relu(&mut g, x, &s);
+    let a = relu_op(&mut g, x, &s);
     let (pa, pb) = (g.f32(&a_s), g.f32(&b_s));
     let (sizes, dim, list) = (g.int_list(&[2, 3]), g.int(0), g.value_list(&[pa, pb]));
     g.op("aten.split_with_sizes_copy.default", &[a, sizes, dim, list]);
-    let oa = add(&mut g, pa, pa, &a_s);
-    let ob = add(&mut g, pb, pb, &b_s);
+    let oa = add_op(&mut g, pa, pa, &a_s);
+    let ob = add_op(&mut g, pb, pb, &b_s);
     g.output(oa);
     g.output(ob);
     assert_eq!(gathers(&g), 0);
@@ -161,16 +143,16 @@ fn input_lives_as_long_as_its_windows() {
     let (s, part) = ([2, 4, 8], [4, 8]);
     let mut g = GraphBuilder::new();
     let x = g.input(&s);
-    let a = relu(&mut g, x, &s);
+    let a = relu_op(&mut g, x, &s);
     let first = select(&mut g, a, 0, 0, &part);
     let second = select(&mut g, a, 0, 1, &part);
-    let doubled = add(&mut g, a, a, &s);
+    let doubled = add_op(&mut g, a, a, &s);
     // A chain of temporaries, each the size of `a`, that would take its memory if it died.
     let mut t = doubled;
     for _ in 0..4 {
-        t = add(&mut g, t, doubled, &s);
+        t = add_op(&mut g, t, doubled, &s);
     }
-    let late = add(&mut g, first, second, &part);
+    let late = add_op(&mut g, first, second, &part);
     g.output(t);
     g.output(late);
     assert_eq!(gathers(&g), 0);
@@ -191,9 +173,9 @@ fn graph_inputs_and_outputs_stay_gathers() {
     let mut g = GraphBuilder::new();
     let x = g.input(&s);
     let from_input = select(&mut g, x, 0, 1, &part);
-    let a = relu(&mut g, x, &s);
+    let a = relu_op(&mut g, x, &s);
     let as_output = select(&mut g, a, 0, 2, &part);
-    let read = add(&mut g, from_input, from_input, &part);
+    let read = add_op(&mut g, from_input, from_input, &part);
     g.output(read);
     g.output(as_output);
     assert_eq!(gathers(&g), 2);

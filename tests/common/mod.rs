@@ -288,6 +288,77 @@ pub fn build_err(g: &GraphBuilder) -> etvk::Error {
     g.build().err().expect("must fail")
 }
 
+/// How many recorded kernels start with `prefix`, after checking the memory plan (no two
+/// live activations share bytes, but a tensor in its slot or window).
+pub fn count_kernels(g: &GraphBuilder, prefix: &str) -> usize {
+    let d = g.build().unwrap();
+    let clashes = d.overlapping_live_activations().unwrap();
+    assert!(clashes.is_empty(), "{clashes:?}");
+    kernels(&d).iter().filter(|k| k.starts_with(prefix)).count()
+}
+
+/// `relu(x)` into a new f32 tensor of `sizes`.
+pub fn relu_op(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
+    let out = g.f32(sizes);
+    g.op("aten.relu.default", &[x, out]);
+    out
+}
+
+/// `a + b` into a new f32 tensor of `sizes`.
+pub fn add_op(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
+    let alpha = g.int(1);
+    let out = g.f32(sizes);
+    g.op("aten.add.Tensor", &[a, b, alpha, out]);
+    out
+}
+
+/// out[b,m,n] = sum_k a[b,m,k] * bmat(b,k,n); `bt`: B stored [batch, N, K].
+pub fn matmul_ref(
+    a: &[f32],
+    bm: &[f32],
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    bt: bool,
+) -> Vec<f32> {
+    let mut out = vec![0f32; batch * m * n];
+    for bi in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0f64;
+                for kk in 0..k {
+                    let av = a[bi * m * k + i * k + kk] as f64;
+                    let bv = if bt {
+                        bm[bi * n * k + j * k + kk]
+                    } else {
+                        bm[bi * k * n + kk * n + j]
+                    } as f64;
+                    acc += av * bv;
+                }
+                out[bi * m * n + i * n + j] = acc as f32;
+            }
+        }
+    }
+    out
+}
+
+/// CPU permute of a contiguous tensor.
+pub fn permute_ref<T: Copy>(x: &[T], sizes: &[usize], dims: &[usize]) -> (Vec<T>, Vec<usize>) {
+    let out_sizes: Vec<usize> = dims.iter().map(|&d| sizes[d]).collect();
+    let (si, so) = (strides(sizes), strides(&out_sizes));
+    let n: usize = out_sizes.iter().product();
+    let v = (0..n)
+        .map(|i| {
+            let src: usize = (0..dims.len())
+                .map(|k| (i / so[k]) % out_sizes[k] * si[dims[k]])
+                .sum();
+            x[src]
+        })
+        .collect();
+    (v, out_sizes)
+}
+
 /// The kernels `d` recorded, in order, without the storage variant suffix (`_texel`: the same
 /// kernel reading through texel buffers, chosen per device).
 pub fn kernels(d: &Delegate) -> Vec<String> {
