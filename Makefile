@@ -153,7 +153,8 @@ test: deps test-deps fuzz-deps build
 	step "kernels again the way GPUs run them (storage-buffer reads, small tiles, split reductions)" \
 	  env ETVK_STORAGE=buffer ETVK_SPLIT_REDUCTION=always $(CARGO) test --release --no-fail-fast \
 	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test ops_quantized4 --test ops_quantized8 \
-	  --test ops_reduce --test ops_norm --test ops_packed --test cat_slots --test fixtures_rust; \
+	  --test ops_reduce --test ops_norm --test ops_packed --test cat_slots --test fixtures_rust \
+	  --test attention_chain; \
 	step "fuzz targets, $${ETVK_FUZZ_SECONDS:-20} s each: parser, init before the GPU, mutated graphs (fuzz/smoke.sh)" \
 	  fuzz/smoke.sh; \
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \

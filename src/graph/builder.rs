@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::chain::Piece;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{DType, Graph, Value, ValueId};
 use crate::gpu::Caps;
@@ -125,6 +126,8 @@ pub struct OpBuilder<'g> {
     upsamplers: HashMap<ValueId, usize>,
     /// Chain ops whose dispatch writes another op's output (an upsampling taken over).
     retargeted: Vec<usize>,
+    /// Dispatches a later op may take over whole: output root -> (dispatch, what it computed).
+    pieces: HashMap<ValueId, (usize, Piece)>,
     /// The graph runs at its serialized sizes only (no dynamic shapes asked for): a plan may
     /// depend on them (concatenation slots).
     static_sizes: bool,
@@ -190,6 +193,7 @@ impl<'g> OpBuilder<'g> {
             fused: BTreeSet::new(),
             upsamplers: HashMap::new(),
             retargeted: Vec::new(),
+            pieces: HashMap::new(),
             static_sizes: true,
             ints: vec![None; graph.values.len()],
             host_values: vec![None; graph.values.len()],
@@ -658,6 +662,49 @@ impl<'g> OpBuilder<'g> {
         self.transposes.remove(&root);
         self.fused.insert(dispatch);
         Some(src)
+    }
+
+    /// Offers the last dispatch, which wrote `out` and computed it as `piece`, to a later op
+    /// that computes the whole chain itself (see [`take_piece`](Self::take_piece)).
+    pub fn offer_piece(&mut self, out: ValueId, piece: Piece) {
+        if let Some(d) = self.dispatches.last() {
+            let root = self.alias_root[out];
+            if d.tensors.first() == Some(&root) {
+                self.pieces.insert(root, (self.dispatches.len() - 1, piece));
+            }
+        }
+    }
+
+    /// What the offered dispatch behind `x` computed, when the op being built may take it
+    /// over: `x` (through views) has that op as its only reader, is no graph output and is
+    /// never written in place. Only with the lifetime arena: the taker reads the piece's
+    /// inputs later than the piece would have, which the exporter's plan does not allow.
+    pub fn piece(&self, x: ValueId) -> Option<Piece> {
+        let root = *self.alias_root.get(x)?;
+        let &(_, piece) = self.pieces.get(&root)?;
+        let settled = !self.written.contains(&root);
+        (self.alias_activations && settled && self.sole_reader(root)).then_some(piece)
+    }
+
+    /// Takes over the dispatch behind `x` (see [`piece`](Self::piece)): it is left out of
+    /// the build, and `x` is never written.
+    pub fn take_piece(&mut self, x: ValueId) -> Option<Piece> {
+        let piece = self.piece(x)?;
+        let (dispatch, _) = self.pieces.remove(&self.alias_root[x])?;
+        self.fused.insert(dispatch);
+        Some(piece)
+    }
+
+    /// Whether the memory of `root` reaches exactly one op argument besides the outputs and
+    /// views that name it: every value sharing it is named once as an output and read once
+    /// (by a view of it, or by the one reader), and none is a graph output.
+    fn sole_reader(&self, root: ValueId) -> bool {
+        let class: Vec<ValueId> = (self.alias_root.iter().enumerate())
+            .filter(|&(_, &r)| r == root)
+            .map(|(id, _)| id)
+            .collect();
+        let references: usize = class.iter().map(|&id| self.references(id)).sum();
+        references == 2 * class.len() && !class.iter().any(|&id| self.is_graph_output(id))
     }
 
     /// Offers the last dispatch, whose spec constant `UP` (1) stores its output `out`, to

@@ -1,6 +1,6 @@
 //! Attention kernels: SDPA, rotary embeddings, KV-cache updates.
 
-use super::{read, read_write, write, Kernel};
+use super::{read, read_texels, read_write, write, Kernel};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -33,6 +33,53 @@ kernel_params! {
 pub static ATTN_SDPA: Kernel<SdpaParams> = Kernel::new(
     &shaders::ATTN_SDPA,
     &[write("Out"), read("Q"), read("K"), read("V"), read("M")],
+);
+
+kernel_params! {
+    /// `attn_rows.comp`: offsets and strides in vec4s, per outer index, head and row.
+    pub struct AttnRowsParams {
+        lq: u32,
+        lk: u32,
+        heads: u32,
+        scale: f32,
+        q_off: u32,
+        q_outer: u32,
+        q_head: u32,
+        q_row: u32,
+        k_off: u32,
+        k_outer: u32,
+        k_head: u32,
+        k_row: u32,
+        v_off: u32,
+        v_outer: u32,
+        v_head: u32,
+        v_row: u32,
+        o_off: u32,
+        o_outer: u32,
+        o_head: u32,
+        o_row: u32,
+    }
+}
+kernel_params! {
+    /// `attn_rows.comp` specialization: head dims of q/k and of v in vec4s, and whether the
+    /// scale is (also) read from a one-element tensor.
+    #[allow(non_snake_case)]
+    pub struct AttnRowsSpec { D4: i32, DV4: i32, SCALE_TENSOR: i32 }
+}
+pub static ATTN_ROWS: Kernel<AttnRowsParams, AttnRowsSpec> = Kernel::new(
+    &shaders::ATTN_ROWS,
+    &[write("Out"), read("Q"), read("K"), read("V"), read("Scale")],
+);
+/// `attn_rows_texel.comp`: q, k and v read through texel buffers (CPU devices).
+pub static ATTN_ROWS_TEXEL: Kernel<AttnRowsParams, AttnRowsSpec> = Kernel::new(
+    &shaders::ATTN_ROWS_TEXEL,
+    &[
+        write("Out"),
+        read_texels("Q"),
+        read_texels("K"),
+        read_texels("V"),
+        read("Scale"),
+    ],
 );
 
 kernel_params! {

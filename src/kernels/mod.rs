@@ -430,6 +430,8 @@ pub fn all() -> Vec<&'static KernelInfo> {
     ];
     let mut all = vec![
         &attention::ATTN_SDPA.info,
+        &attention::ATTN_ROWS.info,
+        &attention::ATTN_ROWS_TEXEL.info,
         &attention::ATTN_ROTARY.info,
         &attention::ATTN_UPDATE_CACHE.info,
         &conv::CONV2D.info,

@@ -11,7 +11,7 @@
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
 use crate::graph::OpDef;
-use crate::graph::{broadcast_shapes, contiguous_strides, OpBuilder, TensorInfo};
+use crate::graph::{broadcast_shapes, contiguous_strides, OpBuilder, Piece, Scale, TensorInfo};
 use crate::kernels::elementwise::{BinaryParams, BINARY};
 use crate::kernels::shape::padded;
 
@@ -294,7 +294,19 @@ pub fn emit(
     b.dispatch(
         BINARY.call(p).variant(op as i32).linear(out.numel()),
         &[out_id, a.id, other_id, cond_id],
-    )
+    )?;
+    // A float scaling by one value (attention's scores), which a later product may take over.
+    let scale = match other {
+        Operand::Scalar(v) => Some(Scale::Value(*v as f32)),
+        Operand::Tensor(t) if t.numel() == 1 && t.is_float() => Some(Scale::Tensor(t.id)),
+        Operand::Tensor(_) => None,
+    };
+    if let (Op::Mul, true, None, Some(scale)) = (op, a.sizes == out_sizes, cond, scale) {
+        if compute_float && alpha == 1.0 {
+            b.offer_piece(out_id, Piece::Scaled { x: a.id, scale });
+        }
+    }
+    Ok(())
 }
 
 /// `v` as i32, padded with zeros to MAX_RANK entries.

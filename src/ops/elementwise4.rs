@@ -7,7 +7,7 @@
 use super::binary::{Op, Operand};
 use crate::error::Result;
 use crate::format::ValueId;
-use crate::graph::{OpBuilder, TensorInfo};
+use crate::graph::{OpBuilder, Piece, Scale, TensorInfo};
 use crate::kernels::elementwise::{Elementwise4Params, ELEMENTWISE4, ELEMENTWISE4_C4};
 use crate::kernels::layout::nchw;
 use crate::kernels::packing::Packing;
@@ -161,6 +161,15 @@ pub fn binary(
             ..Default::default()
         },
     )?;
+    // Attention's scaling of its scores, which a later product may take over.
+    let scale = match operand {
+        B::Scalar(v) => Some(Scale::Value(v)),
+        B::ScalarTensor(id) => Some(Scale::Tensor(id)),
+        _ => None,
+    };
+    if let (Op::Mul, Layout::Contiguous, Some(scale)) = (op, layout, scale) {
+        b.offer_piece(out_id, Piece::Scaled { x: a.id, scale });
+    }
     Ok(true)
 }
 

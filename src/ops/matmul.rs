@@ -8,7 +8,7 @@ use crate::format::DType;
 use crate::format::ValueId;
 use crate::gpu::DeviceKind;
 use crate::graph::OpDef;
-use crate::graph::{OpBuilder, TensorInfo};
+use crate::graph::{OpBuilder, Piece, TensorInfo};
 use crate::kernels::matmul::{GemmParams, GemmSpec, GEMM, GEMM_TEXEL_W16};
 use crate::kernels::{Elem, Layout};
 
@@ -219,6 +219,10 @@ pub fn bmm(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         )));
     }
     let (batch, m, k, n) = (a.sizes[0], a.sizes[1], a.sizes[2], mat.sizes[2]);
+    // The end of attention written out op by op: one dispatch for the whole chain.
+    if super::attention_chain::fuse(b, &a, &mat, args[2])? {
+        return Ok(());
+    }
     // mat2 copied from a [.., N, K] tensor by a permute of its last two dims (attention's
     // k^T): read that tensor as B transposed and leave the permute out.
     let source = match b.take_transpose(mat.id, [n, k]) {
@@ -243,7 +247,20 @@ pub fn bmm(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         source.as_ref().unwrap_or(&mat),
         args[2],
         vec![batch, m, n],
-    )
+    )?;
+    // Attention's scores (k read in place), which a later product may take over.
+    if let Some(k_src) = &source {
+        let piece = Piece::Scores {
+            q: a.id,
+            k: k_src.id,
+            batch,
+            lq: m,
+            lk: n,
+            d: k,
+        };
+        b.offer_piece(args[2], piece);
+    }
+    Ok(())
 }
 
 /// Strides (along m, along n) reading `bias` broadcast to [M,N], or an error naming the shapes.

@@ -6,6 +6,7 @@
 use crate::graph::OpDef;
 
 pub mod attention;
+pub mod attention_chain;
 pub mod binary;
 pub mod compare;
 pub mod conv;

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::format::{Value, ValueId};
 use crate::gpu::DeviceKind;
 use crate::graph::OpDef;
-use crate::graph::{contiguous_strides, normalize_dim, OpBuilder};
+use crate::graph::{contiguous_strides, normalize_dim, OpBuilder, Piece};
 use crate::kernels::reduce::{
     ArgReduceParams, ReduceParams, SoftmaxParams, ARG_REDUCE, REDUCE, SOFTMAX,
 };
@@ -237,7 +237,11 @@ fn softmax_impl(b: &mut OpBuilder, args: &[ValueId], log: bool) -> Result<()> {
         log: log as i32,
         group: group as i32,
     };
-    b.dispatch(SOFTMAX.call(p).linear(work as usize), &[out.id, x.id])
+    b.dispatch(SOFTMAX.call(p).linear(work as usize), &[out.id, x.id])?;
+    if !log && inner == 1 {
+        b.offer_piece(out.id, Piece::Softmax { x: x.id });
+    }
+    Ok(())
 }
 
 /// `argmax(self, int? dim=None, bool keepdim=False) -> Tensor`.

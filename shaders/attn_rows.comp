@@ -1,0 +1,3 @@
+#version 450
+#include "common.glsl"
+#include "attn_rows.glsl"

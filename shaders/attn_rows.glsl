@@ -1,0 +1,99 @@
+// The body of attn_rows.comp and attn_rows_texel.comp (TEXEL_INPUT: q, k, v through uniform
+// texel buffers).
+// Attention that a bmm -> (scale) -> softmax(-1) -> bmm chain computes, as one dispatch (the
+// chain written out by exporters of ViT and encoder blocks), one invocation per query row:
+//   out[t, i, :] = sum_j softmax_j(scale * q[t, i, :] . k[t, j, :]) * v[t, j, :]
+// for t < batch (split into outer * heads for strided views), i < lq, j < lk. The row's q and
+// its accumulator stay in registers (D4 and DV4 vec4s, spec constants); two passes over the
+// keys: the row's max, then the exp-weights and the weighted sum of values. No shared memory
+// and no barriers: rows are independent, and the keys and values of a head are read by every
+// row of it (cache hits on GPUs; one gather per key on CPU devices).
+// Offsets and strides are in vec4s (rows and heads start on whole vec4s).
+layout(constant_id = 3) const int D4 = 4;
+layout(constant_id = 4) const int DV4 = 4;
+// 1: multiply the scores by the Scale binding's first element too.
+layout(constant_id = 5) const int SCALE_TENSOR = 0;
+struct Params {
+    uint lq;
+    uint lk;
+    uint heads;
+    float scale;
+    // Per tensor: offset, stride per outer index, per head, per row (vec4s).
+    uint q_off;
+    uint q_outer;
+    uint q_head;
+    uint q_row;
+    uint k_off;
+    uint k_outer;
+    uint k_head;
+    uint k_row;
+    uint v_off;
+    uint v_outer;
+    uint v_head;
+    uint v_row;
+    uint o_off;
+    uint o_outer;
+    uint o_head;
+    uint o_row;
+};
+PARAMS_BLOCK(Params)
+layout(std430, set = 0, binding = 1) writeonly buffer Out { vec4 o[]; };
+#ifdef TEXEL_INPUT
+// CPU devices: a texel fetch is one vector gather, a storage-buffer load a loop over lanes.
+layout(set = 0, binding = 2) uniform samplerBuffer Q;
+layout(set = 0, binding = 3) uniform samplerBuffer K;
+layout(set = 0, binding = 4) uniform samplerBuffer V;
+#define LOAD_Q(i) texelFetch(Q, int(i))
+#define LOAD_K(i) texelFetch(K, int(i))
+#define LOAD_V(i) texelFetch(V, int(i))
+#else
+layout(std430, set = 0, binding = 2) readonly buffer Q { vec4 q[]; } Q_;
+layout(std430, set = 0, binding = 3) readonly buffer K { vec4 k[]; } K_;
+layout(std430, set = 0, binding = 4) readonly buffer V { vec4 v[]; } V_;
+#define LOAD_Q(i) Q_.q[i]
+#define LOAD_K(i) K_.k[i]
+#define LOAD_V(i) V_.v[i]
+#endif
+layout(std430, set = 0, binding = 5) readonly buffer Scale { float scale_t[]; };
+
+void main() {
+    // Grid: x = query rows, y = batch entries (t): the key and value addresses are uniform
+    // over a workgroup.
+    uint i = gl_GlobalInvocationID.x;
+    if (i >= p.lq) return;
+    uint t = gl_WorkGroupID.y;
+    uint h = t % p.heads;
+    uint outer = t / p.heads;
+    uint qb = p.q_off + outer * p.q_outer + h * p.q_head + i * p.q_row;
+    uint kb = p.k_off + outer * p.k_outer + h * p.k_head;
+    uint vb = p.v_off + outer * p.v_outer + h * p.v_head;
+    uint ob = p.o_off + outer * p.o_outer + h * p.o_head + i * p.o_row;
+    float scale = p.scale;
+    if (SCALE_TENSOR != 0) scale *= scale_t[0];
+
+    vec4 qv[D4];
+    for (int e = 0; e < D4; ++e) qv[e] = LOAD_Q(qb + uint(e));
+
+    float mx = uintBitsToFloat(0xff800000u);
+    for (uint j = 0u; j < p.lk; ++j) {
+        uint kr = kb + j * p.k_row;
+        float s = 0.0;
+        for (int e = 0; e < D4; ++e) s += dot(qv[e], LOAD_K(kr + uint(e)));
+        mx = max(mx, s * scale);
+    }
+
+    vec4 acc[DV4];
+    for (int e = 0; e < DV4; ++e) acc[e] = vec4(0.0);
+    float l = 0.0;
+    for (uint j = 0u; j < p.lk; ++j) {
+        uint kr = kb + j * p.k_row;
+        float s = 0.0;
+        for (int e = 0; e < D4; ++e) s += dot(qv[e], LOAD_K(kr + uint(e)));
+        float w = exp(s * scale - mx);
+        l += w;
+        uint vr = vb + j * p.v_row;
+        for (int e = 0; e < DV4; ++e) acc[e] += w * LOAD_V(vr + uint(e));
+    }
+    float inv = 1.0 / l;
+    for (int e = 0; e < DV4; ++e) o[ob + uint(e)] = acc[e] * inv;
+}

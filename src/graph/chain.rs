@@ -1,0 +1,34 @@
+//! Whole ops a later op may take over: the pieces of attention that exporters write out as
+//! `bmm -> mul -> softmax -> bmm`, which `ops::attention` computes as one dispatch. Each op
+//! offers what its dispatch computed ([`OpBuilder::offer_piece`]); the op at the end of the
+//! chain takes the pieces it recognises ([`OpBuilder::take_piece`]), and their dispatches are
+//! left out of the build.
+
+use crate::format::ValueId;
+
+/// What an offered dispatch computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Piece {
+    /// `q [batch, lq, d] @ k[batch, lk, d]^T`, k read in place (a taken transpose); both
+    /// contiguous.
+    Scores {
+        q: ValueId,
+        k: ValueId,
+        batch: usize,
+        lq: usize,
+        lk: usize,
+        d: usize,
+    },
+    /// `x * scale`.
+    Scaled { x: ValueId, scale: Scale },
+    /// `softmax(x, -1)`.
+    Softmax { x: ValueId },
+}
+
+/// A scale factor known at build time, or the one element of a tensor (a 0-dim constant
+/// packed into one texel, read from lane 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scale {
+    Value(f32),
+    Tensor(ValueId),
+}

@@ -1,0 +1,164 @@
+//! Attention written out op by op (`bmm(q, k^T) -> mul(scale) -> softmax(-1) -> bmm(., v)`,
+//! as the exporter leaves a ViT block) runs as one `attn_rows` dispatch when every
+//! intermediate has no other reader: the scores are never stored. Each case checks which
+//! kernels remain (and the memory plan) and compares with a CPU reference composed from
+//! `matmul_ref` and a row softmax, over aligned and odd sizes; where the chain may not be
+//! taken (a second reader, head dims not whole vec4s) the ops run one by one, with the same
+//! results.
+mod common;
+use common::*;
+
+fn view(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
+    let s = g.int_list(&sizes.iter().map(|&v| v as i64).collect::<Vec<_>>());
+    let out = g.f32(sizes);
+    g.op("aten.view_copy.default", &[x, s, out]);
+    out
+}
+
+fn bmm(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
+    let out = g.f32(sizes);
+    g.op("aten.bmm.default", &[a, b, out]);
+    out
+}
+
+/// How the scores are scaled before the softmax.
+#[derive(Clone, Copy, Debug)]
+enum Scaling {
+    /// By a 0-dim constant (what the exporter writes for `* (1 / sqrt(d))`).
+    Constant(f32),
+    /// Not at all.
+    None,
+}
+
+/// The pieces of one attention over q, k, v `[1, h, l, d]` / `[1, h, l, dv]` (graph inputs,
+/// k through a relu so that its transpose is an activation's).
+struct Attention {
+    g: GraphBuilder,
+    scores: usize,
+    out: usize,
+}
+
+fn attention(h: usize, l: usize, d: usize, dv: usize, scaling: Scaling) -> Attention {
+    let (s4, v4) = ([1, h, l, d], [1, h, l, dv]);
+    let mut g = GraphBuilder::new();
+    let q = g.input(&s4);
+    let k = g.input(&s4);
+    let v = g.input(&v4);
+    let k = relu_op(&mut g, k, &s4);
+    let dims = g.int_list(&[0, 1, 3, 2]);
+    let kt = g.f32(&[1, h, d, l]);
+    g.op("aten.permute_copy.default", &[k, dims, kt]);
+    let q3 = view(&mut g, q, &[h, l, d]);
+    let kt3 = view(&mut g, kt, &[h, d, l]);
+    let scores = bmm(&mut g, q3, kt3, &[h, l, l]);
+    let scores4 = view(&mut g, scores, &[1, h, l, l]);
+    let scaled = match scaling {
+        Scaling::Constant(s) => {
+            let c = g.constant(&[], &[s]);
+            let out = g.f32(&[1, h, l, l]);
+            g.op("aten.mul.Tensor", &[scores4, c, out]);
+            out
+        }
+        Scaling::None => scores4,
+    };
+    let (dim, half) = (g.int(-1), g.bool(false));
+    let p = g.f32(&[1, h, l, l]);
+    g.op("aten._softmax.default", &[scaled, dim, half, p]);
+    let p3 = view(&mut g, p, &[h, l, l]);
+    let v3 = view(&mut g, v, &[h, l, dv]);
+    let out = bmm(&mut g, p3, v3, &[h, l, dv]);
+    Attention { g, scores, out }
+}
+
+/// softmax(scale * q @ relu(k)^T) @ v and the unscaled scores, in f64 rows.
+fn reference(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    (h, l, d, dv): (usize, usize, usize, usize),
+    scale: f32,
+) -> (Vec<f32>, Vec<f32>) {
+    let k: Vec<f32> = k.iter().map(|x| x.max(0.0)).collect();
+    let scores = matmul_ref(q, &k, h, l, d, l, true);
+    let mut p = vec![0f32; scores.len()];
+    for (row, prow) in scores.chunks(l).zip(p.chunks_mut(l)) {
+        let s: Vec<f64> = row.iter().map(|&x| x as f64 * scale as f64).collect();
+        let mx = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = s.iter().map(|x| (x - mx).exp()).sum();
+        for (o, x) in prow.iter_mut().zip(&s) {
+            *o = ((x - mx).exp() / sum) as f32;
+        }
+    }
+    (matmul_ref(&p, v, h, l, l, dv, false), scores)
+}
+
+fn inputs(h: usize, l: usize, d: usize, dv: usize, seed: u64) -> [Vec<f32>; 3] {
+    let mut r = Rng::new(seed);
+    [r.vec(h * l * d), r.vec(h * l * d), r.vec(h * l * dv)]
+}
+
+/// The ViT's attention (4 heads of 16 over 65 tokens) and odd sequence lengths: one
+/// dispatch, no scores kernel left.
+#[test]
+fn attention_chain_is_one_dispatch() {
+    let cases = [
+        (4, 65, 16, 16, Scaling::Constant(0.25)),
+        (2, 5, 8, 4, Scaling::Constant(0.7)),
+        (3, 7, 4, 12, Scaling::None),
+        (1, 1, 64, 64, Scaling::Constant(0.125)),
+    ];
+    for (h, l, d, dv, scaling) in cases {
+        let what = format!("h {h} l {l} d {d} dv {dv} {scaling:?}");
+        let mut a = attention(h, l, d, dv, scaling);
+        a.g.output(a.out);
+        let ks = kernels(&a.g.build().unwrap());
+        assert_eq!(count_kernels(&a.g, "attn_rows"), 1, "{what}: {ks:?}");
+        for gone in ["gemm", "softmax", "shape_gather"] {
+            assert_eq!(count_kernels(&a.g, gone), 0, "{what}: {ks:?}");
+        }
+        // k's relu; the scaling is gone.
+        assert_eq!(count_kernels(&a.g, "elementwise4"), 1, "{what}: {ks:?}");
+        let [q, k, v] = inputs(h, l, d, dv, (h * l * d + dv) as u64);
+        let (s4, v4) = ([1, h, l, d], [1, h, l, dv]);
+        let got = a.g.run(&[(&s4, &q), (&s4, &k), (&v4, &v)]).unwrap();
+        let scale = match scaling {
+            Scaling::Constant(s) => s,
+            Scaling::None => 1.0,
+        };
+        let (want, _) = reference(&q, &k, &v, (h, l, d, dv), scale);
+        assert_close(&got[0], &want, 2e-5, 2e-4, &what);
+    }
+}
+
+/// Scores that are also a graph output are stored: the chain runs op by op.
+#[test]
+fn scores_with_another_reader_run_op_by_op() {
+    let (h, l, d, dv) = (2, 9, 8, 8);
+    let mut a = attention(h, l, d, dv, Scaling::Constant(0.5));
+    a.g.output(a.out);
+    a.g.output(a.scores);
+    assert_eq!(count_kernels(&a.g, "attn_rows"), 0);
+    assert_eq!(count_kernels(&a.g, "softmax"), 1);
+    let [q, k, v] = inputs(h, l, d, dv, 31);
+    let (s4, v4) = ([1, h, l, d], [1, h, l, dv]);
+    let got = a.g.run(&[(&s4, &q), (&s4, &k), (&v4, &v)]).unwrap();
+    let (want, scores) = reference(&q, &k, &v, (h, l, d, dv), 0.5);
+    assert_close(&got[0], &want, 2e-5, 2e-4, "output");
+    assert_close(&got[1], &scores, 1e-5, 1e-5, "scores");
+}
+
+/// Head dims that are not whole vec4s (or too long for registers) run op by op.
+#[test]
+fn unaligned_or_long_heads_run_op_by_op() {
+    for (h, l, d, dv) in [(2, 6, 6, 8), (2, 6, 8, 6), (1, 3, 68, 4)] {
+        let what = format!("h {h} l {l} d {d} dv {dv}");
+        let mut a = attention(h, l, d, dv, Scaling::Constant(0.3));
+        a.g.output(a.out);
+        assert_eq!(count_kernels(&a.g, "attn_rows"), 0, "{what}");
+        let [q, k, v] = inputs(h, l, d, dv, 41);
+        let (s4, v4) = ([1, h, l, d], [1, h, l, dv]);
+        let got = a.g.run(&[(&s4, &q), (&s4, &k), (&v4, &v)]).unwrap();
+        let (want, _) = reference(&q, &k, &v, (h, l, d, dv), 0.3);
+        assert_close(&got[0], &want, 2e-5, 2e-4, &what);
+    }
+}
