@@ -162,3 +162,40 @@ fn unaligned_or_long_heads_run_op_by_op() {
         assert_close(&got[0], &want, 2e-5, 2e-4, &what);
     }
 }
+
+/// The attention's heads moved next to each other (`permute [0, 2, 1, 3]`, as before the
+/// output projection) are stored there by the attention: no gather. With a second reader of
+/// the attention output, the permute copies as before.
+#[test]
+fn heads_permuted_after_attention_are_stored_in_place() {
+    for (h, l, d, dv, second_reader) in [
+        (4, 65, 16, 16, false),
+        (3, 5, 8, 12, false),
+        (2, 6, 8, 8, true),
+    ] {
+        let what = format!("h {h} l {l} d {d} dv {dv} second reader {second_reader}");
+        let mut a = attention(h, l, d, dv, Scaling::Constant(0.25));
+        let o4 = view(&mut a.g, a.out, &[1, h, l, dv]);
+        let dims = a.g.int_list(&[0, 2, 1, 3]);
+        let moved = a.g.f32(&[1, l, h, dv]);
+        a.g.op("aten.permute_copy.default", &[o4, dims, moved]);
+        let flat = view(&mut a.g, moved, &[1, l, h * dv]);
+        a.g.output(flat);
+        if second_reader {
+            a.g.output(a.out);
+        }
+        let ks = kernels(&a.g.build().unwrap());
+        assert_eq!(count_kernels(&a.g, "attn_rows"), 1, "{what}: {ks:?}");
+        let gathers = count_kernels(&a.g, "shape_gather");
+        assert_eq!(gathers, second_reader as usize, "{what}: {ks:?}");
+        let [q, k, v] = inputs(h, l, d, dv, 51);
+        let (s4, v4) = ([1, h, l, d], [1, h, l, dv]);
+        let got = a.g.run(&[(&s4, &q), (&s4, &k), (&v4, &v)]).unwrap();
+        let (want, _) = reference(&q, &k, &v, (h, l, d, dv), 0.25);
+        let (want_moved, _) = permute_ref(&want, &[1, h, l, dv], &[0, 2, 1, 3]);
+        assert_close(&got[0], &want_moved, 2e-5, 2e-4, &what);
+        if second_reader {
+            assert_close(&got[1], &want, 2e-5, 2e-4, &what);
+        }
+    }
+}

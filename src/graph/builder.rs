@@ -695,6 +695,35 @@ impl<'g> OpBuilder<'g> {
         Some(piece)
     }
 
+    /// Makes the offered dispatch behind `x` (see [`piece`](Self::piece)) write `out` instead,
+    /// with `params` (which say where its results go now): an op that would only move `x`
+    /// into `out` (a permute) leaves its own dispatch out. `false` (nothing changed) when
+    /// `x` may not be taken.
+    pub fn retarget_piece(&mut self, x: ValueId, out: ValueId, params: Vec<u32>) -> bool {
+        if self.piece(x).is_none() {
+            return false;
+        }
+        let root = self.alias_root[x];
+        let Some(&(index, _)) = self.pieces.get(&root) else {
+            return false;
+        };
+        let sizes = self
+            .sizes_of(out)
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default();
+        let d = &mut self.dispatches[index];
+        if d.tensors.first() != Some(&root) || d.params.len() != params.len() {
+            return false;
+        }
+        d.tensors[0] = self.alias_root[out];
+        d.shapes[0] = sizes;
+        d.params = params;
+        let op = d.op_index;
+        self.pieces.remove(&root);
+        self.retargeted.push(op);
+        true
+    }
+
     /// Whether the memory of `root` reaches exactly one op argument besides the outputs and
     /// views that name it: every value sharing it is named once as an output and read once
     /// (by a view of it, or by the one reader), and none is a graph output.

@@ -5,6 +5,7 @@
 //! left out of the build.
 
 use crate::format::ValueId;
+use crate::kernels::attention::AttnRowsParams;
 
 /// What an offered dispatch computed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +24,14 @@ pub enum Piece {
     Scaled { x: ValueId, scale: Scale },
     /// `softmax(x, -1)`.
     Softmax { x: ValueId },
+    /// A whole attention `[heads, lq, dv]` (`attn_rows.comp` with these parameters), which
+    /// may store its rows where a permute would move them.
+    Attention {
+        params: AttnRowsParams,
+        heads: usize,
+        lq: usize,
+        dv: usize,
+    },
 }
 
 /// A scale factor known at build time, or the one element of a tensor (a 0-dim constant

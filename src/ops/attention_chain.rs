@@ -2,7 +2,8 @@
 //! `bmm(softmax(bmm(q, k^T) * scale, -1), v)`, with k^T a transpose the first product reads
 //! in place. The last `bmm` takes the earlier ops over (their dispatches are left out, and the
 //! `[batch, lq, lk]` scores are never stored) and computes the whole chain in one dispatch of
-//! `shaders/attn_rows.comp`, one invocation per query row.
+//! `shaders/attn_rows.comp`, one invocation per query row. A permute that then puts each
+//! row's heads side by side (before the output projection) is stored by that dispatch too.
 //!
 //! Taken only where each intermediate has no other reader, everything is contiguous f32, and
 //! the head dims are whole vec4s of at most [`MAX_HEAD_DIM`] (the row lives in registers);
@@ -12,7 +13,7 @@ use crate::error::Result;
 use crate::format::{DType, ValueId};
 use crate::graph::{OpBuilder, Piece, Scale, TensorInfo};
 use crate::kernels::attention::{AttnRowsParams, AttnRowsSpec, ATTN_ROWS, ATTN_ROWS_TEXEL};
-use crate::kernels::{Elem, Layout};
+use crate::kernels::{Elem, Layout, Params};
 
 /// Query rows per workgroup: 32 wastes less of the last group of short sequences (65 tokens)
 /// than 64.
@@ -147,5 +148,53 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
         .tiles([lq as usize, batch, 1], [ROWS_PER_GROUP, 1, 1]);
     // Without a scale tensor, bind q again in its slot (never read).
     b.dispatch(call, &[out.id, q, k, v.id, scale_id.unwrap_or(q)])?;
+    let heads = batch;
+    b.offer_piece(
+        out.id,
+        Piece::Attention {
+            params,
+            heads,
+            lq: lq as usize,
+            dv,
+        },
+    );
     Ok(true)
+}
+
+/// `permute(x, perm) -> out` when `x` is an attention's `[heads, lq, dv]` output (with a
+/// leading 1: `[1, heads, lq, dv]`) and the permute swaps its heads and rows (attention
+/// before the output projection): the attention dispatch stores each row's heads side by
+/// side in `out` instead, and no copy runs. `false` (nothing recorded) otherwise.
+pub fn store_permuted(
+    b: &mut OpBuilder,
+    x: &TensorInfo,
+    perm: &[usize],
+    out_id: ValueId,
+) -> Result<bool> {
+    let Some(Piece::Attention {
+        mut params,
+        heads,
+        lq,
+        dv,
+    }) = b.piece(x.id)
+    else {
+        return Ok(false);
+    };
+    let swaps = match x.rank() {
+        3 => perm == [1, 0, 2],
+        4 => x.sizes[0] == 1 && perm == [0, 2, 1, 3],
+        _ => false,
+    };
+    let rank = x.rank();
+    if !swaps || x.sizes[rank - 3..] != [heads, lq, dv] || b.tensor(out_id)?.dtype != DType::Float32
+    {
+        return Ok(false);
+    }
+    let out_sizes: Vec<usize> = perm.iter().map(|&d| x.sizes[d]).collect();
+    let out = b.set_output_as(out_id, out_sizes, Layout::Contiguous, Elem::F32)?;
+    // Row i, head h at (i * heads + h) * dv.
+    let dv4 = (dv / 4) as u32;
+    params.o_head = dv4;
+    params.o_row = heads as u32 * dv4;
+    Ok(b.retarget_piece(x.id, out.id, params.words()))
 }

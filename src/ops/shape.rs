@@ -143,6 +143,10 @@ pub fn permute_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     if rank > MAX_RANK {
         return Err(b.unsupported(format!("rank {rank} above {MAX_RANK}")));
     }
+    // An attention's heads moved next to each other: stored there by the attention itself.
+    if super::attention_chain::store_permuted(b, &x, &perm, args[2])? {
+        return Ok(());
+    }
     let out_sizes: Vec<usize> = perm.iter().map(|&d| x.sizes[d]).collect();
     let out = b.set_output(args[2], out_sizes.clone())?;
     check_same_repr(b, &x, &out)?;
