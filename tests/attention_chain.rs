@@ -199,3 +199,61 @@ fn heads_permuted_after_attention_are_stored_in_place() {
         }
     }
 }
+
+/// q, k and v selected from one permuted projection (`qkv.view(1, l, 3, h, d).permute(2, 0,
+/// 3, 1, 4)[0 / 1 / 2]`, a ViT block) are read in place from the projection: the permute
+/// and the selects record nothing. With the permuted tensor also a graph output, they stay.
+#[test]
+fn q_k_v_are_read_from_their_projection() {
+    for (h, l, d, permuted_is_output) in [(4, 65, 16, false), (2, 7, 8, false), (3, 5, 4, true)] {
+        let what = format!("h {h} l {l} d {d} permuted tensor an output {permuted_is_output}");
+        let (s4, st) = ([1, h, l, d], [1, h, d, l]);
+        let mut g = GraphBuilder::new();
+        let x = g.input(&[1, l, 3 * h * d]);
+        let x = relu_op(&mut g, x, &[1, l, 3 * h * d]);
+        let x5 = view(&mut g, x, &[1, l, 3, h, d]);
+        let dims = g.int_list(&[2, 0, 3, 1, 4]);
+        let p = g.f32(&[3, 1, h, l, d]);
+        g.op("aten.permute_copy.default", &[x5, dims, p]);
+        let mut sel = Vec::new();
+        for i in 0..3 {
+            let (dim, index) = (g.int(0), g.int(i));
+            let out = g.f32(&s4);
+            g.op("aten.select_copy.int", &[p, dim, index, out]);
+            sel.push(out);
+        }
+        let dims = g.int_list(&[0, 1, 3, 2]);
+        let kt = g.f32(&st);
+        g.op("aten.permute_copy.default", &[sel[1], dims, kt]);
+        let q3 = view(&mut g, sel[0], &[h, l, d]);
+        let kt3 = view(&mut g, kt, &[h, d, l]);
+        let scores = bmm(&mut g, q3, kt3, &[h, l, l]);
+        let c = g.constant(&[], &[0.5]);
+        let scaled = g.f32(&[h, l, l]);
+        g.op("aten.mul.Tensor", &[scores, c, scaled]);
+        let (dim, half) = (g.int(-1), g.bool(false));
+        let w = g.f32(&[h, l, l]);
+        g.op("aten._softmax.default", &[scaled, dim, half, w]);
+        let v3 = view(&mut g, sel[2], &[h, l, d]);
+        let out = bmm(&mut g, w, v3, &[h, l, d]);
+        g.output(out);
+        if permuted_is_output {
+            g.output(p);
+        }
+        let ks = kernels(&g.build().unwrap());
+        assert_eq!(count_kernels(&g, "attn_rows"), 1, "{what}: {ks:?}");
+        let copies = ks.len() - 2;
+        assert_eq!(copies > 0, permuted_is_output, "{what}: {ks:?}");
+        let xv = Rng::new(61).vec(l * 3 * h * d);
+        let got = g.run(&[(&[1, l, 3 * h * d], &xv)]).unwrap();
+        // q, k, v [h, l, d] from relu(x) [l, 3, h, d]; k gets relu again in the reference.
+        let xr: Vec<f32> = xv.iter().map(|v| v.max(0.0)).collect();
+        let (pv, _) = permute_ref(&xr, &[1, l, 3, h, d], &[2, 0, 3, 1, 4]);
+        let n = h * l * d;
+        let (want, _) = reference(&pv[..n], &pv[n..2 * n], &pv[2 * n..], (h, l, d, d), 0.5);
+        assert_close(&got[0], &want, 2e-5, 2e-4, &what);
+        if permuted_is_output {
+            assert_close(&got[1], &pv, 0.0, 0.0, &what);
+        }
+    }
+}

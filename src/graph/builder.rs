@@ -296,8 +296,13 @@ impl<'g> OpBuilder<'g> {
             .chain(outputs.iter().copied())
             .collect();
         let sizes = &self.sizes;
+        // A dispatch left out offers nothing.
+        let offers: Vec<SlotOffer> = (self.slot_offers.iter())
+            .filter(|o| !self.fused.contains(&o.dispatch))
+            .copied()
+            .collect();
         let (slots, mut dropped) = slots::resolve(
-            &self.slot_offers,
+            &offers,
             &SlotContext {
                 dispatches: &self.dispatches,
                 roots: &roots,
@@ -680,16 +685,28 @@ impl<'g> OpBuilder<'g> {
     /// never written in place. Only with the lifetime arena: the taker reads the piece's
     /// inputs later than the piece would have, which the exporter's plan does not allow.
     pub fn piece(&self, x: ValueId) -> Option<Piece> {
+        self.piece_read_by(x, 1)
+    }
+
+    /// [`piece`](Self::piece) for a piece that `readers` op arguments read, all of which
+    /// the op being built takes over (a tensor split three ways into q, k and v).
+    pub fn piece_read_by(&self, x: ValueId, readers: usize) -> Option<Piece> {
         let root = *self.alias_root.get(x)?;
         let &(_, piece) = self.pieces.get(&root)?;
         let settled = !self.written.contains(&root);
-        (self.alias_activations && settled && self.sole_reader(root)).then_some(piece)
+        (self.alias_activations && settled && self.readers(root) == Some(readers)).then_some(piece)
     }
 
     /// Takes over the dispatch behind `x` (see [`piece`](Self::piece)): it is left out of
     /// the build, and `x` is never written.
     pub fn take_piece(&mut self, x: ValueId) -> Option<Piece> {
-        let piece = self.piece(x)?;
+        self.take_piece_read_by(x, 1)
+    }
+
+    /// [`take_piece`](Self::take_piece) with [`piece_read_by`](Self::piece_read_by)'s
+    /// readers.
+    pub fn take_piece_read_by(&mut self, x: ValueId, readers: usize) -> Option<Piece> {
+        let piece = self.piece_read_by(x, readers)?;
         let (dispatch, _) = self.pieces.remove(&self.alias_root[x])?;
         self.fused.insert(dispatch);
         Some(piece)
@@ -724,16 +741,19 @@ impl<'g> OpBuilder<'g> {
         true
     }
 
-    /// Whether the memory of `root` reaches exactly one op argument besides the outputs and
-    /// views that name it: every value sharing it is named once as an output and read once
-    /// (by a view of it, or by the one reader), and none is a graph output.
-    fn sole_reader(&self, root: ValueId) -> bool {
+    /// How many op arguments read the memory of `root`, besides the views that name it
+    /// (each value sharing it is named once as an output, and a view reads one of them);
+    /// `None` when one of them is a graph output.
+    fn readers(&self, root: ValueId) -> Option<usize> {
         let class: Vec<ValueId> = (self.alias_root.iter().enumerate())
             .filter(|&(_, &r)| r == root)
             .map(|(id, _)| id)
             .collect();
+        if class.iter().any(|&id| self.is_graph_output(id)) {
+            return None;
+        }
         let references: usize = class.iter().map(|&id| self.references(id)).sum();
-        references == 2 * class.len() && !class.iter().any(|&id| self.is_graph_output(id))
+        (references + 1).checked_sub(2 * class.len())
     }
 
     /// Offers the last dispatch, whose spec constant `UP` (1) stores its output `out`, to

@@ -7,6 +7,9 @@
 use crate::format::ValueId;
 use crate::kernels::attention::AttnRowsParams;
 
+/// The largest permute a [`Piece::Permute`] describes.
+pub const MAX_PERMUTE_RANK: usize = 6;
+
 /// What an offered dispatch computed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Piece {
@@ -24,6 +27,18 @@ pub enum Piece {
     Scaled { x: ValueId, scale: Scale },
     /// `softmax(x, -1)`.
     Softmax { x: ValueId },
+    /// `permute(src, perm)` of a contiguous `src` (the first `rank` entries of `perm`).
+    Permute {
+        src: ValueId,
+        perm: [usize; MAX_PERMUTE_RANK],
+        rank: usize,
+    },
+    /// `select(x, dim, index)`.
+    Select {
+        x: ValueId,
+        dim: usize,
+        index: usize,
+    },
     /// A whole attention `[heads, lq, dv]` (`attn_rows.comp` with these parameters), which
     /// may store its rows where a permute would move them.
     Attention {

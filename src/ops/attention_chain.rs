@@ -11,7 +11,7 @@
 
 use crate::error::Result;
 use crate::format::{DType, ValueId};
-use crate::graph::{OpBuilder, Piece, Scale, TensorInfo};
+use crate::graph::{contiguous_strides, OpBuilder, Piece, Scale, TensorInfo};
 use crate::kernels::attention::{AttnRowsParams, AttnRowsSpec, ATTN_ROWS, ATTN_ROWS_TEXEL};
 use crate::kernels::{Elem, Layout, Params};
 
@@ -60,6 +60,122 @@ fn plain_f32(b: &OpBuilder, id: ValueId) -> bool {
     b.layout_of(id) == Layout::Contiguous && b.elem_of(id) == Elem::F32
 }
 
+/// Where the attention reads q, k or v: a tensor and, in vec4s, the offset and strides per
+/// outer index, head and row (the head dim is contiguous).
+#[derive(Debug, Clone, Copy)]
+struct Operand {
+    id: ValueId,
+    off: u32,
+    outer: u32,
+    head: u32,
+    row: u32,
+}
+
+/// How the attention reads q, k and v, with the heads its batch splits into (the rest is
+/// one outer index).
+struct Operands {
+    heads: usize,
+    qkv: [Operand; 3],
+    /// Values whose dispatches are left out (a projection's permute and its selects), each
+    /// with its readers.
+    taken: Vec<(ValueId, usize)>,
+}
+
+/// q, k, v `[batch, rows, dim]` as they are (contiguous f32, read later than before: never
+/// written in place).
+fn as_they_are(b: &OpBuilder, qkv: [(&TensorInfo, usize, usize); 3]) -> Option<Operands> {
+    let ok = qkv
+        .iter()
+        .all(|(t, ..)| plain_f32(b, t.id) && b.may_alias(t));
+    let operand = |(t, rows, dim): (&TensorInfo, usize, usize)| Operand {
+        id: t.id,
+        off: 0,
+        outer: 0,
+        head: (rows * dim / 4) as u32,
+        row: (dim / 4) as u32,
+    };
+    ok.then(|| Operands {
+        heads: qkv[0].0.sizes[0],
+        qkv: qkv.map(operand),
+        taken: Vec::new(),
+    })
+}
+
+/// q, k and v selected from one permuted projection (`permute(view(linear(x)))[0, 1, 2]`, a
+/// ViT block): read in place from the projection, whose permute and selects are left out.
+/// Each is the select's `[outer.., heads, rows, dim]` view of the permute's source.
+fn from_projection(
+    b: &OpBuilder,
+    batch: usize,
+    qkv: [(&TensorInfo, usize, usize); 3],
+) -> Option<Operands> {
+    let mut taken = Vec::new();
+    let mut found: Option<(ValueId, ValueId, usize)> = None;
+    let mut operands = Vec::new();
+    for (t, rows, dim) in qkv {
+        let Piece::Select {
+            x: p,
+            dim: sd,
+            index,
+        } = b.piece(t.id)?
+        else {
+            return None;
+        };
+        let Piece::Permute { src, perm, rank } = b.piece_read_by(p, 3)? else {
+            return None;
+        };
+        let s = b.tensor(src).ok()?;
+        if s.rank() != rank || !plain_f32(b, src) || !b.may_alias(&s) {
+            return None;
+        }
+        let src_strides = contiguous_strides(&s.sizes);
+        let mut sizes: Vec<usize> = perm[..rank].iter().map(|&d| s.sizes[d]).collect();
+        let mut strides: Vec<usize> = perm[..rank].iter().map(|&d| src_strides[d]).collect();
+        let off = index * strides[sd];
+        sizes.remove(sd);
+        strides.remove(sd);
+        let r = sizes.len();
+        if r < 3 || sizes[r - 2..] != [rows, dim] || strides[r - 1] != 1 {
+            return None;
+        }
+        let heads = sizes[r - 3];
+        // The dims before the heads: one outer index (at most one of them longer than 1).
+        let mut outer = (sizes[..r - 3].iter().zip(&strides)).filter(|(&n, _)| n > 1);
+        let outer_stride = outer.next().map_or(0, |(_, &st)| st);
+        let one_outer = outer.next().is_none();
+        let count = sizes[..r - 3].iter().product::<usize>() * heads;
+        let vec4s = [off, outer_stride, strides[r - 3], strides[r - 2]];
+        if !one_outer || count != batch || !vec4s.iter().all(|v| v.is_multiple_of(4)) {
+            return None;
+        }
+        match found {
+            None => found = Some((p, src, heads)),
+            Some(f) if f == (p, src, heads) => {}
+            Some(_) => return None,
+        }
+        taken.push((t.id, 1));
+        let [off, outer, head, row] = vec4s.map(|v| u32::try_from(v / 4).unwrap_or(u32::MAX));
+        operands.push(Operand {
+            id: src,
+            off,
+            outer,
+            head,
+            row,
+        });
+    }
+    let (p, _, heads) = found?;
+    // Three selects of the permute, each a different one of q, k and v.
+    if taken[0].0 == taken[1].0 || taken[1].0 == taken[2].0 || taken[0].0 == taken[2].0 {
+        return None;
+    }
+    taken.push((p, 3));
+    Some(Operands {
+        heads,
+        qkv: [operands[0], operands[1], operands[2]],
+        taken,
+    })
+}
+
 /// `bmm(p, v) -> out` as one attention dispatch when `p` is the end of an attention chain
 /// that may be taken over; `false` (nothing recorded) otherwise.
 pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) -> Result<bool> {
@@ -89,42 +205,54 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
         && batch <= u16::MAX as usize
         && lk > 0
         && u32::try_from(batch * lq * lk.max(d).max(dv)).is_ok();
-    // q and k are read when the chain ends instead of when it starts: nothing may write them
-    // in between (the same condition as sharing a view's memory).
-    let (p_q, k_t) = (b.tensor(q)?, b.tensor(k)?);
-    let settled = b.may_alias(&p_q) && b.may_alias(&k_t);
     let (scale, scale_id) = match chain.scale {
         None => (1.0, None),
         Some(Scale::Value(s)) => (s, None),
         Some(Scale::Tensor(s)) => (1.0, Some(s)),
     };
-    let plain = [q, k, v.id]
-        .into_iter()
-        .chain(scale_id)
-        .all(|t| plain_f32(b, t));
-    if !fits || !settled || !plain {
+    if !fits || !scale_id.is_none_or(|s| plain_f32(b, s)) {
         return Ok(false);
     }
+    // q and k are read when the chain ends instead of when it starts: nothing may write them
+    // (or the projection they come from) in between, the condition for sharing a view's
+    // memory.
+    let (q_t, k_t) = (b.tensor(q)?, b.tensor(k)?);
+    let qkv = [(&q_t, lq, d), (&k_t, lk, d), (v, lk, dv)];
+    let Some(operands) = from_projection(b, batch, qkv).or_else(|| as_they_are(b, qkv)) else {
+        return Ok(false);
+    };
     for &x in &chain.taken {
         b.take_piece(x);
     }
+    for &(x, readers) in &operands.taken {
+        b.take_piece_read_by(x, readers);
+    }
     let out = b.set_output_as(out_id, vec![batch, lq, dv], Layout::Contiguous, Elem::F32)?;
+    let heads = operands.heads;
+    let [qo, ko, vo] = operands.qkv;
     let (d4, dv4) = ((d / 4) as u32, (dv / 4) as u32);
     let (lq, lk) = (lq as u32, lk as u32);
     let params = AttnRowsParams {
         lq,
         lk,
-        heads: batch as u32,
+        heads: heads as u32,
         scale,
-        q_head: lq * d4,
-        q_row: d4,
-        k_head: lk * d4,
-        k_row: d4,
-        v_head: lk * dv4,
-        v_row: dv4,
+        q_off: qo.off,
+        q_outer: qo.outer,
+        q_head: qo.head,
+        q_row: qo.row,
+        k_off: ko.off,
+        k_outer: ko.outer,
+        k_head: ko.head,
+        k_row: ko.row,
+        v_off: vo.off,
+        v_outer: vo.outer,
+        v_head: vo.head,
+        v_row: vo.row,
+        o_off: 0,
+        o_outer: heads as u32 * lq * dv4,
         o_head: lq * dv4,
         o_row: dv4,
-        ..Default::default()
     };
     let spec = AttnRowsSpec {
         D4: d4 as i32,
@@ -133,22 +261,21 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
     };
     // Two dot products per score (max pass, sum pass) and one multiply-add per value.
     let flops = 2 * (batch as u64) * (lq as u64) * (lk as u64) * (2 * d as u64 + dv as u64);
-    // Rows along x, batch entries along y (one per workgroup row: see the shader).
-    let texels = [&p_q, &k_t, v]
-        .iter()
-        .map(|t| t.numel() / 4)
-        .max()
-        .unwrap_or(0);
+    let mut texels = 0;
+    for o in [qo, ko, vo] {
+        texels = texels.max(b.tensor(o.id)?.numel() / 4);
+    }
     let kernel = if b.caps().texel_reads(texels) {
         &ATTN_ROWS_TEXEL
     } else {
         &ATTN_ROWS
     };
+    // Rows along x, batch entries along y (one per workgroup row: see the shader).
     let call = (kernel.call(params).spec(spec).flops(flops))
         .tiles([lq as usize, batch, 1], [ROWS_PER_GROUP, 1, 1]);
     // Without a scale tensor, bind q again in its slot (never read).
-    b.dispatch(call, &[out.id, q, k, v.id, scale_id.unwrap_or(q)])?;
-    let heads = batch;
+    let tensors = [out.id, qo.id, ko.id, vo.id, scale_id.unwrap_or(qo.id)];
+    b.dispatch(call, &tensors)?;
     b.offer_piece(
         out.id,
         Piece::Attention {
@@ -196,5 +323,6 @@ pub fn store_permuted(
     let dv4 = (dv / 4) as u32;
     params.o_head = dv4;
     params.o_row = heads as u32 * dv4;
+    params.o_outer = lq as u32 * params.o_row;
     Ok(b.retarget_piece(x.id, out.id, params.words()))
 }

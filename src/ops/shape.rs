@@ -13,7 +13,10 @@
 use crate::error::Result;
 use crate::format::{DType, Value, ValueId};
 use crate::graph::OpDef;
-use crate::graph::{broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, TensorInfo};
+use crate::graph::{
+    broadcast_shapes, contiguous_strides, normalize_dim, OpBuilder, Piece, TensorInfo,
+    MAX_PERMUTE_RANK,
+};
 use crate::kernels::shape::{
     padded, CastParams, CatParams, CopyParams, ShapeGatherParams, CAST, CAT, CAT_C4, CAT_C4_F16,
     COPY, SHAPE_GATHER,
@@ -160,6 +163,18 @@ pub fn permute_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         && perm[rank - 2..] == [rank - 1, rank - 2];
     if swaps_last_two && out.numel() > 0 {
         b.offer_transpose(out.id, x.id);
+    }
+    // Attention's q, k and v selected from one permuted projection: attention may read them
+    // from its source (ops/attention_chain.rs).
+    if rank <= MAX_PERMUTE_RANK && out.numel() > 0 {
+        let mut dims = [0; MAX_PERMUTE_RANK];
+        dims[..rank].copy_from_slice(&perm);
+        let piece = Piece::Permute {
+            src: x.id,
+            perm: dims,
+            rank,
+        };
+        b.offer_piece(out.id, piece);
     }
     Ok(())
 }
@@ -692,6 +707,12 @@ pub fn select_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     g.strides.remove(d);
     g.emit(b, &out, &x, false)?;
     offer_window(b, &x, &out, d, i as usize);
+    let piece = Piece::Select {
+        x: x.id,
+        dim: d,
+        index: i as usize,
+    };
+    b.offer_piece(out.id, piece);
     Ok(())
 }
 
