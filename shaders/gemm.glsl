@@ -16,6 +16,9 @@ layout(constant_id = 3) const int TM = 4;
 layout(constant_id = 4) const int B_TRANSPOSED = 1;
 layout(constant_id = 5) const int SPLIT = 1;
 layout(constant_id = 6) const int ALIGNED = 7;
+// Applied to each output after the bias: 0 none, else unary_f's op ACT - 1 (an activation that
+// read only the product, taken over: relu, sigmoid, tanh, gelu, gelu tanh, hardswish).
+layout(constant_id = 7) const int ACT = 0;
 struct Params {
     uint m;
     uint k;
@@ -145,6 +148,9 @@ void main() {
                 uint at = bm + min(n0 + j, p.n - 1u) * p.bias_sn;
                 v[j] += p.beta * float(bias[at]);
             }
+        }
+        if (ACT != 0) {
+            for (int j = 0; j < 4; ++j) v[j] = unary_f(ACT - 1, v[j], 0.0);
         }
         uint row = out_base + m * p.n;
         if ((ALIGNED & 4) != 0) {

@@ -2,4 +2,5 @@
 #extension GL_EXT_shader_16bit_storage : require
 #define F16
 #include "common.glsl"
+#include "elementwise_common.glsl"
 #include "gemm.glsl"

@@ -3,4 +3,5 @@
 #define F16
 #define TEXEL_INPUT
 #include "common.glsl"
+#include "elementwise_common.glsl"
 #include "gemm.glsl"

@@ -5,4 +5,5 @@
 #define F16_WEIGHTS
 #define TEXEL_INPUT
 #include "common.glsl"
+#include "elementwise_common.glsl"
 #include "gemm.glsl"

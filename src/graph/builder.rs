@@ -91,6 +91,11 @@ impl Dispatch {
     pub fn access(&self, i: usize) -> Access {
         self.kernel.bindings[i].access
     }
+
+    /// Where the kernel's specialization constant `name` is in [`spec`](Self::spec).
+    pub fn spec_word(&self, name: &str) -> Option<usize> {
+        spec_word(self.kernel, name)
+    }
 }
 
 pub struct OpBuilder<'g> {
@@ -713,10 +718,15 @@ impl<'g> OpBuilder<'g> {
     }
 
     /// Makes the offered dispatch behind `x` (see [`piece`](Self::piece)) write `out` instead,
-    /// with `params` (which say where its results go now): an op that would only move `x`
-    /// into `out` (a permute) leaves its own dispatch out. `false` (nothing changed) when
-    /// `x` may not be taken.
-    pub fn retarget_piece(&mut self, x: ValueId, out: ValueId, params: Vec<u32>) -> bool {
+    /// changed by `edit` (which says how the results go there, and may refuse): an op that
+    /// would only move or map `x` into `out` (a permute, an activation) records nothing.
+    /// `false` (nothing changed) when `x` may not be taken or `edit` refuses.
+    pub fn retarget_piece(
+        &mut self,
+        x: ValueId,
+        out: ValueId,
+        edit: impl FnOnce(&mut Dispatch) -> bool,
+    ) -> bool {
         if self.piece(x).is_none() {
             return false;
         }
@@ -724,20 +734,18 @@ impl<'g> OpBuilder<'g> {
         let Some(&(index, _)) = self.pieces.get(&root) else {
             return false;
         };
-        let sizes = self
-            .sizes_of(out)
-            .map(<[usize]>::to_vec)
-            .unwrap_or_default();
-        let d = &mut self.dispatches[index];
-        if d.tensors.first() != Some(&root) || d.params.len() != params.len() {
+        let mut d = self.dispatches[index].clone();
+        if d.tensors.first() != Some(&root) || !edit(&mut d) {
             return false;
         }
         d.tensors[0] = self.alias_root[out];
-        d.shapes[0] = sizes;
-        d.params = params;
-        let op = d.op_index;
+        d.shapes[0] = self
+            .sizes_of(out)
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default();
+        self.retargeted.push(d.op_index);
+        self.dispatches[index] = d;
         self.pieces.remove(&root);
-        self.retargeted.push(op);
         true
     }
 

@@ -23,6 +23,9 @@ pub enum Piece {
         lk: usize,
         d: usize,
     },
+    /// A matrix product stored contiguously (`gemm.glsl`), which may apply an activation as
+    /// it stores.
+    Product,
     /// `x * scale`.
     Scaled { x: ValueId, scale: Scale },
     /// `softmax(x, -1)`.

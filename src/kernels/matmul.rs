@@ -21,9 +21,10 @@ kernel_params! {
 kernel_params! {
     /// `gemm.comp` specialization: rows per tile, B's orientation, lanes per tile along K,
     /// whole-vec4 loads and stores (K, N and batch strides multiples of 4; any device) or
-    /// gathered scalars (storage-buffer builds only).
+    /// gathered scalars (storage-buffer builds only), and an activation taken over (`ACT`:
+    /// 0 none, else `unary_f`'s op + 1).
     #[allow(non_snake_case)]
-    pub struct GemmSpec { TM: i32, B_TRANSPOSED: i32, SPLIT: i32, ALIGNED: i32 }
+    pub struct GemmSpec { TM: i32, B_TRANSPOSED: i32, SPLIT: i32, ALIGNED: i32, ACT: i32 }
 }
 /// `gemm.comp` and its variants.
 pub static GEMM: Variants<GemmParams, GemmSpec> = Variants {

@@ -324,5 +324,12 @@ pub fn store_permuted(
     params.o_head = dv4;
     params.o_row = heads as u32 * dv4;
     params.o_outer = lq as u32 * params.o_row;
-    Ok(b.retarget_piece(x.id, out.id, params.words()))
+    let words = params.words();
+    Ok(b.retarget_piece(x.id, out.id, |d| {
+        let fits = d.params.len() == words.len();
+        if fits {
+            d.params = words;
+        }
+        fits
+    }))
 }

@@ -101,6 +101,7 @@ fn record(
         B_TRANSPOSED: plan.b_transposed as i32,
         SPLIT: lanes as i32,
         ALIGNED: align_bits,
+        ACT: 0,
     };
     let (global, local) = if split {
         ([n4 * lanes, row_blocks, plan.batch], [lanes as u32, 1, 1])
@@ -142,7 +143,35 @@ fn record(
     };
     let flops = 2 * (plan.batch * m * n * k) as u64;
     let call = kernel.call(p).spec(spec).tiles(global, local).flops(flops);
-    b.dispatch(call, &[out.id, a.id, mat_id, bias_id])
+    b.dispatch(call, &[out.id, a.id, mat_id, bias_id])?;
+    // An activation that only reads the product may be applied as it is stored.
+    b.offer_piece(out.id, Piece::Product);
+    Ok(())
+}
+
+/// `act(x) -> out` for the unary op of `unary.comp`'s code `code` (a parameterless
+/// activation), applied by the product that wrote `x` as it stores (its `ACT`) when the
+/// activation is the product's only reader: the product writes `out`, and the activation
+/// records nothing. `false` (nothing recorded) otherwise.
+pub fn store_activated(
+    b: &mut OpBuilder,
+    x: &TensorInfo,
+    out_id: ValueId,
+    code: i32,
+) -> Result<bool> {
+    if b.piece(x.id) != Some(Piece::Product) || b.tensor(out_id)?.dtype != x.dtype {
+        return Ok(false);
+    }
+    let out = b.set_output_as(out_id, x.sizes.clone(), Layout::Contiguous, b.elem_of(x.id))?;
+    Ok(
+        b.retarget_piece(x.id, out.id, |d| match d.spec_word("ACT") {
+            Some(at) if d.spec[at] == 0 => {
+                d.spec[at] = (code + 1) as u32;
+                true
+            }
+            _ => false,
+        }),
+    )
 }
 
 /// Rows of A per invocation (`TM`): up to 4 on GPUs. On CPU devices up to 16 while at least

@@ -157,6 +157,14 @@ fn build(b: &mut OpBuilder, args: &[ValueId], kind: Kind) -> Result<()> {
 fn emit(b: &mut OpBuilder, input: ValueId, out: ValueId, kind: Kind, param: f64) -> Result<()> {
     let x = b.tensor(input)?;
     let float_op = (kind as i32) <= Kind::LeakyRelu as i32;
+    // An activation of a matrix product, applied as the product stores.
+    let activation = matches!(
+        kind,
+        Kind::Relu | Kind::Sigmoid | Kind::Tanh | Kind::GeluErf | Kind::GeluTanh | Kind::Hardswish
+    );
+    if activation && x.is_float() && super::matmul::store_activated(b, &x, out, kind as i32)? {
+        return Ok(());
+    }
     if float_op
         && elementwise4::unary(
             b,

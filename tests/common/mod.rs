@@ -554,3 +554,41 @@ pub fn mlp() -> Mlp {
     let want = linear_ref(&h, 4, 32, &w2, &b2, 8);
     Mlp { g, x, want }
 }
+
+/// erf in f64: Taylor series below 2.5, continued fraction for erfc above.
+pub fn erf64(x: f64) -> f64 {
+    let a = x.abs();
+    let v = if a < 2.5 {
+        let (mut term, mut sum, mut n) = (a, a, 0.0);
+        while term.abs() > 1e-17 * sum.abs() {
+            n += 1.0;
+            term *= -a * a / n;
+            sum += term / (2.0 * n + 1.0);
+            if n > 200.0 {
+                break;
+            }
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    } else {
+        // erfc(a) = exp(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...))))
+        let mut f = a;
+        for k in (1..80).rev() {
+            f = a + (k as f64 / 2.0) / f;
+        }
+        1.0 - (-a * a).exp() / std::f64::consts::PI.sqrt() / f
+    };
+    v.copysign(x)
+}
+
+/// GELU (erf form) in f64.
+pub fn gelu_ref(x: f32) -> f32 {
+    let x = x as f64;
+    (0.5 * x * (1.0 + erf64(x / std::f64::consts::SQRT_2))) as f32
+}
+
+/// GELU (tanh form) in f64.
+pub fn gelu_tanh_ref(x: f32) -> f32 {
+    let x = x as f64;
+    let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+    (0.5 * x * (1.0 + inner.tanh())) as f32
+}
