@@ -19,6 +19,9 @@ layout(constant_id = 6) const int ALIGNED = 7;
 // Applied to each output after the bias: 0 none, else unary_f's op ACT - 1 (an activation that
 // read only the product, taken over: relu, sigmoid, tanh, gelu, gelu tanh, hardswish).
 layout(constant_id = 7) const int ACT = 0;
+// 1: add the Residual binding (the output's shape and format) after the bias: a residual add
+// that read only the product, taken over.
+layout(constant_id = 8) const int RESIDUAL = 0;
 struct Params {
     uint m;
     uint k;
@@ -52,6 +55,7 @@ layout(std430, set = 0, binding = 3) readonly buffer B1 { SCALAR_T b1[]; } B1_;
 #define LOAD_A1(i) float(A1_.a1[i])
 #define LOAD_B1(i) float(B1_.b1[i])
 #endif
+layout(std430, set = 0, binding = 5) readonly buffer Residual { SCALAR_T r1[]; };
 #if defined(F16) || defined(F16_WEIGHTS)
 layout(std430, set = 0, binding = 4) readonly buffer Bias { float16_t bias[]; };
 #else
@@ -149,10 +153,13 @@ void main() {
                 v[j] += p.beta * float(bias[at]);
             }
         }
+        uint row = out_base + m * p.n;
+        if (RESIDUAL != 0) {
+            for (uint j = 0u; j < 4u; ++j) v[j] += float(r1[row + min(n0 + j, p.n - 1u)]);
+        }
         if (ACT != 0) {
             for (int j = 0; j < 4; ++j) v[j] = unary_f(ACT - 1, v[j], 0.0);
         }
-        uint row = out_base + m * p.n;
         if ((ALIGNED & 4) != 0) {
             o[row / 4u + n4] = STORE_T(v);
         } else {

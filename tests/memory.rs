@@ -10,7 +10,7 @@ use etvk::runtime::{CompileSpecs, Delegate};
 const F: u64 = 4; // bytes per element on the GPU
 
 const W: u64 = (32 * 16 + 32 + 8 * 32 + 8) * F;
-/// Arena: the first linear applies the relu as it stores (tests/gemm_activation.rs), so the
+/// Arena: the first linear applies the relu as it stores (tests/gemm_epilogue.rs), so the
 /// pre-activation h1 is never stored: x (256 B) and h2 (512 B) are live together at the first
 /// linear, and y (128 B) fits in x's slot.
 const A_ARENA: u64 = 256 + 512;

@@ -749,6 +749,23 @@ impl<'g> OpBuilder<'g> {
         true
     }
 
+    /// The index of the offered dispatch behind `x`, if any.
+    pub fn piece_dispatch(&self, x: ValueId) -> Option<usize> {
+        let root = *self.alias_root.get(x)?;
+        self.pieces.get(&root).map(|&(index, _)| index)
+    }
+
+    /// Whether a dispatch after `index` (or one yet to come: written in place by some op)
+    /// writes the memory of `id`.
+    pub fn written_since(&self, id: ValueId, index: usize) -> bool {
+        let root = self.alias_root[id];
+        self.written.contains(&root)
+            || (self.dispatches.iter().skip(index + 1)).any(|d| {
+                (d.tensors.iter().enumerate())
+                    .any(|(i, &t)| self.alias_root[t] == root && d.access(i).writes())
+            })
+    }
+
     /// How many op arguments read the memory of `root`, besides the views that name it
     /// (each value sharing it is named once as an output, and a view reads one of them);
     /// `None` when one of them is a graph output.

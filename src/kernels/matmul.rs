@@ -21,16 +21,29 @@ kernel_params! {
 kernel_params! {
     /// `gemm.comp` specialization: rows per tile, B's orientation, lanes per tile along K,
     /// whole-vec4 loads and stores (K, N and batch strides multiples of 4; any device) or
-    /// gathered scalars (storage-buffer builds only), and an activation taken over (`ACT`:
-    /// 0 none, else `unary_f`'s op + 1).
+    /// gathered scalars (storage-buffer builds only), and an activation or a residual add
+    /// taken over (`ACT`: 0 none, else `unary_f`'s op + 1; `RESIDUAL`: 1 adds binding 5).
     #[allow(non_snake_case)]
-    pub struct GemmSpec { TM: i32, B_TRANSPOSED: i32, SPLIT: i32, ALIGNED: i32, ACT: i32 }
+    pub struct GemmSpec {
+        TM: i32,
+        B_TRANSPOSED: i32,
+        SPLIT: i32,
+        ALIGNED: i32,
+        ACT: i32,
+        RESIDUAL: i32,
+    }
 }
 /// `gemm.comp` and its variants.
 pub static GEMM: Variants<GemmParams, GemmSpec> = Variants {
     buffer: Kernel::new(
         &shaders::GEMM,
-        &[write("Out"), read("A"), read("B"), read("Bias")],
+        &[
+            write("Out"),
+            read("A"),
+            read("B"),
+            read("Bias"),
+            read("Residual"),
+        ],
     ),
     texel: Kernel::new(
         &shaders::GEMM_TEXEL,
@@ -39,6 +52,7 @@ pub static GEMM: Variants<GemmParams, GemmSpec> = Variants {
             read_texels("A"),
             read_texels("B"),
             read("Bias"),
+            read("Residual"),
         ],
     ),
     buffer_f16: Kernel::new(
@@ -48,6 +62,7 @@ pub static GEMM: Variants<GemmParams, GemmSpec> = Variants {
             read("A").f16(),
             read("B").f16(),
             read("Bias").f16(),
+            read("Residual").f16(),
         ],
     ),
     texel_f16: Kernel::new(
@@ -57,6 +72,7 @@ pub static GEMM: Variants<GemmParams, GemmSpec> = Variants {
             read_texels("A").f16(),
             read_texels("B").f16(),
             read("Bias").f16(),
+            read("Residual").f16(),
         ],
     ),
 };
@@ -69,5 +85,6 @@ pub static GEMM_TEXEL_W16: Kernel<GemmParams, GemmSpec> = Kernel::new(
         read_texels("A"),
         read_texels("B").f16(),
         read("Bias").f16(),
+        read("Residual"),
     ],
 );

@@ -127,6 +127,17 @@ fn arith(b: &mut OpBuilder, args: &[ValueId], op: Op) -> Result<()> {
     let alpha = if with_alpha { b.double(args[2])? } else { 1.0 };
     let a = b.tensor(args[0])?;
     let other = Operand::read(b, args[1])?;
+    let out_id = *args.last().expect("checked arity");
+    // A residual add of a matrix product, added as the product stores.
+    if let (Op::Add, Operand::Tensor(t)) = (op, &other) {
+        if alpha == 1.0 && a.is_float() {
+            for (x, residual) in [(&a, t), (t, &a)] {
+                if super::matmul::store_with_residual(b, x, residual, out_id)? {
+                    return Ok(());
+                }
+            }
+        }
+    }
     emit(
         b,
         op,

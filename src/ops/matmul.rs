@@ -102,6 +102,7 @@ fn record(
         SPLIT: lanes as i32,
         ALIGNED: align_bits,
         ACT: 0,
+        RESIDUAL: 0,
     };
     let (global, local) = if split {
         ([n4 * lanes, row_blocks, plan.batch], [lanes as u32, 1, 1])
@@ -143,7 +144,8 @@ fn record(
     };
     let flops = 2 * (plan.batch * m * n * k) as u64;
     let call = kernel.call(p).spec(spec).tiles(global, local).flops(flops);
-    b.dispatch(call, &[out.id, a.id, mat_id, bias_id])?;
+    // No residual: bind A again in its slot (never read).
+    b.dispatch(call, &[out.id, a.id, mat_id, bias_id, a.id])?;
     // An activation that only reads the product may be applied as it is stored.
     b.offer_piece(out.id, Piece::Product);
     Ok(())
@@ -163,15 +165,58 @@ pub fn store_activated(
         return Ok(false);
     }
     let out = b.set_output_as(out_id, x.sizes.clone(), Layout::Contiguous, b.elem_of(x.id))?;
-    Ok(
-        b.retarget_piece(x.id, out.id, |d| match d.spec_word("ACT") {
-            Some(at) if d.spec[at] == 0 => {
+    Ok(b.retarget_piece(x.id, out.id, |d| {
+        match (d.spec_word("ACT"), d.spec_word("RESIDUAL")) {
+            // One epilogue at a time: the order of the two is then the graph's.
+            (Some(at), Some(res)) if d.spec[at] == 0 && d.spec[res] == 0 => {
                 d.spec[at] = (code + 1) as u32;
                 true
             }
             _ => false,
-        }),
-    )
+        }
+    }))
+}
+
+/// `x + residual -> out` (or `residual + x`; alpha 1) added by the product that wrote `x` as
+/// it stores, when the add is the product's only reader and `residual` (the same shape and
+/// storage) holds its final values when the product runs: nothing writes it after the
+/// product's dispatch. The product writes `out`, and the add records nothing. `false`
+/// (nothing recorded) otherwise.
+pub fn store_with_residual(
+    b: &mut OpBuilder,
+    x: &TensorInfo,
+    residual: &TensorInfo,
+    out_id: ValueId,
+) -> Result<bool> {
+    let same = residual.sizes == x.sizes
+        && residual.dtype == x.dtype
+        && b.tensor(out_id)?.dtype == x.dtype
+        && b.layout_of(residual.id) == Layout::Contiguous
+        && b.elem_of(residual.id) == b.elem_of(x.id);
+    if !same || b.piece(x.id) != Some(Piece::Product) {
+        return Ok(false);
+    }
+    let Some(since) = b.piece_dispatch(x.id) else {
+        return Ok(false);
+    };
+    if b.written_since(residual.id, since) {
+        return Ok(false);
+    }
+    let out = b.set_output_as(out_id, x.sizes.clone(), Layout::Contiguous, b.elem_of(x.id))?;
+    let sizes = residual.sizes.clone();
+    Ok(b.retarget_piece(x.id, out.id, |d| {
+        match (d.spec_word("ACT"), d.spec_word("RESIDUAL")) {
+            (Some(at), Some(res))
+                if d.spec[at] == 0 && d.spec[res] == 0 && d.tensors.len() == 5 =>
+            {
+                d.spec[res] = 1;
+                d.tensors[4] = residual.id;
+                d.shapes[4] = sizes;
+                true
+            }
+            _ => false,
+        }
+    }))
 }
 
 /// Rows of A per invocation (`TM`): up to 4 on GPUs. On CPU devices up to 16 while at least

@@ -182,7 +182,16 @@ impl GraphBuilder {
 
     /// Builds, runs on float32 inputs, and returns the outputs as f32 vectors.
     pub fn run(&self, inputs: &[(&[usize], &[f32])]) -> etvk::Result<Vec<Vec<f32>>> {
-        let mut d = self.build()?;
+        self.run_with(&CompileSpecs::default(), inputs)
+    }
+
+    /// [`run`](Self::run) with the given compile specs.
+    pub fn run_with(
+        &self,
+        specs: &CompileSpecs,
+        inputs: &[(&[usize], &[f32])],
+    ) -> etvk::Result<Vec<Vec<f32>>> {
+        let mut d = self.build_with(specs)?;
         let inputs: Vec<InputValue> = inputs
             .iter()
             .map(|(s, v)| InputValue::Tensor(HostTensor::from_f32(s.to_vec(), v).unwrap()))
