@@ -32,6 +32,9 @@ layout(constant_id = 11) const int SPLIT = 1;
 layout(constant_id = 12) const int POOL = 1;
 layout(constant_id = 13) const int UP = 1;
 layout(constant_id = 14) const int FOLD_ROWS = 0;
+// 1: store the output contiguous [N, H * W, C] (C a multiple of 4, UP = 1): the tokens of a
+// patch embedding, whose flatten + transpose dispatches are then not recorded.
+layout(constant_id = 15) const int OUT_NHWC = 0;
 const int SPAN = (TILE_W - 1) * SW + (KW - 1) * DW + 1;
 struct Params {
     int h_in;
@@ -136,7 +139,11 @@ void main() {
         uint w_store = uint(p.w_out * UP);
         uint out_base = ((n * p.oc4 + oc) * uint(p.h_out * UP) + uint(oh * UP)) * w_store;
         for (int t = 0; t < TILE_W; ++t) {
-            if (ow0 + t < p.w_out) {
+            if (ow0 + t < p.w_out && OUT_NHWC != 0) {
+                vec4 v = clamp(acc[j * TILE_W + t] + b, p.clamp_min, p.clamp_max);
+                uint pos = (n * uint(p.h_out) + uint(oh)) * uint(p.w_out) + uint(ow0 + t);
+                o[pos * p.oc4 + oc] = STORE_T(v);
+            } else if (ow0 + t < p.w_out) {
                 vec4 v = clamp(acc[j * TILE_W + t] + b, p.clamp_min, p.clamp_max);
                 uint at = out_base + uint((ow0 + t) * UP);
                 for (int dy = 0; dy < UP; ++dy) {

@@ -42,6 +42,63 @@ fn patch_embedding_matches() {
     assert_close(&got[0], &want, 1e-4, 1e-4, "patch embedding");
 }
 
+/// The patch embedding's tokens: conv [2, C, 2, 3] -> view [2, C, 6] -> permute [0, 2, 1]
+/// -> [2, 6, C]. With C a multiple of 4 and nothing else reading the convolution, it stores
+/// the tokens itself (no unpacking copy, no gather); with C = 6, or the convolution's output
+/// also a graph output, the copies stay. Against conv2d_ref + permute_ref.
+fn patch_tokens_match() {
+    for (co, conv_out_too) in [(12, false), (6, false), (12, true)] {
+        let what = format!("{co} channels, convolution an output {conv_out_too}");
+        let (xs, ws) = ([2, 3, 16, 24], [co, 3, 8, 8]);
+        let mut rng = Rng::new(32);
+        let (xv, wv, bv) = (rng.vec(2 * 3 * 16 * 24), rng.vec(co * 3 * 64), rng.vec(co));
+        let mut g = GraphBuilder::new();
+        let x = g.input(&xs);
+        let w = g.constant(&ws, &wv);
+        let b = g.constant(&[co], &bv);
+        let (s, p, d) = (
+            g.int_list(&[8, 8]),
+            g.int_list(&[0, 0]),
+            g.int_list(&[1, 1]),
+        );
+        let (t, op, groups) = (g.bool(false), g.int_list(&[0, 0]), g.int(1));
+        let out = g.f32(&[2, co, 2, 3]);
+        g.op(
+            "aten.convolution.default",
+            &[x, w, b, s, p, d, t, op, groups, out],
+        );
+        let shape = g.int_list(&[2, co as i64, 6]);
+        let flat = g.f32(&[2, co, 6]);
+        g.op("aten.view_copy.default", &[out, shape, flat]);
+        let dims = g.int_list(&[0, 2, 1]);
+        let tokens = g.f32(&[2, 6, co]);
+        g.op("aten.permute_copy.default", &[flat, dims, tokens]);
+        g.output(tokens);
+        if conv_out_too {
+            g.output(out);
+        }
+        let ks = kernels(&g.build().unwrap());
+        let stored = co % 4 == 0 && !conv_out_too;
+        let copies = ks
+            .iter()
+            .any(|k| k == "from_channels4" || k == "shape_gather");
+        assert_eq!(copies, !stored, "{what}: {ks:?}");
+        let got = g.run(&[(&xs, &xv)]).unwrap();
+        let win = Window {
+            kernel: [8, 8],
+            stride: [8, 8],
+            padding: [0, 0],
+            dilation: [1, 1],
+        };
+        let (want, _) = conv2d_ref(&xv, xs, &wv, ws, &bv, &win);
+        let (want_tokens, _) = permute_ref(&want, &[2, co, 6], &[0, 2, 1]);
+        assert_close(&got[0], &want_tokens, 1e-4, 1e-4, &what);
+        if conv_out_too {
+            assert_close(&got[1], &want, 1e-4, 1e-4, &what);
+        }
+    }
+}
+
 #[test]
 fn fixtures_match_pytorch_under_every_tiling() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
@@ -53,11 +110,13 @@ fn fixtures_match_pytorch_under_every_tiling() {
         })
         .collect();
     patch_embedding_matches();
+    patch_tokens_match();
     // positions, output-channel blocks, split lanes.
     for tiling in ["2,1,4", "2,1,16", "4,1,8", "1,2,2", "8,2,1", "4,4,1"] {
         // The only test of this binary: setting the variable is race-free.
         std::env::set_var(etvk::ops::conv::CONV_TILING_ENV, tiling);
         patch_embedding_matches();
+        patch_tokens_match();
         let ran = run_all(dirs.clone());
         assert!(ran.len() >= 10, "expected many conv fixtures, ran {ran:?}");
         eprintln!("tiling {tiling}: {} fixtures", ran.len());

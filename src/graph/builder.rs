@@ -133,6 +133,8 @@ pub struct OpBuilder<'g> {
     retargeted: Vec<usize>,
     /// Dispatches a later op may take over whole: output root -> (dispatch, what it computed).
     pieces: HashMap<ValueId, (usize, Piece)>,
+    /// Contiguous copies of channels-packed tensors: copy -> (dispatch, source root).
+    unpacked: HashMap<ValueId, (usize, ValueId)>,
     /// The graph runs at its serialized sizes only (no dynamic shapes asked for): a plan may
     /// depend on them (concatenation slots).
     static_sizes: bool,
@@ -199,6 +201,7 @@ impl<'g> OpBuilder<'g> {
             upsamplers: HashMap::new(),
             retargeted: Vec::new(),
             pieces: HashMap::new(),
+            unpacked: HashMap::new(),
             static_sizes: true,
             ints: vec![None; graph.values.len()],
             host_values: vec![None; graph.values.len()],
@@ -449,6 +452,10 @@ impl<'g> OpBuilder<'g> {
                 _ => &FROM_CHANNELS4,
             };
             self.push_dispatch(kernel.call(p).linear(texels), tensors)?;
+            if layout == Layout::Contiguous {
+                let dispatch = self.dispatches.len() - 1;
+                self.unpacked.insert(converted, (dispatch, root));
+            }
         } else {
             let count = layout.stored_elements(&sizes);
             let p = ConvertParams {
@@ -746,6 +753,39 @@ impl<'g> OpBuilder<'g> {
         self.retargeted.push(d.op_index);
         self.dispatches[index] = d;
         self.pieces.remove(&root);
+        true
+    }
+
+    /// When `x` is (a view of) the contiguous copy of a channels-packed tensor and the op
+    /// being built is the copy's only reader (through views, no graph output): the tensor it
+    /// copies. See [`take_unpacked`](Self::take_unpacked).
+    pub fn unpacked_source(&self, x: ValueId) -> Option<ValueId> {
+        let root = *self.alias_root.get(x)?;
+        let &(_, src) = self.unpacked.get(&root)?;
+        // The copy is the builder's; the views of it are the graph's, each named once as an
+        // output and read once (by a view of it or the one reader).
+        let views: Vec<ValueId> = (self.alias_root.iter().enumerate())
+            .filter(|&(id, &r)| r == root && id != root)
+            .map(|(id, _)| id)
+            .collect();
+        let references: usize = views.iter().map(|&id| self.references(id)).sum();
+        let outputs = views.iter().any(|&id| self.is_graph_output(id));
+        (self.alias_activations && !views.is_empty() && references == 2 * views.len() && !outputs)
+            .then_some(src)
+    }
+
+    /// Leaves out the copy behind `x` (see [`unpacked_source`](Self::unpacked_source)): the
+    /// op being built has its source stored where it wants it.
+    pub fn take_unpacked(&mut self, x: ValueId) -> bool {
+        if self.unpacked_source(x).is_none() {
+            return false;
+        }
+        let root = self.alias_root[x];
+        let Some((dispatch, _)) = self.unpacked.remove(&root) else {
+            return false;
+        };
+        self.fused.insert(dispatch);
+        self.converted.retain(|_, c| *c != root);
         true
     }
 

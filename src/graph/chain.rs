@@ -26,6 +26,9 @@ pub enum Piece {
     /// A matrix product stored contiguously (`gemm.glsl`), which may apply an activation as
     /// it stores.
     Product,
+    /// A convolution storing a channels-packed output (`conv2d_tiled.glsl`), which may store
+    /// it as tokens `[N, H*W, C]` instead.
+    Conv,
     /// `x * scale`.
     Scaled { x: ValueId, scale: Scale },
     /// `softmax(x, -1)`.

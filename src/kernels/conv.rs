@@ -110,7 +110,8 @@ kernel_params! {
     /// `conv2d_tiled.comp` specialization: kernel size, stride, dilation, output-channel
     /// blocks per invocation, the max pool taken while loading (1: none, 2: 2x2), the
     /// nearest upsampling of the stored outputs (1: none, 2: 2x) and whether split lanes fold
-    /// (input block, kernel row) pairs instead of whole input blocks (1: a single block).
+    /// (input block, kernel row) pairs instead of whole input blocks (1: a single block), and
+    /// whether the output is stored contiguous `[N, H*W, C]` (1) instead of channels-packed.
     #[allow(non_snake_case)]
     pub struct ConvTiledSpec {
         KH: i32,
@@ -125,6 +126,7 @@ kernel_params! {
         POOL: i32,
         UP: i32,
         FOLD_ROWS: i32,
+        OUT_NHWC: i32,
     }
 }
 

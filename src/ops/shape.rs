@@ -146,8 +146,11 @@ pub fn permute_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     if rank > MAX_RANK {
         return Err(b.unsupported(format!("rank {rank} above {MAX_RANK}")));
     }
-    // An attention's heads moved next to each other: stored there by the attention itself.
-    if super::attention_chain::store_permuted(b, &x, &perm, args[2])? {
+    // An attention's heads moved next to each other, or a convolution's output turned into
+    // tokens: stored there by the attention or the convolution itself.
+    if super::attention_chain::store_permuted(b, &x, &perm, args[2])?
+        || super::conv::store_tokens(b, &x, &perm, args[2])?
+    {
         return Ok(());
     }
     let out_sizes: Vec<usize> = perm.iter().map(|&d| x.sizes[d]).collect();

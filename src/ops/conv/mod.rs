@@ -8,6 +8,7 @@
 //! run time) on contiguous ones (`shaders/conv2d.comp`, `shaders/conv_transpose2d.comp`).
 
 mod packed;
+pub use packed::store_tokens;
 
 pub use packed::{local_2d, CONV_TILING_ENV};
 

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::format::DType;
 use crate::format::ValueId;
 use crate::gpu::DeviceKind;
-use crate::graph::{OpBuilder, TensorInfo};
+use crate::graph::{OpBuilder, Piece, TensorInfo};
 use crate::kernels::conv::{
     ConvDwParams, ConvDwSpec, ConvPwParams, ConvPwSpec, ConvTiledParams, ConvTiledSpec, CONV2D_DW,
     CONV2D_DW_W16, CONV2D_PW, CONV2D_PW_NCHW, CONV2D_PW_W16, CONV2D_TILED, CONV2D_TILED_NCHW,
@@ -264,6 +264,7 @@ pub fn build(
                 POOL: pool,
                 UP: 1,
                 FOLD_ROWS: (fold_rows && t.split > 1) as i32,
+                OUT_NHWC: 0,
             };
             let tiles = g.wo.div_ceil(t.positions);
             let (global, local) = if t.split > 1 {
@@ -283,6 +284,8 @@ pub fn build(
             b.dispatch(call, &[out.id, src.id, packed_w, bias_id])?;
             // A nearest 2x upsampling that is this output's only reader may be stored here.
             b.offer_upsampler(out.id);
+            // So may a flatten + transpose to tokens (a patch embedding).
+            b.offer_piece(out.id, Piece::Conv);
         }
     }
     Ok(true)
@@ -455,4 +458,42 @@ fn texel_reads(b: &OpBuilder, x: &TensorInfo, weights: Packing) -> bool {
     let texels = Layout::Channels4.stored_elements(&x.sizes) / 4;
     let caps = b.caps();
     caps.texel_reads(texels) && caps.texel_reads(weights.packed_len() / 4)
+}
+
+/// `permute(x, [0, 2, 1]) -> out` where `x` `[N, C, H*W]` is the flattened output of a tiled
+/// convolution (a patch embedding's tokens, transposed), read by nothing else: the
+/// convolution stores `out` (`[N, H*W, C]`, `OUT_NHWC`) itself, and neither the unpacking
+/// copy of its output nor the permute is recorded. `false` (nothing recorded) otherwise.
+pub fn store_tokens(
+    b: &mut OpBuilder,
+    x: &TensorInfo,
+    perm: &[usize],
+    out_id: ValueId,
+) -> Result<bool> {
+    if perm != [0, 2, 1] {
+        return Ok(false);
+    }
+    let Some(conv_out) = b.unpacked_source(x.id) else {
+        return Ok(false);
+    };
+    let c = b.tensor(conv_out)?;
+    let fits = c.rank() == 4
+        && c.sizes[1].is_multiple_of(4)
+        && x.sizes == [c.sizes[0], c.sizes[1], c.sizes[2] * c.sizes[3]]
+        && b.tensor(out_id)?.dtype == x.dtype;
+    if !fits || b.piece(conv_out) != Some(Piece::Conv) {
+        return Ok(false);
+    }
+    let sizes = vec![x.sizes[0], x.sizes[2], x.sizes[1]];
+    let out = b.set_output_as(out_id, sizes, Layout::Contiguous, b.elem_of(x.id))?;
+    let stored = b.retarget_piece(conv_out, out.id, |d| {
+        match (d.spec_word("OUT_NHWC"), d.spec_word("UP")) {
+            (Some(at), Some(up)) if d.spec[up] == 1 => {
+                d.spec[at] = 1;
+                true
+            }
+            _ => false,
+        }
+    });
+    Ok(stored && b.take_unpacked(x.id))
 }
