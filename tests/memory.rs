@@ -28,11 +28,14 @@ fn run(d: &mut Delegate, m: &Mlp) {
     assert_close(&out[0].to_f32_vec(), &m.want, 1e-4, 1e-4, "mlp output");
 }
 
+/// Inputs are copied into device memory on every device (no direct I/O, which discrete GPUs
+/// use by default), so that x is an activation of the plan everywhere.
 fn specs(direct: bool, ring: Option<u64>, legacy: bool) -> CompileSpecs {
     CompileSpecs {
         direct_upload: Some(direct),
         staging_ring_bytes: ring,
         legacy_load_order: Some(legacy),
+        direct_io: Some(false),
         ..Default::default()
     }
 }
@@ -320,6 +323,7 @@ fn planner_choice_is_respected_and_both_are_correct() {
     for planner in [1u32, 2] {
         let s = CompileSpecs {
             activation_planner: Some(planner),
+            direct_io: Some(false),
             ..Default::default()
         };
         let mut d = m.g.build_with(&s).unwrap();
