@@ -13,6 +13,9 @@ layout(constant_id = 3) const int D4 = 4;
 layout(constant_id = 4) const int DV4 = 4;
 // 1: multiply the scores by the Scale binding's first element too.
 layout(constant_id = 5) const int SCALE_TENSOR = 0;
+// Invocations per query row (GPUs: a row's keys split LANES ways, the max, the weight sum and
+// the accumulators merged in shared memory; 1 on CPU devices).
+layout(constant_id = 6) const int LANES = 1;
 struct Params {
     uint lq;
     uint lk;
@@ -56,12 +59,39 @@ layout(std430, set = 0, binding = 4) readonly buffer V { vec4 v[]; } V_;
 #endif
 layout(std430, set = 0, binding = 5) readonly buffer Scale { float scale_t[]; };
 
+// Per invocation of a workgroup (at most 64): a score or weight sum, and the accumulators.
+shared float team_s[LANES > 1 ? 64 : 1];
+shared vec4 team_acc[LANES > 1 ? 64 * DV4 : 1];
+
+// Combines `v` over the LANES invocations of a row (max when `is_max`, else the sum); every
+// invocation of the workgroup must reach it (barriers).
+float team_combine(float v, uint slot, uint lane, bool is_max) {
+    team_s[slot] = v;
+    barrier();
+    for (uint s = uint(LANES) / 2u; s > 0u; s >>= 1) {
+        if (lane < s) {
+            float o = team_s[slot + s];
+            team_s[slot] = is_max ? max(team_s[slot], o) : team_s[slot] + o;
+        }
+        barrier();
+    }
+    float r = team_s[slot - lane];
+    barrier();
+    return r;
+}
+
 void main() {
-    // Grid: x = query rows, y = batch entries (t): the key and value addresses are uniform
-    // over a workgroup.
-    uint i = gl_GlobalInvocationID.x;
-    if (i >= p.lq) return;
-    uint t = gl_WorkGroupID.y;
+    // Grid (LANES = 1): x = query rows, y = batch entries (t). Split (LANES > 1): x = the lanes
+    // of a row, y = query rows, z = batch entries. t comes from the workgroup id, so the key
+    // and value addresses are uniform over a workgroup.
+    uint lane = LANES > 1 ? gl_LocalInvocationID.x : 0u;
+    uint i = LANES > 1 ? gl_GlobalInvocationID.y : gl_GlobalInvocationID.x;
+    uint t = LANES > 1 ? gl_WorkGroupID.z : gl_WorkGroupID.y;
+    bool live = i < p.lq;
+    // Split rows all reach the barriers; the others may leave at once.
+    if (LANES == 1 && !live) return;
+    i = min(i, p.lq - 1u);
+    uint slot = gl_LocalInvocationIndex;
     uint h = t % p.heads;
     uint outer = t / p.heads;
     uint qb = p.q_off + outer * p.q_outer + h * p.q_head + i * p.q_row;
@@ -75,17 +105,18 @@ void main() {
     for (int e = 0; e < D4; ++e) qv[e] = LOAD_Q(qb + uint(e));
 
     float mx = uintBitsToFloat(0xff800000u);
-    for (uint j = 0u; j < p.lk; ++j) {
+    for (uint j = lane; j < p.lk; j += uint(LANES)) {
         uint kr = kb + j * p.k_row;
         float s = 0.0;
         for (int e = 0; e < D4; ++e) s += dot(qv[e], LOAD_K(kr + uint(e)));
         mx = max(mx, s * scale);
     }
+    if (LANES > 1) mx = team_combine(mx, slot, lane, true);
 
     vec4 acc[DV4];
     for (int e = 0; e < DV4; ++e) acc[e] = vec4(0.0);
     float l = 0.0;
-    for (uint j = 0u; j < p.lk; ++j) {
+    for (uint j = lane; j < p.lk; j += uint(LANES)) {
         uint kr = kb + j * p.k_row;
         float s = 0.0;
         for (int e = 0; e < D4; ++e) s += dot(qv[e], LOAD_K(kr + uint(e)));
@@ -93,6 +124,21 @@ void main() {
         l += w;
         uint vr = vb + j * p.v_row;
         for (int e = 0; e < DV4; ++e) acc[e] += w * LOAD_V(vr + uint(e));
+    }
+    if (LANES > 1) {
+        l = team_combine(l, slot, lane, false);
+        for (int e = 0; e < DV4; ++e) team_acc[slot * uint(DV4) + uint(e)] = acc[e];
+        barrier();
+        for (uint s = uint(LANES) / 2u; s > 0u; s >>= 1) {
+            if (lane < s) {
+                for (int e = 0; e < DV4; ++e) {
+                    team_acc[slot * uint(DV4) + uint(e)] += team_acc[(slot + s) * uint(DV4) + uint(e)];
+                }
+            }
+            barrier();
+        }
+        if (lane != 0u || !live) return;
+        for (int e = 0; e < DV4; ++e) acc[e] = team_acc[slot * uint(DV4) + uint(e)];
     }
     float inv = 1.0 / l;
     for (int e = 0; e < DV4; ++e) o[ob + uint(e)] = acc[e] * inv;
