@@ -8,19 +8,6 @@
 mod common;
 use common::*;
 
-fn view(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
-    let s = g.int_list(&sizes.iter().map(|&v| v as i64).collect::<Vec<_>>());
-    let out = g.f32(sizes);
-    g.op("aten.view_copy.default", &[x, s, out]);
-    out
-}
-
-fn bmm(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
-    let out = g.f32(sizes);
-    g.op("aten.bmm.default", &[a, b, out]);
-    out
-}
-
 /// How the scores are scaled before the softmax.
 #[derive(Clone, Copy, Debug)]
 enum Scaling {
@@ -48,10 +35,10 @@ fn attention(h: usize, l: usize, d: usize, dv: usize, scaling: Scaling) -> Atten
     let dims = g.int_list(&[0, 1, 3, 2]);
     let kt = g.f32(&[1, h, d, l]);
     g.op("aten.permute_copy.default", &[k, dims, kt]);
-    let q3 = view(&mut g, q, &[h, l, d]);
-    let kt3 = view(&mut g, kt, &[h, d, l]);
-    let scores = bmm(&mut g, q3, kt3, &[h, l, l]);
-    let scores4 = view(&mut g, scores, &[1, h, l, l]);
+    let q3 = view_op(&mut g, q, &[h, l, d]);
+    let kt3 = view_op(&mut g, kt, &[h, d, l]);
+    let scores = bmm_op(&mut g, q3, kt3, &[h, l, l]);
+    let scores4 = view_op(&mut g, scores, &[1, h, l, l]);
     let scaled = match scaling {
         Scaling::Constant(s) => {
             let c = g.constant(&[], &[s]);
@@ -64,9 +51,9 @@ fn attention(h: usize, l: usize, d: usize, dv: usize, scaling: Scaling) -> Atten
     let (dim, half) = (g.int(-1), g.bool(false));
     let p = g.f32(&[1, h, l, l]);
     g.op("aten._softmax.default", &[scaled, dim, half, p]);
-    let p3 = view(&mut g, p, &[h, l, l]);
-    let v3 = view(&mut g, v, &[h, l, dv]);
-    let out = bmm(&mut g, p3, v3, &[h, l, dv]);
+    let p3 = view_op(&mut g, p, &[h, l, l]);
+    let v3 = view_op(&mut g, v, &[h, l, dv]);
+    let out = bmm_op(&mut g, p3, v3, &[h, l, dv]);
     Attention { g, scores, out }
 }
 
@@ -175,11 +162,11 @@ fn heads_permuted_after_attention_are_stored_in_place() {
     ] {
         let what = format!("h {h} l {l} d {d} dv {dv} second reader {second_reader}");
         let mut a = attention(h, l, d, dv, Scaling::Constant(0.25));
-        let o4 = view(&mut a.g, a.out, &[1, h, l, dv]);
+        let o4 = view_op(&mut a.g, a.out, &[1, h, l, dv]);
         let dims = a.g.int_list(&[0, 2, 1, 3]);
         let moved = a.g.f32(&[1, l, h, dv]);
         a.g.op("aten.permute_copy.default", &[o4, dims, moved]);
-        let flat = view(&mut a.g, moved, &[1, l, h * dv]);
+        let flat = view_op(&mut a.g, moved, &[1, l, h * dv]);
         a.g.output(flat);
         if second_reader {
             a.g.output(a.out);
@@ -211,7 +198,7 @@ fn q_k_v_are_read_from_their_projection() {
         let mut g = GraphBuilder::new();
         let x = g.input(&[1, l, 3 * h * d]);
         let x = relu_op(&mut g, x, &[1, l, 3 * h * d]);
-        let x5 = view(&mut g, x, &[1, l, 3, h, d]);
+        let x5 = view_op(&mut g, x, &[1, l, 3, h, d]);
         let dims = g.int_list(&[2, 0, 3, 1, 4]);
         let p = g.f32(&[3, 1, h, l, d]);
         g.op("aten.permute_copy.default", &[x5, dims, p]);
@@ -225,17 +212,17 @@ fn q_k_v_are_read_from_their_projection() {
         let dims = g.int_list(&[0, 1, 3, 2]);
         let kt = g.f32(&st);
         g.op("aten.permute_copy.default", &[sel[1], dims, kt]);
-        let q3 = view(&mut g, sel[0], &[h, l, d]);
-        let kt3 = view(&mut g, kt, &[h, d, l]);
-        let scores = bmm(&mut g, q3, kt3, &[h, l, l]);
+        let q3 = view_op(&mut g, sel[0], &[h, l, d]);
+        let kt3 = view_op(&mut g, kt, &[h, d, l]);
+        let scores = bmm_op(&mut g, q3, kt3, &[h, l, l]);
         let c = g.constant(&[], &[0.5]);
         let scaled = g.f32(&[h, l, l]);
         g.op("aten.mul.Tensor", &[scores, c, scaled]);
         let (dim, half) = (g.int(-1), g.bool(false));
         let w = g.f32(&[h, l, l]);
         g.op("aten._softmax.default", &[scaled, dim, half, w]);
-        let v3 = view(&mut g, sel[2], &[h, l, d]);
-        let out = bmm(&mut g, w, v3, &[h, l, d]);
+        let v3 = view_op(&mut g, sel[2], &[h, l, d]);
+        let out = bmm_op(&mut g, w, v3, &[h, l, d]);
         g.output(out);
         if permuted_is_output {
             g.output(p);

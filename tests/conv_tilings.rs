@@ -8,30 +8,28 @@ use common::fixtures::{fixture_dirs, run_all};
 use common::*;
 use std::path::Path;
 
-/// A ViT's patch embedding: an 8x8 kernel at stride 8 over 3 channels (one input block, so
-/// split lanes fold kernel rows), with a batch of 2 and a width that leaves a partial tile,
-/// against a CPU reference.
-fn patch_embedding_matches() {
-    let (xs, ws) = ([2, 3, 16, 24], [12, 3, 8, 8]);
-    let mut rng = Rng::new(31);
-    let (xv, wv, bv) = (rng.vec(2 * 3 * 16 * 24), rng.vec(12 * 3 * 64), rng.vec(12));
+/// A ViT's patch embedding of `co` channels: an 8x8 kernel at stride 8 over 3 channels (one
+/// input block, so split lanes fold kernel rows) on x [2, 3, 16, 24] (a width that leaves a
+/// partial tile): (graph, its output [2, co, 2, 3], x, and the CPU reference's output).
+fn patch_embedding(co: usize, seed: u64) -> (GraphBuilder, usize, Vec<f32>, Vec<f32>) {
+    let (xs, ws) = ([2, 3, 16, 24], [co, 3, 8, 8]);
+    let mut rng = Rng::new(seed);
+    let (xv, wv, bv) = (rng.vec(2 * 3 * 16 * 24), rng.vec(co * 3 * 64), rng.vec(co));
     let mut g = GraphBuilder::new();
     let x = g.input(&xs);
     let w = g.constant(&ws, &wv);
-    let b = g.constant(&[12], &bv);
+    let b = g.constant(&[co], &bv);
     let (s, p, d) = (
         g.int_list(&[8, 8]),
         g.int_list(&[0, 0]),
         g.int_list(&[1, 1]),
     );
     let (t, op, groups) = (g.bool(false), g.int_list(&[0, 0]), g.int(1));
-    let out = g.f32(&[2, 12, 2, 3]);
+    let out = g.f32(&[2, co, 2, 3]);
     g.op(
         "aten.convolution.default",
         &[x, w, b, s, p, d, t, op, groups, out],
     );
-    g.output(out);
-    let got = g.run(&[(&xs, &xv)]).unwrap();
     let win = Window {
         kernel: [8, 8],
         stride: [8, 8],
@@ -39,6 +37,14 @@ fn patch_embedding_matches() {
         dilation: [1, 1],
     };
     let (want, _) = conv2d_ref(&xv, xs, &wv, ws, &bv, &win);
+    (g, out, xv, want)
+}
+
+/// The patch embedding alone against the CPU reference.
+fn patch_embedding_matches() {
+    let (mut g, out, xv, want) = patch_embedding(12, 31);
+    g.output(out);
+    let got = g.run(&[(&[2, 3, 16, 24], &xv)]).unwrap();
     assert_close(&got[0], &want, 1e-4, 1e-4, "patch embedding");
 }
 
@@ -49,27 +55,8 @@ fn patch_embedding_matches() {
 fn patch_tokens_match() {
     for (co, conv_out_too) in [(12, false), (6, false), (12, true)] {
         let what = format!("{co} channels, convolution an output {conv_out_too}");
-        let (xs, ws) = ([2, 3, 16, 24], [co, 3, 8, 8]);
-        let mut rng = Rng::new(32);
-        let (xv, wv, bv) = (rng.vec(2 * 3 * 16 * 24), rng.vec(co * 3 * 64), rng.vec(co));
-        let mut g = GraphBuilder::new();
-        let x = g.input(&xs);
-        let w = g.constant(&ws, &wv);
-        let b = g.constant(&[co], &bv);
-        let (s, p, d) = (
-            g.int_list(&[8, 8]),
-            g.int_list(&[0, 0]),
-            g.int_list(&[1, 1]),
-        );
-        let (t, op, groups) = (g.bool(false), g.int_list(&[0, 0]), g.int(1));
-        let out = g.f32(&[2, co, 2, 3]);
-        g.op(
-            "aten.convolution.default",
-            &[x, w, b, s, p, d, t, op, groups, out],
-        );
-        let shape = g.int_list(&[2, co as i64, 6]);
-        let flat = g.f32(&[2, co, 6]);
-        g.op("aten.view_copy.default", &[out, shape, flat]);
+        let (mut g, out, xv, want) = patch_embedding(co, 32);
+        let flat = view_op(&mut g, out, &[2, co, 6]);
         let dims = g.int_list(&[0, 2, 1]);
         let tokens = g.f32(&[2, 6, co]);
         g.op("aten.permute_copy.default", &[flat, dims, tokens]);
@@ -83,14 +70,7 @@ fn patch_tokens_match() {
             .iter()
             .any(|k| k == "from_channels4" || k == "shape_gather");
         assert_eq!(copies, !stored, "{what}: {ks:?}");
-        let got = g.run(&[(&xs, &xv)]).unwrap();
-        let win = Window {
-            kernel: [8, 8],
-            stride: [8, 8],
-            padding: [0, 0],
-            dilation: [1, 1],
-        };
-        let (want, _) = conv2d_ref(&xv, xs, &wv, ws, &bv, &win);
+        let got = g.run(&[(&[2, 3, 16, 24], &xv)]).unwrap();
         let (want_tokens, _) = permute_ref(&want, &[2, co, 6], &[0, 2, 1]);
         assert_close(&got[0], &want_tokens, 1e-4, 1e-4, &what);
         if conv_out_too {

@@ -103,6 +103,25 @@ fn product_with_another_reader_keeps_its_activation() {
     assert_close(&got[1], &y, 1e-5, 1e-5, "product");
 }
 
+/// A graph with inputs x [rows, k] and a second input [rows, n], and y = linear(x, w, bias)
+/// with random w [n, k] and bias [n] from `rng`: (graph, second input, y, w, bias).
+fn linear_with_second_input(
+    rows: usize,
+    k: usize,
+    n: usize,
+    rng: &mut Rng,
+) -> (GraphBuilder, usize, usize, Vec<f32>, Vec<f32>) {
+    let (w, bias) = (rng.vec(n * k), rng.vec(n));
+    let mut g = GraphBuilder::new();
+    let x = g.input(&[rows, k]);
+    let second = g.input(&[rows, n]);
+    let wt = g.constant(&[n, k], &w);
+    let bt = g.constant(&[n], &bias);
+    let y = g.f32(&[rows, n]);
+    g.op("aten.linear.default", &[x, wt, bt, y]);
+    (g, second, y, w, bias)
+}
+
 /// x [rows, k] -> linear(w, bias) -> y; then `y + r` (`r + y` when `swapped`) with r an
 /// input, `alpha` on the second operand.
 fn linear_plus(
@@ -113,14 +132,7 @@ fn linear_plus(
     alpha: i64,
 ) -> (GraphBuilder, Vec<f32>, Vec<f32>) {
     let mut rng = Rng::new((rows + k + n) as u64);
-    let (w, bias) = (rng.vec(n * k), rng.vec(n));
-    let mut g = GraphBuilder::new();
-    let x = g.input(&[rows, k]);
-    let r = g.input(&[rows, n]);
-    let wt = g.constant(&[n, k], &w);
-    let bt = g.constant(&[n], &bias);
-    let y = g.f32(&[rows, n]);
-    g.op("aten.linear.default", &[x, wt, bt, y]);
+    let (mut g, r, y, w, bias) = linear_with_second_input(rows, k, n, &mut rng);
     let (al, out) = (g.int(alpha), g.f32(&[rows, n]));
     let (p, q) = if swapped { (r, y) } else { (y, r) };
     g.op("aten.add.Tensor", &[p, q, al, out]);
@@ -161,14 +173,7 @@ fn residual_add_is_applied_as_the_product_stores() {
 fn residual_written_after_the_product_stays_separate() {
     let (rows, k, n) = (4, 8, 8);
     let mut rng = Rng::new(10);
-    let (w, bias) = (rng.vec(n * k), rng.vec(n));
-    let mut g = GraphBuilder::new();
-    let x = g.input(&[rows, k]);
-    let z = g.input(&[rows, n]);
-    let wt = g.constant(&[n, k], &w);
-    let bt = g.constant(&[n], &bias);
-    let y = g.f32(&[rows, n]);
-    g.op("aten.linear.default", &[x, wt, bt, y]);
+    let (mut g, z, y, w, bias) = linear_with_second_input(rows, k, n, &mut rng);
     let r = relu_op(&mut g, z, &[rows, n]);
     let out = add_op(&mut g, y, r, &[rows, n]);
     g.output(out);
@@ -190,14 +195,7 @@ fn one_epilogue_per_product() {
     let (rows, k, n) = (6, 8, 12);
     for add_first in [true, false] {
         let mut rng = Rng::new(11);
-        let (w, bias) = (rng.vec(n * k), rng.vec(n));
-        let mut g = GraphBuilder::new();
-        let x = g.input(&[rows, k]);
-        let r = g.input(&[rows, n]);
-        let wt = g.constant(&[n, k], &w);
-        let bt = g.constant(&[n], &bias);
-        let y = g.f32(&[rows, n]);
-        g.op("aten.linear.default", &[x, wt, bt, y]);
+        let (mut g, r, y, w, bias) = linear_with_second_input(rows, k, n, &mut rng);
         let out = if add_first {
             let s = add_op(&mut g, y, r, &[rows, n]);
             relu_op(&mut g, s, &[rows, n])

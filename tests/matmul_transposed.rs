@@ -18,19 +18,6 @@ fn permute(g: &mut GraphBuilder, x: usize, dims: &[i64], sizes: &[usize]) -> usi
     out
 }
 
-fn view(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
-    let s = g.int_list(&sizes.iter().map(|&v| v as i64).collect::<Vec<_>>());
-    let out = g.f32(sizes);
-    g.op("aten.view_copy.default", &[x, s, out]);
-    out
-}
-
-fn bmm(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
-    let out = g.f32(sizes);
-    g.op("aten.bmm.default", &[a, b, out]);
-    out
-}
-
 /// Attention's scores: q @ k^T with k permuted [1, H, T, D] -> [1, H, D, T] and both viewed
 /// as [H, .., ..], at aligned and odd sizes.
 #[test]
@@ -42,9 +29,9 @@ fn attention_scores_read_k_in_place() {
         let k = g.input(&s4);
         let k = relu_op(&mut g, k, &s4);
         let kt = permute(&mut g, k, &[0, 1, 3, 2], &st);
-        let q3 = view(&mut g, q, &[h, t, d]);
-        let kt3 = view(&mut g, kt, &[h, d, t]);
-        let scores = bmm(&mut g, q3, kt3, &[h, t, t]);
+        let q3 = view_op(&mut g, q, &[h, t, d]);
+        let kt3 = view_op(&mut g, kt, &[h, d, t]);
+        let scores = bmm_op(&mut g, q3, kt3, &[h, t, t]);
         g.output(scores);
         assert_eq!(gathers(&g), 0, "h {h} t {t} d {d}");
         let n = h * t * d;
@@ -66,7 +53,7 @@ fn permute_of_a_graph_input_without_views() {
     let a = g.input(&[batch, m, k]);
     let t = g.input(&[batch, n, k]);
     let b = permute(&mut g, t, &[0, 2, 1], &[batch, k, n]);
-    let out = bmm(&mut g, a, b, &[batch, m, n]);
+    let out = bmm_op(&mut g, a, b, &[batch, m, n]);
     g.output(out);
     let arena = etvk::runtime::CompileSpecs {
         activation_planner: Some(2),
@@ -97,7 +84,7 @@ fn permute_with_another_reader_stays() {
     let a = g.input(&[batch, m, k]);
     let t = g.input(&[batch, n, k]);
     let b = permute(&mut g, t, &[0, 2, 1], &[batch, k, n]);
-    let out = bmm(&mut g, a, b, &[batch, m, n]);
+    let out = bmm_op(&mut g, a, b, &[batch, m, n]);
     g.output(out);
     g.output(b);
     assert_eq!(gathers(&g), 1);
@@ -129,7 +116,7 @@ fn other_permutations_stay() {
     // t is [K, B, N]; permuted to [B, K, N].
     let t = g.input(&[k, batch, n]);
     let b = permute(&mut g, t, &[1, 0, 2], &[batch, k, n]);
-    let out = bmm(&mut g, a, b, &[batch, m, n]);
+    let out = bmm_op(&mut g, a, b, &[batch, m, n]);
     g.output(out);
     assert_eq!(gathers(&g), 1);
     let (av, tv) = (
@@ -167,8 +154,8 @@ fn permute_of_a_cache_written_before_the_product_stays() {
         let kt = permute(&mut g, cache, &[0, 1, 3, 2], &[1, 8, 4, 2]);
         let (start, dummy) = (g.int(0), g.f32(&[1]));
         g.op("update_cache.default", &[value, cache, start, dummy]);
-        let kt3 = view(&mut g, kt, &[8, 4, 2]);
-        let out = bmm(&mut g, q, kt3, &[8, 3, 2]);
+        let kt3 = view_op(&mut g, kt, &[8, 4, 2]);
+        let out = bmm_op(&mut g, q, kt3, &[8, 3, 2]);
         g.output(out);
         assert_eq!(gathers(&g), 1, "prepack {prepack}");
         let (qv, vv) = (rng.vec(96), rng.vec(8));

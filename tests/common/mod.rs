@@ -313,6 +313,21 @@ pub fn relu_op(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
     out
 }
 
+/// `view(x, sizes)` into a new f32 tensor.
+pub fn view_op(g: &mut GraphBuilder, x: usize, sizes: &[usize]) -> usize {
+    let s = g.int_list(&sizes.iter().map(|&v| v as i64).collect::<Vec<_>>());
+    let out = g.f32(sizes);
+    g.op("aten.view_copy.default", &[x, s, out]);
+    out
+}
+
+/// `bmm(a, b)` into a new f32 tensor of `sizes`.
+pub fn bmm_op(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
+    let out = g.f32(sizes);
+    g.op("aten.bmm.default", &[a, b, out]);
+    out
+}
+
 /// `a + b` into a new f32 tensor of `sizes`.
 pub fn add_op(g: &mut GraphBuilder, a: usize, b: usize, sizes: &[usize]) -> usize {
     let alpha = g.int(1);
