@@ -122,9 +122,6 @@ pub struct OpBuilder<'g> {
     references: Vec<u32>,
     /// 2x2 stride-2 max pools a consumer may take while loading: output -> (dispatch, input).
     pools: HashMap<ValueId, (usize, ValueId)>,
-    /// Permutes that swap the last two dims, which a matrix product may take over by reading
-    /// their input transposed: output -> (dispatch, input).
-    transposes: HashMap<ValueId, (usize, ValueId)>,
     /// Dispatches a consumer took over (fused pools and transposes), left out of the build.
     fused: BTreeSet<usize>,
     /// Dispatches whose outputs a nearest 2x upsampling may take over: output -> dispatch.
@@ -196,7 +193,6 @@ impl<'g> OpBuilder<'g> {
             slot_offers: Vec::new(),
             references: references(graph),
             pools: HashMap::new(),
-            transposes: HashMap::new(),
             fused: BTreeSet::new(),
             upsamplers: HashMap::new(),
             retargeted: Vec::new(),
@@ -635,49 +631,33 @@ impl<'g> OpBuilder<'g> {
         Some(src)
     }
 
-    /// Offers the last dispatch, a copy of its binding 2 with the last two dims swapped into
-    /// `out`, to be taken by a matrix product that reads `out` (see
-    /// [`take_transpose`](Self::take_transpose)).
-    /// Only when the dispatch read `src` itself (no layout or format conversion before it).
-    pub fn offer_transpose(&mut self, out: ValueId, src: ValueId) {
-        if let Some(d) = self.dispatches.last() {
-            if d.tensors.get(1) == Some(&src) {
-                self.transposes
-                    .insert(out, (self.dispatches.len() - 1, src));
-            }
-        }
+    /// Whether the last dispatch bound `id` itself as its first input (no layout or format
+    /// conversion before it).
+    pub fn last_dispatch_reads(&self, id: ValueId) -> bool {
+        self.dispatches.last().and_then(|d| d.tensors.get(1)) == Some(&id)
     }
 
-    /// Takes over the transpose behind `x` (itself, or its one view): returns the tensor `x`
-    /// is the transpose of, whose dispatch is then left out, when that tensor's last two
-    /// dims are `last_two`, the product reading `x` is its only reader and `x` is no graph
-    /// output. Only with the lifetime arena (the source then lives until the product, which
-    /// the exporter's shared objects do not plan for).
+    /// Takes over a permute behind `x` that swaps the last two dims of its source (a
+    /// [`Piece::Permute`]): returns that source, whose last two dims must be `last_two`, and
+    /// leaves the permute out, when a matrix product reading `x` may take it (see
+    /// [`piece`](Self::piece)). The product reads the source when it runs, not when the
+    /// permute would have: the same condition as sharing a view's memory (a constant could be
+    /// packed to f16 before a later op writes it in place).
     pub fn take_transpose(&mut self, x: ValueId, last_two: [usize; 2]) -> Option<ValueId> {
-        let root = *self.alias_root.get(x)?;
-        let &(dispatch, src) = self.transposes.get(&root)?;
-        if !self.tensor(src).ok()?.sizes.ends_with(&last_two) {
+        let Piece::Permute { src, perm, rank } = self.piece(x)? else {
+            return None;
+        };
+        let perm = &perm[..rank];
+        let swaps_last_two = rank >= 2
+            && perm[..rank - 2].iter().enumerate().all(|(i, &d)| d == i)
+            && perm[rank - 2..] == [rank - 1, rank - 2];
+        if !swaps_last_two
+            || !self.tensor(src).ok()?.sizes.ends_with(&last_two)
+            || !self.aliasable(src)
+        {
             return None;
         }
-        // The permute's output argument and one reader; a view adds its own output argument
-        // and its one reader, and no other value may share the memory.
-        let aliases = (self.alias_root.iter().enumerate())
-            .filter(|&(id, &r)| r == root && id != root)
-            .count();
-        let only_reader = self.references(root) == 2
-            && match aliases {
-                0 => true,
-                1 => x != root && self.references(x) == 2,
-                _ => false,
-            };
-        // The product reads the source when it runs, not when the permute would have: the
-        // same condition as sharing a view's memory (a constant could be packed to f16
-        // before a later op writes it in place).
-        if !only_reader || !self.aliasable(src) {
-            return None;
-        }
-        self.transposes.remove(&root);
-        self.fused.insert(dispatch);
+        self.take_piece(x)?;
         Some(src)
     }
 
@@ -764,10 +744,7 @@ impl<'g> OpBuilder<'g> {
         let &(_, src) = self.unpacked.get(&root)?;
         // The copy is the builder's; the views of it are the graph's, each named once as an
         // output and read once (by a view of it or the one reader).
-        let views: Vec<ValueId> = (self.alias_root.iter().enumerate())
-            .filter(|&(id, &r)| r == root && id != root)
-            .map(|(id, _)| id)
-            .collect();
+        let views: Vec<ValueId> = self.sharing(root).filter(|&id| id != root).collect();
         let references: usize = views.iter().map(|&id| self.references(id)).sum();
         let outputs = views.iter().any(|&id| self.is_graph_output(id));
         (self.alias_activations && !views.is_empty() && references == 2 * views.len() && !outputs)
@@ -806,14 +783,18 @@ impl<'g> OpBuilder<'g> {
             })
     }
 
+    /// The values whose memory is `root`'s (`root` included).
+    fn sharing(&self, root: ValueId) -> impl Iterator<Item = ValueId> + '_ {
+        (self.alias_root.iter().enumerate())
+            .filter(move |&(_, &r)| r == root)
+            .map(|(id, _)| id)
+    }
+
     /// How many op arguments read the memory of `root`, besides the views that name it
     /// (each value sharing it is named once as an output, and a view reads one of them);
     /// `None` when one of them is a graph output.
     fn readers(&self, root: ValueId) -> Option<usize> {
-        let class: Vec<ValueId> = (self.alias_root.iter().enumerate())
-            .filter(|&(_, &r)| r == root)
-            .map(|(id, _)| id)
-            .collect();
+        let class: Vec<ValueId> = self.sharing(root).collect();
         if class.iter().any(|&id| self.is_graph_output(id)) {
             return None;
         }

@@ -8,7 +8,7 @@ use crate::format::ValueId;
 use crate::kernels::attention::AttnRowsParams;
 
 /// The largest permute a [`Piece::Permute`] describes.
-pub const MAX_PERMUTE_RANK: usize = 6;
+pub const MAX_PERMUTE_RANK: usize = crate::kernels::shape::MAX_RANK;
 
 /// What an offered dispatch computed.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -160,16 +160,9 @@ pub fn permute_copy(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     let mut g = Gather::new(out_sizes);
     g.strides = perm.iter().map(|&d| in_strides[d] as i64).collect();
     g.emit(b, &out, &x, false)?;
-    // Attention's k transposed for q @ k^T: a product may read x as its transposed operand.
-    let swaps_last_two = rank >= 2
-        && perm[..rank - 2].iter().enumerate().all(|(i, &d)| d == i)
-        && perm[rank - 2..] == [rank - 1, rank - 2];
-    if swaps_last_two && out.numel() > 0 {
-        b.offer_transpose(out.id, x.id);
-    }
-    // Attention's q, k and v selected from one permuted projection: attention may read them
-    // from its source (ops/attention_chain.rs).
-    if rank <= MAX_PERMUTE_RANK && out.numel() > 0 {
+    // A product may read x as its transposed operand (attention's k^T), and attention may
+    // read q, k and v from the source of the permuted projection they were selected from.
+    if rank <= MAX_PERMUTE_RANK && out.numel() > 0 && b.last_dispatch_reads(x.id) {
         let mut dims = [0; MAX_PERMUTE_RANK];
         dims[..rank].copy_from_slice(&perm);
         let piece = Piece::Permute {
