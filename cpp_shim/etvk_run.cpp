@@ -827,9 +827,10 @@ int main(int argc, char** argv) {
     outputs = run_once();
     times.push_back(now_ms() - s);
   }
-  double median_ms = first_ms;
+  double median_ms = first_ms, min_ms = first_ms;
   if (!times.empty()) {
     std::sort(times.begin(), times.end());
+    min_ms = times.front();
     size_t m = times.size() / 2;
     median_ms = times.size() % 2 ? times[m] : (times[m - 1] + times[m]) / 2;
   }
@@ -896,13 +897,13 @@ int main(int argc, char** argv) {
   // Split of the resident set after the last execute: anonymous pages (heap, device memory
   // on unified-memory drivers) and file-backed ones (shared-library code such as a JIT's).
   int64_t rss_anon = proc_status_bytes("RssAnon"), rss_file = proc_status_bytes("RssFile");
-  std::fprintf(info, "load %.3f ms, first execute %.3f ms, median execute %.3f ms over %d iters, "
-                     "peak RSS %.1f MB\n",
-               load_ms, first_ms, median_ms, opt.iters, rss / 1e6);
+  std::fprintf(info, "load %.3f ms, first execute %.3f ms, median execute %.3f ms (min %.3f) over "
+                     "%d iters, peak RSS %.1f MB\n",
+               load_ms, first_ms, median_ms, min_ms, opt.iters, rss / 1e6);
   if (opt.json) {
     std::ostringstream j;
     j << "{\"model\": \"" << json_escape(opt.model) << "\", \"load_ms\": " << load_ms
-      << ", \"first_execute_ms\": " << first_ms << ", \"median_execute_ms\": " << median_ms
+      << ", \"first_execute_ms\": " << first_ms << ", \"median_execute_ms\": " << median_ms << ", \"min_execute_ms\": " << min_ms
       << ", \"iters\": " << opt.iters << ", \"peak_rss_bytes\": " << rss
       << ", \"load_peak_rss_bytes\": " << load_peak_rss << ", \"end_rss_anon_bytes\": " << rss_anon
       << ", \"end_rss_file_bytes\": " << rss_file << ", \"delegates\": " << mem.delegates
