@@ -23,12 +23,19 @@ struct Params {
 };
 PARAMS_BLOCK(Params)
 layout(constant_id = 3) const int LANES = 64;
+// 1: rows of whole vec4s (D % 4 == 0) whose affine index is c = k (wrap = div = 1): vec4 loads
+// and stores through the Out4 / In4 / W4 / B4 views, no index division per element.
+layout(constant_id = 4) const int VEC4 = 0;
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Out4 { vec4 o4[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Mean { float mean_out[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Rstd { float rstd_out[]; };
 layout(std430, set = 0, binding = 4) readonly buffer In { float x[]; };
+layout(std430, set = 0, binding = 4) readonly buffer In4 { vec4 x4[]; };
 layout(std430, set = 0, binding = 5) readonly buffer W { float w[]; };
+layout(std430, set = 0, binding = 5) readonly buffer W4 { vec4 w4[]; };
 layout(std430, set = 0, binding = 6) readonly buffer B { float bias[]; };
+layout(std430, set = 0, binding = 6) readonly buffer B4 { vec4 bias4[]; };
 
 shared float partial[LANES];
 
@@ -47,6 +54,37 @@ float group_sum(float v) {
     return r;
 }
 
+// The VEC4 build of main(): the same two passes over whole vec4s.
+void main_vec4(uint row, uint l, int mode) {
+    uint D4 = uint(p.d) / 4u;
+    uint base4 = row * D4;
+    float mean = 0.0;
+    if (mode == 0) {
+        float pivot = x4[base4].x;
+        vec4 s = vec4(0.0);
+        for (uint k = l; k < D4; k += uint(LANES)) s += x4[base4 + k] - pivot;
+        mean = pivot + group_sum(s.x + s.y + s.z + s.w) / float(p.d);
+    }
+    vec4 s2 = vec4(0.0);
+    for (uint k = l; k < D4; k += uint(LANES)) {
+        vec4 d = x4[base4 + k] - mean;
+        s2 += d * d;
+    }
+    float var = group_sum(s2.x + s2.y + s2.z + s2.w) / float(p.d);
+    float rstd = 1.0 / sqrt(var + p.eps);
+    if (mode == 0 && l == 0u) {
+        mean_out[row] = mean;
+        rstd_out[row] = rstd;
+    }
+    bool has_w = p.has_weight != 0, has_b = p.has_bias != 0;
+    for (uint k = l; k < D4; k += uint(LANES)) {
+        vec4 y = (x4[base4 + k] - mean) * rstd;
+        if (has_w) y *= w4[k];
+        if (has_b) y += bias4[k];
+        o4[base4 + k] = y;
+    }
+}
+
 void main() {
     // With LANES = 64 work items come in whole workgroups (p.count is a multiple of 64), so
     // `row` is uniform over the workgroup and the early return keeps barriers in uniform
@@ -57,6 +95,10 @@ void main() {
     uint D = uint(p.d);
     uint base = row * D;
     int mode = p.mode;
+    if (VEC4 != 0) {
+        main_vec4(row, l, mode);
+        return;
+    }
 
     float mean = 0.0;
     if (mode == 0) {

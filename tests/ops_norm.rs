@@ -112,6 +112,8 @@ fn layer_norm_matches_reference() {
         (&[4, 130], 1),
         (&[1, 1000], 1),
         (&[3, 1], 1),
+        // Rows of whole vec4s (the vec4 build), 65 of them: a ViT block's tokens.
+        (&[1, 65, 64], 1),
     ];
     for (s, k) in cases {
         for affine in [(true, true), (false, false), (true, false), (false, true)] {
@@ -181,6 +183,8 @@ fn group_norm_matches_reference() {
         (&[1, 4, 3], 2),
         (&[3, 8], 4),
         (&[1, 4, 9, 11], 2),
+        // Groups of whole vec4s: the vec4 build without affine, the scalar one with it.
+        (&[2, 8, 3, 4], 2),
     ];
     for (s, gr) in cases {
         for affine in [true, false] {

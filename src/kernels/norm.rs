@@ -40,10 +40,12 @@ kernel_params! {
     }
 }
 kernel_params! {
-    /// `norm_rows.comp` specialization: invocations per row (64: a workgroup, or 1).
+    /// `norm_rows.comp` specialization: invocations per row (64: a workgroup, or 1), and
+    /// whether rows are whole vec4s with the affine index c = k.
     #[allow(non_snake_case)]
     pub struct NormRowsSpec {
         LANES: i32,
+        VEC4: i32,
     }
 }
 pub static NORM_ROWS: Kernel<NormRowsParams, NormRowsSpec> = Kernel::new(

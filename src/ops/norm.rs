@@ -262,6 +262,9 @@ pub fn native_batch_norm_legit_no_training(b: &mut OpBuilder, args: &[ValueId]) 
     )
 }
 
+/// Rows per workgroup when each invocation normalizes a row.
+const CPU_ROWS_GROUP: usize = 8;
+
 /// One `norm_rows.comp` dispatch: `rows` contiguous rows of `d` elements; `stats` = (mean,
 /// rstd) outputs for mean/variance normalization, None for RMS normalization; affine index of
 /// element k of row r: ((r % wrap) * d + k) / div.
@@ -316,13 +319,21 @@ fn rows_norm(b: &mut OpBuilder, n: RowsNorm) -> Result<()> {
     let (mean_id, rstd_id) = n.stats.map_or((n.out.id, n.out.id), |(m, r)| (m.id, r.id));
     let w_id = n.weight.map_or(n.x.id, |t| t.id);
     let b_id = n.bias.map_or(n.x.id, |t| t.id);
+    let plain_affine = (n.wrap == 1 && n.div == 1) || (n.weight.is_none() && n.bias.is_none());
     let spec = NormRowsSpec {
         LANES: lanes as i32,
+        VEC4: (n.d.is_multiple_of(4) && plain_affine) as i32,
     };
-    b.dispatch(
-        NORM_ROWS.call(p).spec(spec).linear(work),
-        &[n.out.id, mean_id, rstd_id, n.x.id, w_id, b_id],
-    )
+    let call = NORM_ROWS.call(p).spec(spec);
+    // One row per invocation (CPU devices): workgroups of 8, so that a few dozen rows still
+    // reach every thread (lavapipe runs a workgroup on one thread; 65 rows in groups of 64
+    // left one thread with 64 of them).
+    let call = if lanes == 1 && work <= CPU_ROWS_GROUP * u16::MAX as usize {
+        call.tiles([work, 1, 1], [CPU_ROWS_GROUP as u32, 1, 1])
+    } else {
+        call.linear(work)
+    };
+    b.dispatch(call, &[n.out.id, mean_id, rstd_id, n.x.id, w_id, b_id])
 }
 
 /// The `n` tensors of a multi-output op's ValueList output.
