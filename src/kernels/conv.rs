@@ -232,7 +232,8 @@ conv_kernels!(
 /// channels-packed one, so that no layout conversion runs there: `conv2d_tiled_nchw` reads a
 /// contiguous input (a graph input), `conv2d_pw_nchw` writes a contiguous output (a graph
 /// output); `_f16` with f16 weights, bias and packed side. Storage buffers only: on devices
-/// that prefer texel reads the conversion and texel kernel win.
+/// that prefer texel reads the conversion and texel kernel win, except where each input is
+/// read once ([`CONV2D_TILED_TEXEL_NCHW`]).
 pub struct EdgeVariants<P: Params, S: Params> {
     pub f32: Kernel<P, S>,
     pub f16: Kernel<P, S>,
@@ -269,6 +270,18 @@ pub static CONV2D_TILED_NCHW: EdgeVariants<ConvTiledParams, ConvTiledSpec> = Edg
         ],
     ),
 };
+
+/// `conv2d_tiled_nchw` with weights read through a texel view (f32): devices that prefer
+/// texel reads take a contiguous f32 graph input without a conversion dispatch first.
+pub static CONV2D_TILED_TEXEL_NCHW: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
+    &shaders::CONV2D_TILED_TEXEL_NCHW,
+    &[
+        write("Out").in_layout(Layout::Channels4),
+        read("In"),
+        read_texels("W"),
+        read("Bias"),
+    ],
+);
 
 pub static CONV2D_PW_NCHW: EdgeVariants<ConvPwParams, ConvPwSpec> = EdgeVariants {
     f32: Kernel::new(

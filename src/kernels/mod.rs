@@ -440,6 +440,7 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &conv::CONV2D_TILED_W16.info,
         &conv::CONV2D_TILED_NCHW.f32.info,
         &conv::CONV2D_TILED_NCHW.f16.info,
+        &conv::CONV2D_TILED_TEXEL_NCHW.info,
         &conv::CONV2D_PW_NCHW.f32.info,
         &conv::CONV2D_PW_NCHW.f16.info,
         &matmul::GEMM_TEXEL_W16.info,
