@@ -91,8 +91,10 @@ void main() {
     uint m0 = gl_GlobalInvocationID.y * uint(TM);
     uint batch = gl_GlobalInvocationID.z;
     bool live = n4 < n4s && m0 < p.m;
-    // Out-of-range invocations still take part in the merge (barriers), computing on clamped
-    // indices and storing nothing.
+    // Without a merge, out-of-range invocations (a workgroup wider than the columns) stop
+    // here; with one they still take part in it (barriers), computing on clamped indices and
+    // storing nothing.
+    if (SPLIT == 1 && !live) return;
     n4 = min(n4, n4s - 1u);
     uint n0 = n4 * 4u;
     uint a_base = batch * p.a_batch_stride;
