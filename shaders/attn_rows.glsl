@@ -4,10 +4,11 @@
 // chain written out by exporters of ViT and encoder blocks), one invocation per query row:
 //   out[t, i, :] = sum_j softmax_j(scale * q[t, i, :] . k[t, j, :]) * v[t, j, :]
 // for t < batch (split into outer * heads for strided views), i < lq, j < lk. The row's q and
-// its accumulator stay in registers (D4 and DV4 vec4s, spec constants); two passes over the
-// keys: the row's max, then the exp-weights and the weighted sum of values. No shared memory
-// and no barriers: rows are independent, and the keys and values of a head are read by every
-// row of it (cache hits on GPUs; one gather per key on CPU devices).
+// its accumulator stay in registers (D4 and DV4 vec4s, spec constants). Split rows (GPUs) make
+// two passes over the keys: the row's max, then the exp-weights and the weighted sum of
+// values; one invocation per row (CPU devices) makes one pass with a running max. No shared
+// memory and no barriers on CPU devices: rows are independent, and the keys and values of a
+// head are read by every row of it (cache hits on GPUs; one gather per key on CPU devices).
 // Offsets and strides are in vec4s (rows and heads start on whole vec4s).
 layout(constant_id = 3) const int D4 = 4;
 layout(constant_id = 4) const int DV4 = 4;
@@ -80,6 +81,53 @@ float team_combine(float v, uint slot, uint lane, bool is_max) {
     return r;
 }
 
+// One invocation per row (CPU devices): one pass over the keys with a running max, 4 keys
+// at a time (one rescale of the accumulators per 4), instead of a max pass and a sum pass
+// that each compute every score: a third fewer dot products and key loads.
+void one_pass(vec4 qv[D4], uint kb, uint vb, uint ob, float scale) {
+    float mx = uintBitsToFloat(0xff800000u);
+    float l = 0.0;
+    vec4 acc[DV4];
+    for (int e = 0; e < DV4; ++e) acc[e] = vec4(0.0);
+    uint j = 0u;
+    for (; j + 4u <= p.lk; j += 4u) {
+        vec4 s;
+        for (int c = 0; c < 4; ++c) {
+            uint kr = kb + (j + uint(c)) * p.k_row;
+            float d = 0.0;
+            for (int e = 0; e < D4; ++e) d += dot(qv[e], LOAD_K(kr + uint(e)));
+            s[c] = d * scale;
+        }
+        float mn = max(mx, max(max(s.x, s.y), max(s.z, s.w)));
+        float keep = exp(mx - mn);
+        vec4 w = exp(s - mn);
+        l = l * keep + (w.x + w.y + w.z + w.w);
+        mx = mn;
+        uint vr = vb + j * p.v_row;
+        for (int e = 0; e < DV4; ++e) {
+            acc[e] = acc[e] * keep + w.x * LOAD_V(vr + uint(e))
+                + w.y * LOAD_V(vr + p.v_row + uint(e))
+                + w.z * LOAD_V(vr + 2u * p.v_row + uint(e))
+                + w.w * LOAD_V(vr + 3u * p.v_row + uint(e));
+        }
+    }
+    for (; j < p.lk; ++j) {
+        uint kr = kb + j * p.k_row;
+        float d = 0.0;
+        for (int e = 0; e < D4; ++e) d += dot(qv[e], LOAD_K(kr + uint(e)));
+        float sj = d * scale;
+        float mn = max(mx, sj);
+        float keep = exp(mx - mn);
+        float w = exp(sj - mn);
+        l = l * keep + w;
+        mx = mn;
+        uint vr = vb + j * p.v_row;
+        for (int e = 0; e < DV4; ++e) acc[e] = acc[e] * keep + w * LOAD_V(vr + uint(e));
+    }
+    float inv = 1.0 / l;
+    for (int e = 0; e < DV4; ++e) o[ob + uint(e)] = acc[e] * inv;
+}
+
 void main() {
     // Grid (LANES = 1): x = query rows, y = batch entries (t). Split (LANES > 1): x = the lanes
     // of a row, y = query rows, z = batch entries. t comes from the workgroup id, so the key
@@ -103,6 +151,11 @@ void main() {
 
     vec4 qv[D4];
     for (int e = 0; e < D4; ++e) qv[e] = LOAD_Q(qb + uint(e));
+
+    if (LANES == 1) {
+        one_pass(qv, kb, vb, ob, scale);
+        return;
+    }
 
     float mx = uintBitsToFloat(0xff800000u);
     for (uint j = lane; j < p.lk; j += uint(LANES)) {

@@ -93,6 +93,9 @@ fn attention_chain_is_one_dispatch() {
         (2, 5, 8, 4, Scaling::Constant(0.7)),
         (3, 7, 4, 12, Scaling::None),
         (1, 1, 64, 64, Scaling::Constant(0.125)),
+        // Scores of tens: the running max of the one-pass rows (CPU devices) jumps by tens,
+        // rescaling what was summed before.
+        (2, 9, 16, 8, Scaling::Constant(12.0)),
     ];
     for (h, l, d, dv, scaling) in cases {
         let what = format!("h {h} l {l} d {d} dv {dv} {scaling:?}");
