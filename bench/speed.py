@@ -4,11 +4,14 @@ with etvk and, side by side in the same run, any other VulkanBackend plugin.
 
 Usage (from the repo root):
     .venv/bin/python bench/speed.py [--reference OTHER_PLUGIN.so] [--iters N] [--warmup N]
-                                    [--models a,b] [--no-ops] [--json OUT.json]
+                                    [--rounds R] [--models a,b] [--no-ops] [--json OUT.json]
 
 Every figure is the median of --iters executes after --warmup (defaults: 3 after 1, as on
 lavapipe; use 50 after 5 on a real GPU; a program faster than that runs again with executes
-filling about a second, at most 200), each program in a fresh process of
+filling about a second, at most 200); with --rounds R each plugin runs each program R times,
+the two plugins taking turns, and the median round is reported, with "x min" the ratio of the
+fastest executes of all rounds (a shared host's slow spells move single runs 2x). Each run is
+a fresh process of
 build/etvk_bench, which loads the plugin given by --plugin: build/libetvk_executorch.so for
 etvk, the --reference plugin for the other column. Both are timed without GPU timestamps; a
 second etvk process with the per-dispatch GPU profile (etvk_bench --profile) gives each op's
@@ -242,6 +245,29 @@ def run(plugin, name, meta, iters, warmup, profile):
     return run_once(plugin, name, meta, more, warmup, profile)
 
 
+def run_rounds(plugins, name, meta, a):
+    """Each plugin's runs of one program, --rounds fresh processes each, interleaved (A B A B
+    ...: a shared host's slow spells then fall on both sides); per plugin, the run whose median
+    is the median of the rounds, with `rounds_ms` (every round's median) and `min_execute_ms`
+    (the fastest execute of all rounds) added. An error in any round is the result."""
+    runs = {p: [] for p in plugins}
+    for _ in range(a.rounds):
+        for p in plugins:
+            runs[p].append(run(p, name, meta, a.iters, a.warmup, profile=False))
+    out = {}
+    for p, rs in runs.items():
+        bad = [r for r in rs if "error" in r]
+        if bad:
+            out[p] = bad[0]
+            continue
+        rs = sorted(rs, key=lambda r: r["median_execute_ms"])
+        pick = dict(rs[(len(rs) - 1) // 2])
+        pick["rounds_ms"] = [r["median_execute_ms"] for r in rs]
+        pick["min_execute_ms"] = min(r.get("min_execute_ms", r["median_execute_ms"]) for r in rs)
+        out[p] = pick
+    return out
+
+
 def run_once(plugin, name, meta, iters, warmup, profile):
     pte = os.path.join(OUT, f"{name}.pte")
     cmd = [BENCH_RUNNER, "--plugin", plugin, pte, "--iters", str(iters), "--warmup", str(warmup), "--json"]
@@ -284,6 +310,8 @@ def main():
     ap.add_argument("--plugin", default=ETVK_PLUGIN, help="the etvk plugin (default: build/)")
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="fresh processes per program and plugin, interleaved; the median round is reported")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--no-ops", action="store_true", help="skip the single-op programs")
     ap.add_argument("--no-export", action="store_true", help="use only programs already in bench/out/speed")
@@ -308,9 +336,9 @@ def main():
         for name, (spec, desc) in ops.items():
             jobs.append(("op", name, desc, spec))
 
-    results = {"device_note": "", "iters": a.iters, "warmup": a.warmup, "rows": []}
-    print(f"{'program':58} {'ref ms':>9} {'etvk ms':>9} {'x':>6}  {'etvk op us':>10} {'GFLOP/s':>8}  "
-          f"{'W MB':>6}  match", flush=True)
+    results = {"device_note": "", "iters": a.iters, "warmup": a.warmup, "rounds": a.rounds, "rows": []}
+    print(f"{'program':58} {'ref ms':>9} {'etvk ms':>9} {'x':>6} {'x min':>6}  {'etvk op us':>10} "
+          f"{'GFLOP/s':>8}  {'W MB':>6}  match", flush=True)
     for kind, name, desc, spec in jobs:
         meta_path = os.path.join(OUT, f"{name}.json")
         if a.no_export and not os.path.exists(meta_path):
@@ -325,8 +353,9 @@ def main():
             json.dump(meta, open(meta_path, "w"), indent=1)
         # Timed without GPU timestamps (on lavapipe a timestamp waits for all earlier work, which
         # doubles a small program's time); a second, profiled process gives the per-op times.
-        mine = run(a.plugin, name, meta, a.iters, a.warmup, profile=False)
-        ref = run(a.reference, name, meta, a.iters, a.warmup, profile=False) if a.reference else None
+        timed = run_rounds([a.plugin] + ([a.reference] if a.reference else []), name, meta, a)
+        mine = timed[a.plugin]
+        ref = timed[a.reference] if a.reference else None
         row = {"kind": kind, "name": name, "description": desc, "etvk": mine, "reference": ref}
         prof = run_once(a.plugin, name, meta, a.iters, a.warmup, profile=True) if "error" not in mine else {}
         # The op's own GPU time: its heaviest dispatch group (a convolution / matmul, without the
@@ -341,12 +370,14 @@ def main():
         if "profile" in prof:
             mine["profile_total_us"] = sum(e["us"] for e in prof["profile"])
         results["rows"].append(row)
-        ratio = ""
+        ratio = ratio_min = ""
         if ref and "error" not in ref and "error" not in mine:
             ratio = f"{ref['median_execute_ms'] / mine['median_execute_ms']:.1f}"
+            if "min_execute_ms" in ref and "min_execute_ms" in mine:
+                ratio_min = f"{ref['min_execute_ms'] / mine['min_execute_ms']:.1f}"
         match = mine.get("match") if "error" not in mine else mine["error"]
         print(
-            f"{name:58} {fmt_ms(ref):>9} {fmt_ms(mine):>9} {ratio:>6}  "
+            f"{name:58} {fmt_ms(ref):>9} {fmt_ms(mine):>9} {ratio:>6} {ratio_min:>6}  "
             f"{(f'{op_us:.1f}' if op_us else ''):>10} {(f'{gflops(flops, op_us):.1f}' if op_us else ''):>8}  "
             f"{mine.get('weights_bytes', 0) / 1e6:>6.2f}  {match}",
             flush=True,
