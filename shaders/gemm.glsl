@@ -28,6 +28,11 @@ struct Params {
     uint n;
     uint a_batch_stride;
     uint b_batch_stride;
+    // Elements between consecutive rows of A (along m) and of B as stored (along n when
+    // transposed, along k otherwise): k and k or n for contiguous operands, more for one read
+    // in place from a wider tensor (a head of a projection).
+    uint a_row_stride;
+    uint b_row_stride;
     int has_bias;
     float alpha;
     float beta;
@@ -100,7 +105,7 @@ void main() {
     uint a_base = batch * p.a_batch_stride;
     uint b_base = batch * p.b_batch_stride;
     uint rows[TM];
-    for (int r = 0; r < TM; ++r) rows[r] = a_base + min(m0 + uint(r), p.m - 1u) * p.k;
+    for (int r = 0; r < TM; ++r) rows[r] = a_base + min(m0 + uint(r), p.m - 1u) * p.a_row_stride;
     vec4 acc[TM];
     for (int r = 0; r < TM; ++r) acc[r] = vec4(0.0);
     for (uint k4 = lane; k4 < k4s; k4 += uint(SPLIT)) {
@@ -114,7 +119,7 @@ void main() {
         if (B_TRANSPOSED != 0) {
             // B rows n0..n0+3 at columns k0..k0+3: dot products.
             for (uint j = 0u; j < 4u; ++j) {
-                uint row = b_base + min(n0 + j, p.n - 1u) * p.k;
+                uint row = b_base + min(n0 + j, p.n - 1u) * p.b_row_stride;
                 bv[j] = (ALIGNED & 2) != 0 ? LOAD_B(row / 4u + k4)
                                            : gather_b(row + k0, 1u, k0, p.k);
                 if (n0 + j >= p.n) bv[j] = vec4(0.0);
@@ -126,7 +131,7 @@ void main() {
         } else {
             // B rows k0..k0+3 at columns n0..n0+3.
             for (uint j = 0u; j < 4u; ++j) {
-                uint row = b_base + min(k0 + j, p.k - 1u) * p.n;
+                uint row = b_base + min(k0 + j, p.k - 1u) * p.b_row_stride;
                 bv[j] = (ALIGNED & 2) != 0 ? LOAD_B(row / 4u + n4)
                                            : gather_b(row + n0, 1u, n0, p.n);
                 if (k0 + j >= p.k) bv[j] = vec4(0.0);

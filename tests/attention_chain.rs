@@ -247,3 +247,69 @@ fn q_k_v_are_read_from_their_projection() {
         }
     }
 }
+
+/// q, k^T and v split into heads out of three projections `[l, h * d]` by permutes of their
+/// `[l, h, d]` views (`.permute(1, 0, 2)`, k `.permute(1, 2, 0)`), with the heads merged back
+/// after (`.permute(1, 0, 2)`), as an encoder block written without a fused attention leaves
+/// them. Head dims of whole vec4s up to 64: one attention dispatch reading the projections in
+/// place, and no copies. Longer or unaligned heads: the products run one by one, still
+/// reading q, k and v in place (only the output permute copies).
+#[test]
+fn heads_split_from_separate_projections() {
+    for (h, l, d, fused) in [
+        (6, 20, 16, true),
+        (2, 9, 64, true),
+        (2, 6, 68, false),
+        (2, 5, 6, false),
+    ] {
+        let what = format!("h {h} l {l} d {d}");
+        let proj = [l, h * d];
+        let mut g = GraphBuilder::new();
+        let mut heads = Vec::new();
+        for perm in [[1, 0, 2], [1, 2, 0], [1, 0, 2]] {
+            let x = g.input(&proj);
+            let x = relu_op(&mut g, x, &proj);
+            let x3 = view_op(&mut g, x, &[l, h, d]);
+            let dims = g.int_list(&perm.map(|p| p as i64));
+            let sizes = perm.map(|p| [l, h, d][p]);
+            let out = g.f32(&sizes);
+            g.op("aten.permute_copy.default", &[x3, dims, out]);
+            heads.push(out);
+        }
+        let scores = bmm_op(&mut g, heads[0], heads[1], &[h, l, l]);
+        let c = g.constant(&[], &[0.5]);
+        let scaled = g.f32(&[h, l, l]);
+        g.op("aten.mul.Tensor", &[scores, c, scaled]);
+        let (dim, half) = (g.int(-1), g.bool(false));
+        let w = g.f32(&[h, l, l]);
+        g.op("aten._softmax.default", &[scaled, dim, half, w]);
+        let out = bmm_op(&mut g, w, heads[2], &[h, l, d]);
+        let dims = g.int_list(&[1, 0, 2]);
+        let merged = g.f32(&[l, h, d]);
+        g.op("aten.permute_copy.default", &[out, dims, merged]);
+        let flat = view_op(&mut g, merged, &[l, h * d]);
+        g.output(flat);
+        let ks = kernels(&g.build().unwrap());
+        assert_eq!(
+            count_kernels(&g, "attn_rows"),
+            fused as usize,
+            "{what}: {ks:?}"
+        );
+        let gathers = count_kernels(&g, "shape_gather");
+        assert_eq!(gathers, !fused as usize, "{what}: {ks:?}");
+        let xs: Vec<Vec<f32>> = (0..3).map(|i| Rng::new(71 + i).vec(l * h * d)).collect();
+        let got = g
+            .run(&[(&proj, &xs[0]), (&proj, &xs[1]), (&proj, &xs[2])])
+            .unwrap();
+        let per_head: Vec<Vec<f32>> = xs
+            .iter()
+            .map(|x| {
+                let r: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
+                permute_ref(&r, &[l, h, d], &[1, 0, 2]).0
+            })
+            .collect();
+        let (want, _) = reference(&per_head[0], &per_head[1], &per_head[2], (h, l, d, d), 0.5);
+        let (want_merged, _) = permute_ref(&want, &[h, l, d], &[1, 0, 2]);
+        assert_close(&got[0], &want_merged, 2e-5, 2e-4, &what);
+    }
+}

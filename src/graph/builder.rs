@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::chain::Piece;
+use super::chain::{Piece, StridedRead};
+use super::shape::contiguous_strides;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{DType, Graph, Value, ValueId};
 use crate::gpu::Caps;
@@ -637,28 +638,37 @@ impl<'g> OpBuilder<'g> {
         self.dispatches.last().and_then(|d| d.tensors.get(1)) == Some(&id)
     }
 
-    /// Takes over a permute behind `x` that swaps the last two dims of its source (a
-    /// [`Piece::Permute`]): returns that source, whose last two dims must be `last_two`, and
-    /// leaves the permute out, when a matrix product reading `x` may take it (see
-    /// [`piece`](Self::piece)). The product reads the source when it runs, not when the
-    /// permute would have: the same condition as sharing a view's memory (a constant could be
-    /// packed to f16 before a later op writes it in place).
-    pub fn take_transpose(&mut self, x: ValueId, last_two: [usize; 2]) -> Option<ValueId> {
+    /// How a matrix product may read `x`, a `[batch, rows, cols]` operand that a permute (a
+    /// [`Piece::Permute`]) copied from a contiguous source, in place: that source and, in its
+    /// elements, the strides of x's batch, rows and cols (0 for a dim of 1). The dims of 1 on
+    /// either side are left out of the match (a view of the permute that adds or drops them);
+    /// None when `x` is no such piece. The product reads the source when it runs, not when
+    /// the permute would have: the same condition as sharing a view's memory (a constant could
+    /// be packed to f16 before a later op writes it in place). See
+    /// [`take_piece`](Self::take_piece) to leave the permute out.
+    pub fn permuted_read(&self, x: ValueId, sizes: [usize; 3]) -> Option<StridedRead> {
         let Piece::Permute { src, perm, rank } = self.piece(x)? else {
             return None;
         };
-        let perm = &perm[..rank];
-        let swaps_last_two = rank >= 2
-            && perm[..rank - 2].iter().enumerate().all(|(i, &d)| d == i)
-            && perm[rank - 2..] == [rank - 1, rank - 2];
-        if !swaps_last_two
-            || !self.tensor(src).ok()?.sizes.ends_with(&last_two)
-            || !self.aliasable(src)
-        {
+        let s = self.tensor(src).ok()?;
+        if s.rank() != rank || !self.aliasable(src) {
             return None;
         }
-        self.take_piece(x)?;
-        Some(src)
+        let src_strides = contiguous_strides(&s.sizes);
+        let have: Vec<(usize, usize)> = perm[..rank]
+            .iter()
+            .map(|&d| (s.sizes[d], src_strides[d]))
+            .filter(|&(n, _)| n != 1)
+            .collect();
+        let want: Vec<usize> = (0..3).filter(|&i| sizes[i] != 1).collect();
+        if have.len() != want.len() || want.iter().zip(&have).any(|(&i, h)| sizes[i] != h.0) {
+            return None;
+        }
+        let mut strides = [0; 3];
+        for (&i, h) in want.iter().zip(&have) {
+            strides[i] = h.1;
+        }
+        Some(StridedRead { src, strides })
     }
 
     /// Offers the last dispatch, which wrote `out` and computed it as `piece`, to a later op

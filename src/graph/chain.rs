@@ -10,14 +10,24 @@ use crate::kernels::attention::AttnRowsParams;
 /// The largest permute a [`Piece::Permute`] describes.
 pub const MAX_PERMUTE_RANK: usize = crate::kernels::shape::MAX_RANK;
 
+/// An operand `[batch, rows, cols]` read in place from the contiguous tensor `src` with
+/// these strides (elements per batch entry, row and col; 0 for a dim of 1), as a permute
+/// would have laid it out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StridedRead {
+    pub src: ValueId,
+    pub strides: [usize; 3],
+}
+
 /// What an offered dispatch computed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Piece {
-    /// `q [batch, lq, d] @ k[batch, lk, d]^T`, k read in place (a taken transpose); both
-    /// contiguous.
+    /// `q [batch, lq, d] @ k[batch, lk, d]^T`, k read in place (a taken permute), q as it is
+    /// or in place too: each a tensor with its strides per batch entry and row (the d
+    /// elements of a row contiguous).
     Scores {
-        q: ValueId,
-        k: ValueId,
+        q: (ValueId, [usize; 2]),
+        k: (ValueId, [usize; 2]),
         batch: usize,
         lq: usize,
         lk: usize,

@@ -13,7 +13,7 @@ mod tensors;
 
 pub use build::{build, host_read_values, BuiltGraph};
 pub use builder::{fits_bound, has_symints, Dispatch, OpBuilder, RuntimeInput, TensorInfo};
-pub use chain::{Piece, Scale, MAX_PERMUTE_RANK};
+pub use chain::{Piece, Scale, StridedRead, MAX_PERMUTE_RANK};
 pub use registry::{BuildFn, OpDef};
 pub use shape::{broadcast_shapes, contiguous_strides, normalize_dim};
 pub use slots::Slot;

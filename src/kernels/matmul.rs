@@ -11,6 +11,8 @@ kernel_params! {
         n: u32,
         a_batch_stride: u32,
         b_batch_stride: u32,
+        a_row_stride: u32,
+        b_row_stride: u32,
         has_bias: i32,
         alpha: f32,
         beta: f32,

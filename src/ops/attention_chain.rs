@@ -1,6 +1,7 @@
 //! Attention written out op by op, as exporters of ViT and encoder blocks leave it:
-//! `bmm(softmax(bmm(q, k^T) * scale, -1), v)`, with k^T a transpose the first product reads
-//! in place. The last `bmm` takes the earlier ops over (their dispatches are left out, and the
+//! `bmm(softmax(bmm(q, k^T) * scale, -1), v)`, with k^T a permute the first product reads
+//! in place (q and v too when permutes split them into heads out of their projections). The
+//! last `bmm` takes the earlier ops over (their dispatches are left out, and the
 //! `[batch, lq, lk]` scores are never stored) and computes the whole chain in one dispatch of
 //! `shaders/attn_rows.comp`, one invocation per query row. A permute that then puts each
 //! row's heads side by side (before the output projection) is stored by that dispatch too.
@@ -180,6 +181,48 @@ fn from_projection(
     })
 }
 
+/// q and k as the scores' product read them (in place from a projection split into heads,
+/// or as they are), and v likewise: from the permute that copied it out of a contiguous
+/// tensor (left out), or as it is. Each `[batch, rows, dim]` with its rows and batch entries
+/// on whole vec4s (the batch entries are the heads).
+fn strided(
+    b: &OpBuilder,
+    batch: usize,
+    qk: [(ValueId, [usize; 2]); 2],
+    v: &TensorInfo,
+    lk: usize,
+    dv: usize,
+) -> Option<Operands> {
+    let mut taken = Vec::new();
+    let v_read = match b.permuted_read(v.id, [batch, lk, dv]) {
+        Some(r) if r.strides[2] == 1 => {
+            taken.push((v.id, 1));
+            (r.src, [r.strides[0], r.strides[1]])
+        }
+        _ => (v.id, [lk * dv, dv]),
+    };
+    let mut qkv = Vec::new();
+    for (id, [per_batch, per_row]) in [qk[0], qk[1], v_read] {
+        let t = b.tensor(id).ok()?;
+        let vec4s = per_batch.is_multiple_of(4) && per_row.is_multiple_of(4);
+        if !plain_f32(b, id) || !b.may_alias(&t) || !vec4s {
+            return None;
+        }
+        qkv.push(Operand {
+            id,
+            off: 0,
+            outer: 0,
+            head: u32::try_from(per_batch / 4).ok()?,
+            row: u32::try_from(per_row / 4).ok()?,
+        });
+    }
+    Some(Operands {
+        heads: batch,
+        qkv: [qkv[0], qkv[1], qkv[2]],
+        taken,
+    })
+}
+
 /// `bmm(p, v) -> out` as one attention dispatch when `p` is the end of an attention chain
 /// that may be taken over; `false` (nothing recorded) otherwise.
 pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) -> Result<bool> {
@@ -220,9 +263,14 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
     // q and k are read when the chain ends instead of when it starts: nothing may write them
     // (or the projection they come from) in between, the condition for sharing a view's
     // memory.
-    let (q_t, k_t) = (b.tensor(q)?, b.tensor(k)?);
+    let (q_t, k_t) = (b.tensor(q.0)?, b.tensor(k.0)?);
     let qkv = [(&q_t, lq, d), (&k_t, lk, d), (v, lk, dv)];
-    let Some(operands) = from_projection(b, batch, qkv).or_else(|| as_they_are(b, qkv)) else {
+    let contiguous = q.1 == [lq * d, d] && k.1 == [lk * d, d];
+    let operands = contiguous
+        .then(|| from_projection(b, batch, qkv).or_else(|| as_they_are(b, qkv)))
+        .flatten()
+        .or_else(|| strided(b, batch, [q, k], v, lk, dv));
+    let Some(operands) = operands else {
         return Ok(false);
     };
     for &x in &chain.taken {

@@ -30,11 +30,21 @@ struct Plan {
     /// A's elements per batch entry (0 when A is shared by every batch).
     a_batch_stride: usize,
     b_batch_stride: usize,
+    /// Elements between rows of A (along m) and of B as stored; None: contiguous (k, and k or
+    /// n).
+    strides: Option<RowStrides>,
     /// B stored [N,K] instead of [K,N].
     b_transposed: bool,
     alpha: f64,
     /// (bias tensor, beta, stride along m, stride along n).
     bias: Option<(TensorInfo, f64, usize, usize)>,
+}
+
+/// Row strides of operands read in place from wider tensors.
+#[derive(Clone, Copy, Debug)]
+struct RowStrides {
+    a: usize,
+    b: usize,
 }
 
 fn record(
@@ -70,9 +80,13 @@ fn record(
     // only with batches); gathered scalars for the others. Bits: 1 A, 2 B, 4 the output.
     let batched = |stride: usize| plan.batch == 1 || stride.is_multiple_of(4);
     let b_row = if plan.b_transposed { k } else { n };
-    let align_bits = (k.is_multiple_of(4) && batched(plan.a_batch_stride)) as i32
-        | ((b_row.is_multiple_of(4) && batched(plan.b_batch_stride)) as i32) << 1
-        | (n.is_multiple_of(4) as i32) << 2;
+    let rows = plan.strides.unwrap_or(RowStrides { a: k, b: b_row });
+    let align_bits =
+        (k.is_multiple_of(4) && rows.a.is_multiple_of(4) && batched(plan.a_batch_stride)) as i32
+            | ((b_row.is_multiple_of(4) && rows.b.is_multiple_of(4) && batched(plan.b_batch_stride))
+                as i32)
+                << 1
+            | (n.is_multiple_of(4) as i32) << 2;
     let aligned = align_bits == 7;
     let tm = rows_per_invocation(b, m, n.div_ceil(4) * plan.batch);
     let row_blocks = m.div_ceil(tm);
@@ -90,6 +104,8 @@ fn record(
         n: n as u32,
         a_batch_stride: plan.a_batch_stride as u32,
         b_batch_stride: plan.b_batch_stride as u32,
+        a_row_stride: rows.a as u32,
+        b_row_stride: rows.b as u32,
         has_bias,
         alpha: plan.alpha as f32,
         beta: beta as f32,
@@ -252,6 +268,7 @@ pub fn mm(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         n,
         a_batch_stride: 0,
         b_batch_stride: 0,
+        strides: None,
         b_transposed: false,
         alpha: 1.0,
         bias: None,
@@ -297,36 +314,59 @@ pub fn bmm(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
     if super::attention_chain::fuse(b, &a, &mat, args[2])? {
         return Ok(());
     }
-    // mat2 copied from a [.., N, K] tensor by a permute of its last two dims (attention's
-    // k^T): read that tensor as B transposed and leave the permute out.
-    let source = match b.take_transpose(mat.id, [n, k]) {
-        Some(id) => Some(b.tensor(id)?),
-        None => None,
+    // Operands that a permute copied from a contiguous tensor (attention's q, k^T and v,
+    // split into heads out of their projections) are read there in place, and the permutes
+    // are left out: A with the k of a row contiguous, B with its k (read transposed) or its n
+    // contiguous.
+    let a_read = b
+        .permuted_read(a.id, [batch, m, k])
+        .filter(|r| r.strides[2] == 1);
+    let b_read = b
+        .permuted_read(mat.id, [batch, k, n])
+        .filter(|r| r.strides[1] == 1 || r.strides[2] == 1);
+    let b_transposed = b_read.is_some_and(|r| r.strides[1] == 1);
+    if a_read.is_some() {
+        b.take_piece(a.id);
+    }
+    if b_read.is_some() {
+        b.take_piece(mat.id);
+    }
+    let a_src = match a_read {
+        Some(r) => b.tensor(r.src)?,
+        None => a.clone(),
+    };
+    let b_src = match b_read {
+        Some(r) => b.tensor(r.src)?,
+        None => mat.clone(),
+    };
+    // Per batch entry and row, in elements of what is bound.
+    let a_strides = a_read.map_or([m * k, k], |r| [r.strides[0], r.strides[1]]);
+    let b_strides = match b_read {
+        Some(r) if b_transposed => [r.strides[0], r.strides[2]],
+        Some(r) => [r.strides[0], r.strides[1]],
+        None => [k * n, n],
     };
     let plan = Plan {
         batch,
         m,
         k,
         n,
-        a_batch_stride: m * k,
-        b_batch_stride: k * n,
-        b_transposed: source.is_some(),
+        a_batch_stride: a_strides[0],
+        b_batch_stride: b_strides[0],
+        strides: Some(RowStrides {
+            a: a_strides[1],
+            b: b_strides[1],
+        }),
+        b_transposed,
         alpha: 1.0,
         bias: None,
     };
-    record(
-        b,
-        plan,
-        &a,
-        source.as_ref().unwrap_or(&mat),
-        args[2],
-        vec![batch, m, n],
-    )?;
+    record(b, plan, &a_src, &b_src, args[2], vec![batch, m, n])?;
     // Attention's scores (k read in place), which a later product may take over.
-    if let Some(k_src) = &source {
+    if b_transposed {
         let piece = Piece::Scores {
-            q: a.id,
-            k: k_src.id,
+            q: (a_src.id, a_strides),
+            k: (b_src.id, b_strides),
             batch,
             lq: m,
             lk: n,
@@ -373,6 +413,7 @@ pub fn addmm(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         n,
         a_batch_stride: 0,
         b_batch_stride: 0,
+        strides: None,
         b_transposed: false,
         alpha,
         // PyTorch ignores `self` entirely (even NaNs) when beta == 0.
@@ -421,6 +462,7 @@ pub fn linear(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         n,
         a_batch_stride: 0,
         b_batch_stride: 0,
+        strides: None,
         b_transposed: true,
         alpha: 1.0,
         bias,
