@@ -1,6 +1,7 @@
 //! `bmm` reading a permuted operand in place: when mat2 is a copy of a tensor with its last
 //! two dims swapped (attention's k^T), read only by the product, the product reads that
-//! tensor as B transposed and the permute is not recorded. Each case checks which permutes
+//! tensor as B transposed and the permute is not recorded; so with any permute that leaves
+//! B's k or n (A's k) contiguous, through row and batch strides. Each case checks which permutes
 //! remain and compares with a CPU reference (B given as [B, N, K]), over odd sizes, views between the permute and
 //! the product, a second reader and other permutations.
 mod common;
@@ -106,29 +107,33 @@ fn permute_with_another_reader_stays() {
     assert_close(&got[1], &tt, 0.0, 0.0, "the permuted tensor");
 }
 
-/// A permute that moves the batch dim is no transpose of the last two dims: it stays, and
-/// the product reads its copy.
+/// Permutes that move the batch dim: one that keeps B's rows (n) contiguous is read in place
+/// too, with its row and batch strides; one that leaves neither k nor n contiguous stays,
+/// and the product reads its copy.
 #[test]
-fn other_permutations_stay() {
+fn other_permutations() {
     let (batch, m, k, n) = (2, 3, 4, 5);
-    let mut g = GraphBuilder::new();
-    let a = g.input(&[batch, m, k]);
-    // t is [K, B, N]; permuted to [B, K, N].
-    let t = g.input(&[k, batch, n]);
-    let b = permute(&mut g, t, &[1, 0, 2], &[batch, k, n]);
-    let out = bmm_op(&mut g, a, b, &[batch, m, n]);
-    g.output(out);
-    assert_eq!(gathers(&g), 1);
-    let (av, tv) = (
-        Rng::new(25).vec(batch * m * k),
-        Rng::new(26).vec(k * batch * n),
-    );
-    let got = g
-        .run(&[(&[batch, m, k], &av), (&[k, batch, n], &tv)])
-        .unwrap();
-    let (bv, _) = permute_ref(&tv, &[k, batch, n], &[1, 0, 2]);
-    let want = matmul_ref(&av, &bv, batch, m, k, n, false);
-    assert_close(&got[0], &want, 1e-5, 1e-5, "a @ permuted t");
+    for (t_sizes, dims, copies) in [([k, batch, n], [1, 0, 2], 0), ([n, k, batch], [2, 1, 0], 1)] {
+        let what = format!("t {t_sizes:?} permuted {dims:?}");
+        let mut g = GraphBuilder::new();
+        let a = g.input(&[batch, m, k]);
+        let t = g.input(&t_sizes);
+        let t = relu_op(&mut g, t, &t_sizes);
+        let b = permute(&mut g, t, &dims, &[batch, k, n]);
+        let out = bmm_op(&mut g, a, b, &[batch, m, n]);
+        g.output(out);
+        assert_eq!(gathers(&g), copies, "{what}");
+        let (av, tv) = (
+            Rng::new(25).vec(batch * m * k),
+            Rng::new(26).vec(k * batch * n),
+        );
+        let got = g.run(&[(&[batch, m, k], &av), (&t_sizes, &tv)]).unwrap();
+        let relu: Vec<f32> = tv.iter().map(|v| v.max(0.0)).collect();
+        let perm = dims.map(|d| d as usize);
+        let (bv, _) = permute_ref(&relu, &t_sizes, &perm);
+        let want = matmul_ref(&av, &bv, batch, m, k, n, false);
+        assert_close(&got[0], &want, 1e-5, 1e-5, &what);
+    }
 }
 
 /// A KV cache permuted, then written in place (update_cache), then multiplied: the product
