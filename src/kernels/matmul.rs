@@ -33,6 +33,7 @@ kernel_params! {
         ALIGNED: i32,
         ACT: i32,
         RESIDUAL: i32,
+        TN: i32,
     }
 }
 /// `gemm.comp` and its variants.

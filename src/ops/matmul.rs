@@ -88,15 +88,26 @@ fn record(
                 << 1
             | (n.is_multiple_of(4) as i32) << 2;
     let aligned = align_bits == 7;
-    let tm = rows_per_invocation(b, m, n.div_ceil(4) * plan.batch);
-    let row_blocks = m.div_ceil(tm);
     let n4 = n.div_ceil(4);
     let k4 = k.div_ceil(4);
-    let tiles = n4 * row_blocks * plan.batch;
     let split = match super::split::forced() {
         Some(always) => always && k4 > 1,
-        None => b.caps().kind != DeviceKind::Cpu && tiles < 4096 && k4 >= 32,
+        None => {
+            let tm = rows_per_invocation(b, m, n4 * plan.batch);
+            let tiles = n4 * m.div_ceil(tm) * plan.batch;
+            b.caps().kind != DeviceKind::Cpu && tiles < 4096 && k4 >= 32
+        }
     };
+    // Column blocks per invocation: 2 on CPU devices (each A texel then serves 8 columns:
+    // llvmpipe loads per lane), 1 on GPUs and with split lanes.
+    let tn = if !split && b.caps().kind == DeviceKind::Cpu && n4 >= 4 {
+        2
+    } else {
+        1
+    };
+    let column_groups = n4.div_ceil(tn);
+    let tm = rows_per_invocation(b, m, column_groups * plan.batch);
+    let row_blocks = m.div_ceil(tm);
     let lanes = if split { GEMM_SPLIT_LANES } else { 1 };
     let p = GemmParams {
         m: m as u32,
@@ -119,13 +130,14 @@ fn record(
         ALIGNED: align_bits,
         ACT: 0,
         RESIDUAL: 0,
+        TN: tn as i32,
     };
     let (global, local) = if split {
         ([n4 * lanes, row_blocks, plan.batch], [lanes as u32, 1, 1])
     } else {
         (
-            [n4, row_blocks, plan.batch],
-            super::conv::local_2d(n4, row_blocks),
+            [column_groups, row_blocks, plan.batch],
+            super::conv::local_2d(column_groups, row_blocks),
         )
     };
     // Texel views read whole texels: aligned shapes only.
