@@ -79,6 +79,17 @@ fn reference(
     (matmul_ref(&p, v, h, l, l, dv, false), scores)
 }
 
+/// `softmax(scores * 0.5, -1)`: the attention weights of the cases built op by op below.
+fn half_scaled_softmax(g: &mut GraphBuilder, scores: usize, sizes: [usize; 3]) -> usize {
+    let c = g.constant(&[], &[0.5]);
+    let scaled = g.f32(&sizes);
+    g.op("aten.mul.Tensor", &[scores, c, scaled]);
+    let (dim, half) = (g.int(-1), g.bool(false));
+    let w = g.f32(&sizes);
+    g.op("aten._softmax.default", &[scaled, dim, half, w]);
+    w
+}
+
 fn inputs(h: usize, l: usize, d: usize, dv: usize, seed: u64) -> [Vec<f32>; 3] {
     let mut r = Rng::new(seed);
     [r.vec(h * l * d), r.vec(h * l * d), r.vec(h * l * dv)]
@@ -218,12 +229,7 @@ fn q_k_v_are_read_from_their_projection() {
         let q3 = view_op(&mut g, sel[0], &[h, l, d]);
         let kt3 = view_op(&mut g, kt, &[h, d, l]);
         let scores = bmm_op(&mut g, q3, kt3, &[h, l, l]);
-        let c = g.constant(&[], &[0.5]);
-        let scaled = g.f32(&[h, l, l]);
-        g.op("aten.mul.Tensor", &[scores, c, scaled]);
-        let (dim, half) = (g.int(-1), g.bool(false));
-        let w = g.f32(&[h, l, l]);
-        g.op("aten._softmax.default", &[scaled, dim, half, w]);
+        let w = half_scaled_softmax(&mut g, scores, [h, l, l]);
         let v3 = view_op(&mut g, sel[2], &[h, l, d]);
         let out = bmm_op(&mut g, w, v3, &[h, l, d]);
         g.output(out);
@@ -277,12 +283,7 @@ fn heads_split_from_separate_projections() {
             heads.push(out);
         }
         let scores = bmm_op(&mut g, heads[0], heads[1], &[h, l, l]);
-        let c = g.constant(&[], &[0.5]);
-        let scaled = g.f32(&[h, l, l]);
-        g.op("aten.mul.Tensor", &[scores, c, scaled]);
-        let (dim, half) = (g.int(-1), g.bool(false));
-        let w = g.f32(&[h, l, l]);
-        g.op("aten._softmax.default", &[scaled, dim, half, w]);
+        let w = half_scaled_softmax(&mut g, scores, [h, l, l]);
         let out = bmm_op(&mut g, w, heads[2], &[h, l, d]);
         let dims = g.int_list(&[1, 0, 2]);
         let merged = g.f32(&[l, h, d]);
