@@ -156,7 +156,7 @@ void main() {
         one_pass(qv, kb, vb, ob, scale);
         return;
     }
-
+    // Split rows: a max pass and a sum pass over each lane's share of the keys.
     float mx = uintBitsToFloat(0xff800000u);
     for (uint j = lane; j < p.lk; j += uint(LANES)) {
         uint kr = kb + j * p.k_row;
@@ -164,7 +164,7 @@ void main() {
         for (int e = 0; e < D4; ++e) s += dot(qv[e], LOAD_K(kr + uint(e)));
         mx = max(mx, s * scale);
     }
-    if (LANES > 1) mx = team_combine(mx, slot, lane, true);
+    mx = team_combine(mx, slot, lane, true);
 
     vec4 acc[DV4];
     for (int e = 0; e < DV4; ++e) acc[e] = vec4(0.0);
@@ -178,21 +178,20 @@ void main() {
         uint vr = vb + j * p.v_row;
         for (int e = 0; e < DV4; ++e) acc[e] += w * LOAD_V(vr + uint(e));
     }
-    if (LANES > 1) {
-        l = team_combine(l, slot, lane, false);
-        for (int e = 0; e < DV4; ++e) team_acc[slot * uint(DV4) + uint(e)] = acc[e];
-        barrier();
-        for (uint s = uint(LANES) / 2u; s > 0u; s >>= 1) {
-            if (lane < s) {
-                for (int e = 0; e < DV4; ++e) {
-                    team_acc[slot * uint(DV4) + uint(e)] += team_acc[(slot + s) * uint(DV4) + uint(e)];
-                }
+    // Merge the lanes' sums and accumulators.
+    l = team_combine(l, slot, lane, false);
+    for (int e = 0; e < DV4; ++e) team_acc[slot * uint(DV4) + uint(e)] = acc[e];
+    barrier();
+    for (uint s = uint(LANES) / 2u; s > 0u; s >>= 1) {
+        if (lane < s) {
+            for (int e = 0; e < DV4; ++e) {
+                team_acc[slot * uint(DV4) + uint(e)] += team_acc[(slot + s) * uint(DV4) + uint(e)];
             }
-            barrier();
         }
-        if (lane != 0u || !live) return;
-        for (int e = 0; e < DV4; ++e) acc[e] = team_acc[slot * uint(DV4) + uint(e)];
+        barrier();
     }
+    if (lane != 0u || !live) return;
+    for (int e = 0; e < DV4; ++e) acc[e] = team_acc[slot * uint(DV4) + uint(e)];
     float inv = 1.0 / l;
     for (int e = 0; e < DV4; ++e) o[ob + uint(e)] = acc[e] * inv;
 }

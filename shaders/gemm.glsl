@@ -3,16 +3,16 @@
 // Register-tiled matrix product for linear, addmm, mm and bmm:
 //   out[b, m, n] = alpha * sum_k A[b, m, k] * B(k, n) + beta * bias[m * bias_sm + n * bias_sn]
 // A is [M, K] per batch (row-major), B is [K, N] (B_TRANSPOSED = 0) or [N, K] (B_TRANSPOSED
-// = 1, linear's weight). Each invocation computes a tile of TM rows x 4 columns: per 4 steps
-// of k it loads TM vec4s of A and 4 of B and does 4 * TM vec4 multiply-adds.
+// = 1, linear's weight). Each invocation computes a tile of TM rows x 4 * TN columns: per 4
+// steps of k it loads TM vec4s of A and 4 * TN of B and does 4 * TM * TN vec4 multiply-adds.
 // ALIGNED is a bit set: whole-vec4 loads of A (1: rows and batches of A start on a vec4),
 // of B (2: B's rows and batches do) and stores of the output (4: N is a multiple of 4); an
 // operand without its bit is gathered from scalars with bounds (storage buffers only, 7 with
-// texel reads), so any shape runs on the same kernel. With SPLIT > 1 a workgroup of SPLIT invocations computes one tile, each
-// folding every SPLIT-th block of k, merged in shared memory (few long dot products: GEMV).
+// texel reads), so any shape runs on the same kernel. With SPLIT > 1 a workgroup of SPLIT
+// invocations computes one tile, each folding every SPLIT-th block of k, merged in shared
+// memory (few long dot products: GEMV).
 // Grid: x = ceil(ceil(N / 4) / TN) (SPLIT = 1) or ceil(N / 4) * SPLIT (one workgroup per
-// column block),
-// y = ceil(M / TM), z = batch.
+// column block), y = ceil(M / TM), z = batch.
 layout(constant_id = 3) const int TM = 4;
 layout(constant_id = 4) const int B_TRANSPOSED = 1;
 layout(constant_id = 5) const int SPLIT = 1;

@@ -23,8 +23,9 @@ struct Params {
 };
 PARAMS_BLOCK(Params)
 layout(constant_id = 3) const int LANES = 64;
-// 1: rows of whole vec4s (D % 4 == 0) whose affine index is c = k (wrap = div = 1): vec4 loads
-// and stores through the Out4 / In4 / W4 / B4 views, no index division per element.
+// 1: rows of whole vec4s (D % 4 == 0) whose affine index is c = k (wrap = div = 1) or that
+// have no weight and bias: vec4 loads and stores through the Out4 / In4 / W4 / B4 views, no
+// index division per element.
 layout(constant_id = 4) const int VEC4 = 0;
 layout(std430, set = 0, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Out4 { vec4 o4[]; };

@@ -86,26 +86,6 @@ struct Operands {
     taken: Vec<(ValueId, usize)>,
 }
 
-/// q, k, v `[batch, rows, dim]` as they are (contiguous f32, read later than before: never
-/// written in place).
-fn as_they_are(b: &OpBuilder, qkv: [(&TensorInfo, usize, usize); 3]) -> Option<Operands> {
-    let ok = qkv
-        .iter()
-        .all(|(t, ..)| plain_f32(b, t.id) && b.may_alias(t));
-    let operand = |(t, rows, dim): (&TensorInfo, usize, usize)| Operand {
-        id: t.id,
-        off: 0,
-        outer: 0,
-        head: (rows * dim / 4) as u32,
-        row: (dim / 4) as u32,
-    };
-    ok.then(|| Operands {
-        heads: qkv[0].0.sizes[0],
-        qkv: qkv.map(operand),
-        taken: Vec::new(),
-    })
-}
-
 /// q, k and v selected from one permuted projection (`permute(view(linear(x)))[0, 1, 2]`, a
 /// ViT block): read in place from the projection, whose permute and selects are left out.
 /// Each is the select's `[outer.., heads, rows, dim]` view of the permute's source.
@@ -183,8 +163,9 @@ fn from_projection(
 
 /// q and k as the scores' product read them (in place from a projection split into heads,
 /// or as they are), and v likewise: from the permute that copied it out of a contiguous
-/// tensor (left out), or as it is. Each `[batch, rows, dim]` with its rows and batch entries
-/// on whole vec4s (the batch entries are the heads).
+/// tensor (left out), or as it is. Each `[batch, rows, dim]` contiguous f32 with its rows
+/// and batch entries on whole vec4s (the batch entries are the heads), read later than
+/// before: never written in place.
 fn strided(
     b: &OpBuilder,
     batch: usize,
@@ -267,7 +248,7 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
     let qkv = [(&q_t, lq, d), (&k_t, lk, d), (v, lk, dv)];
     let contiguous = q.1 == [lq * d, d] && k.1 == [lk * d, d];
     let operands = contiguous
-        .then(|| from_projection(b, batch, qkv).or_else(|| as_they_are(b, qkv)))
+        .then(|| from_projection(b, batch, qkv))
         .flatten()
         .or_else(|| strided(b, batch, [q, k], v, lk, dv));
     let Some(operands) = operands else {
@@ -315,8 +296,10 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
         SCALE_TENSOR: scale_id.is_some() as i32,
         LANES: lanes as i32,
     };
-    // Two dot products per score (max pass, sum pass) and one multiply-add per value.
-    let flops = 2 * (batch as u64) * (lq as u64) * (lk as u64) * (2 * d as u64 + dv as u64);
+    // Per score: a dot product in each pass over the keys (two passes in split rows, one
+    // otherwise) and one multiply-add per value.
+    let passes = if lanes > 1 { 2 } else { 1 };
+    let flops = 2 * (batch as u64) * (lq as u64) * (lk as u64) * (passes * d as u64 + dv as u64);
     let mut texels = 0;
     for o in [qo, ko, vo] {
         texels = texels.max(b.tensor(o.id)?.numel() / 4);
