@@ -154,7 +154,7 @@ test: deps test-deps fuzz-deps build
 	  env ETVK_STORAGE=buffer ETVK_SPLIT_REDUCTION=always $(CARGO) test --release --no-fail-fast \
 	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test ops_quantized4 --test ops_quantized8 \
 	  --test ops_reduce --test ops_norm --test ops_packed --test cat_slots --test fixtures_rust \
-	  --test attention_chain --test gemm_epilogue --test conv_tilings; \
+	  --test attention_chain --test gemm_epilogue --test conv_tilings --test ops_attention; \
 	step "fuzz targets, $${ETVK_FUZZ_SECONDS:-20} s each: parser, init before the GPU, mutated graphs (fuzz/smoke.sh)" \
 	  fuzz/smoke.sh; \
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \

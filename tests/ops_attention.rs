@@ -458,7 +458,50 @@ const CASES: &[Case] = &[
         mask: true,
         scale: None,
     },
+    // Prefill without mask or causality over grouped KV heads, whole vec4 head dims: one
+    // attn_rows invocation per query row on CPU devices.
+    Case {
+        b: 1,
+        s: 3,
+        h: 6,
+        hkv: 2,
+        d: 16,
+        t: 20,
+        start: 5,
+        causal: false,
+        mask: false,
+        scale: None,
+    },
+    // A decode step deep into the cache at the largest head dim kept in registers: 131 keys,
+    // blocks of 4 and a tail of 3 in the one-pass rows.
+    Case {
+        b: 1,
+        s: 1,
+        h: 8,
+        hkv: 2,
+        d: 64,
+        t: 150,
+        start: 130,
+        causal: true,
+        mask: false,
+        scale: Some(0.2),
+    },
 ];
+
+/// The kernel that computes the attention of `c`: `attn_rows` (one invocation per query row)
+/// on CPU devices when the rows fit it, `attn_sdpa` (a workgroup per row) otherwise.
+fn attention_kernel(c: &Case) -> &'static str {
+    let gpu_layout = etvk::ops::split::forced().unwrap_or_else(|| {
+        etvk::gpu::Context::shared().unwrap().caps().kind != etvk::gpu::DeviceKind::Cpu
+    });
+    let rows_fit =
+        c.b == 1 && !c.mask && (!c.causal || c.s == 1) && c.d.is_multiple_of(4) && c.d <= 64;
+    if rows_fit && !gpu_layout {
+        "attn_rows"
+    } else {
+        "attn_sdpa"
+    }
+}
 
 /// Optional mask `[S, start + S]`, with some -inf entries (never a whole row).
 fn make_mask(rng: &mut Rng, c: &Case) -> Option<(Vec<f32>, [usize; 2])> {
@@ -513,6 +556,13 @@ fn sdpa_with_kv_cache_matches_reference() {
         args.push(out);
         g.op("sdpa_with_kv_cache.default", &args);
         g.output(out);
+        // Both cache updates in one dispatch, then the attention.
+        let ks_run = kernels(&g.build().unwrap());
+        assert_eq!(
+            ks_run,
+            ["attn_update_caches", attention_kernel(c)],
+            "{qs:?} cache {cs:?}"
+        );
         let mut inputs: Vec<(&[usize], &[f32])> = vec![(&qs, &q), (&ks, &k), (&ks, &v)];
         if let Some((m, ms)) = &mask {
             inputs.push((ms, m));
@@ -543,10 +593,17 @@ fn sdpa_with_kv_cache_matches_reference() {
 
 #[test]
 fn sdpa_with_kv_cache_decodes_step_by_step() {
-    // Prefill-free decode loop with a symbolic start_pos: step n attends over the keys and
-    // values every earlier execute wrote into the caches.
+    // Head dims 6 (attn_sdpa everywhere) and 8 (attn_rows on CPU devices).
+    for d in [6, 8] {
+        decode_step_by_step(d);
+    }
+}
+
+/// Prefill-free decode loop with a symbolic start_pos: step n attends over the keys and
+/// values every earlier execute wrote into the caches.
+fn decode_step_by_step(d: usize) {
     let mut rng = Rng::new(5);
-    let (h, hkv, d, t) = (4, 2, 6, 6);
+    let (h, hkv, t) = (4, 2, 6);
     let (qs, ks, cs) = ([1, 1, h, d], [1, 1, hkv, d], [1, t, hkv, d]);
     let (mut kc, mut vc) = (rng.vec(numel(&cs)), rng.vec(numel(&cs)));
     let mut g = GraphBuilder::new();
@@ -606,7 +663,7 @@ fn sdpa_with_kv_cache_decodes_step_by_step() {
             &want,
             1e-5,
             1e-4,
-            &format!("step {pos}"),
+            &format!("head dim {d}, step {pos}"),
         );
     }
 }
@@ -632,6 +689,8 @@ fn custom_sdpa_matches_reference() {
         args.push(out);
         g.op("llama.custom_sdpa.default", &args);
         g.output(out);
+        let ks_run = kernels(&g.build().unwrap());
+        assert_eq!(ks_run, [attention_kernel(c)], "{qs:?} cache {cs:?}");
         let mut inputs: Vec<(&[usize], &[f32])> = vec![(&qs, &q), (&cs, &kc), (&cs, &vc)];
         if let Some((m, ms)) = &mask {
             inputs.push((ms, m));

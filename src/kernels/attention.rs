@@ -114,3 +114,14 @@ pub static ATTN_UPDATE_CACHE: Kernel<UpdateCacheParams> = Kernel::new(
     &shaders::ATTN_UPDATE_CACHE,
     &[read_write("Cache"), read("Value")],
 );
+/// `attn_update_caches.comp`: the key and the value cache rows of one step, in one dispatch
+/// (`count` is the element count of one of them).
+pub static ATTN_UPDATE_CACHES: Kernel<UpdateCacheParams> = Kernel::new(
+    &shaders::ATTN_UPDATE_CACHES,
+    &[
+        read_write("KCache"),
+        read_write("VCache"),
+        read("Key"),
+        read("Value"),
+    ],
+);

@@ -434,6 +434,7 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &attention::ATTN_ROWS_TEXEL.info,
         &attention::ATTN_ROTARY.info,
         &attention::ATTN_UPDATE_CACHE.info,
+        &attention::ATTN_UPDATE_CACHES.info,
         &conv::CONV2D.info,
         &conv::CONV2D_PW_W16.info,
         &conv::CONV2D_DW_W16.info,

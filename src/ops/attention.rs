@@ -12,10 +12,14 @@ use crate::error::Result;
 use crate::format::ValueId;
 use crate::graph::OpDef;
 use crate::graph::{broadcast_shapes, contiguous_strides, OpBuilder, TensorInfo};
+use crate::kernels::attention::AttnRowsParams;
 use crate::kernels::attention::{
     RotaryParams, SdpaParams, UpdateCacheParams, ATTN_ROTARY, ATTN_SDPA, ATTN_UPDATE_CACHE,
+    ATTN_UPDATE_CACHES,
 };
 use crate::kernels::shape::padded;
+use crate::ops::attention_chain::{plain_f32, record_rows, MAX_HEAD_DIM};
+use crate::ops::split;
 
 pub const OPS: &[OpDef] = &[
     // The exporter serializes the llama ops without their namespace.
@@ -51,13 +55,14 @@ fn check_rank(b: &OpBuilder, t: &TensorInfo, rank: usize, what: &str) -> Result<
 // update_cache
 // ---------------------------------------------------------------------------------------------
 
-/// Records `cache[:, start_pos:start_pos + S] = value` (`[B, S, ...]` into `[B, T, ...]`).
-fn emit_update(
+/// Checks `cache[:, start_pos:start_pos + S] = value` (`[B, S, ...]` into `[B, T, ...]`) and
+/// marks the cache written; the update's params, or `None` when there is nothing to write.
+fn plan_update(
     b: &mut OpBuilder,
     value: &TensorInfo,
     cache: &TensorInfo,
     start_pos: i64,
-) -> Result<()> {
+) -> Result<Option<UpdateCacheParams>> {
     b.require_float(&[value, cache])?;
     check_rank(b, value, 4, "the value")?;
     check_rank(b, cache, 4, "the cache")?;
@@ -77,19 +82,56 @@ fn emit_update(
     // even when another constant has the same bytes (e.g. zero-filled caches).
     b.mark_written(cache.id);
     if value.numel() == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let inner = v[2] * v[3];
-    let params = UpdateCacheParams {
+    Ok(Some(UpdateCacheParams {
         count: value.numel() as u32,
         value_batch: (v[1] * inner) as i32,
         cache_batch: (c[1] * inner) as i32,
         start_offset: (start_pos as usize * inner) as i32,
-    };
-    b.dispatch(
-        ATTN_UPDATE_CACHE.call(params).linear(value.numel()),
-        &[cache.id, value.id],
-    )
+    }))
+}
+
+/// Records `cache[:, start_pos:start_pos + S] = value`.
+fn emit_update(
+    b: &mut OpBuilder,
+    value: &TensorInfo,
+    cache: &TensorInfo,
+    start_pos: i64,
+) -> Result<()> {
+    match plan_update(b, value, cache, start_pos)? {
+        Some(params) => b.dispatch(
+            ATTN_UPDATE_CACHE.call(params).linear(value.numel()),
+            &[cache.id, value.id],
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Records the key and value updates of one step (`key` and `value` of the same sizes, as
+/// the caches): one dispatch for both, as on small decode steps each dispatch costs more
+/// than the rows it copies.
+fn emit_updates(
+    b: &mut OpBuilder,
+    [key, value]: [&TensorInfo; 2],
+    [k_cache, v_cache]: [&TensorInfo; 2],
+    start_pos: i64,
+) -> Result<()> {
+    if k_cache.id == v_cache.id {
+        // One cache for both: the value rows must land last, as two dispatches order them.
+        emit_update(b, key, k_cache, start_pos)?;
+        return emit_update(b, value, v_cache, start_pos);
+    }
+    let params = plan_update(b, key, k_cache, start_pos)?;
+    plan_update(b, value, v_cache, start_pos)?;
+    match params {
+        Some(params) => b.dispatch(
+            ATTN_UPDATE_CACHES.call(params).linear(2 * key.numel()),
+            &[k_cache.id, v_cache.id, key.id, value.id],
+        ),
+        None => Ok(()),
+    }
 }
 
 /// `llama::update_cache(value, cache(a!), start_pos) -> Tensor`: the result is a 1-element
@@ -185,6 +227,66 @@ fn emit_attention(
     // Without a mask, bind q again in its slot (never read).
     let mask = a.mask.unwrap_or(q);
     b.dispatch(ATTN_SDPA.call(p).linear(n), &[out, q, k, v, mask])
+}
+
+/// The attention of a llama op (`a` from [`llama_attention`]): on CPU devices, one
+/// `attn_rows` invocation per query row when the rows fit it (batch 1, no mask, causal only
+/// for one query row, whole vec4 head dims of at most 64, f32), which needs no barriers;
+/// `attn_sdpa` otherwise (GPUs: a workgroup per row).
+fn emit_llama_attention(
+    b: &mut OpBuilder,
+    a: &Attention,
+    q: ValueId,
+    k_cache: ValueId,
+    v_cache: ValueId,
+    out: ValueId,
+) -> Result<()> {
+    let (batch, hkv, rep) = (a.outer[0], a.outer[1], a.outer[2]);
+    let rows_fit = !split::gpu_layout(b)
+        && batch == 1
+        && a.mask.is_none()
+        && (a.causal.is_none() || a.lq == 1)
+        && a.d.is_multiple_of(4)
+        && (1..=MAX_HEAD_DIM).contains(&a.d)
+        && [q, k_cache, v_cache, out].iter().all(|&t| plain_f32(b, t));
+    if !rows_fit {
+        return emit_attention(b, a, q, k_cache, v_cache, out);
+    }
+    // In vec4s: q and out [1, S, Hkv * rep, D], the caches [1, T, Hkv, D]; the outer index
+    // is the KV head and the heads are the query heads sharing it.
+    let d4 = (a.d / 4) as u32;
+    let (rep4, h4, kv4) = (rep as u32 * d4, (hkv * rep) as u32 * d4, hkv as u32 * d4);
+    let params = AttnRowsParams {
+        lq: a.lq as u32,
+        lk: a.lk as u32,
+        heads: rep as u32,
+        scale: a.scale,
+        q_off: 0,
+        q_outer: rep4,
+        q_head: d4,
+        q_row: h4,
+        k_off: 0,
+        k_outer: d4,
+        k_head: 0,
+        k_row: kv4,
+        v_off: 0,
+        v_outer: d4,
+        v_head: 0,
+        v_row: kv4,
+        o_off: 0,
+        o_outer: rep4,
+        o_head: d4,
+        o_row: h4,
+    };
+    record_rows(
+        b,
+        params,
+        hkv * rep,
+        [a.d, a.d],
+        out,
+        [q, k_cache, v_cache],
+        None,
+    )
 }
 
 /// Checks and plans the attention of `q` `[B, S, H, D]` over the first `start_pos + S`
@@ -316,9 +418,8 @@ pub fn sdpa_with_kv_cache(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         scale,
         args[11],
     )?;
-    emit_update(b, &k, &k_cache, start_pos)?;
-    emit_update(b, &v, &v_cache, start_pos)?;
-    emit_attention(b, &a, q.id, k_cache.id, v_cache.id, args[11])
+    emit_updates(b, [&k, &v], [&k_cache, &v_cache], start_pos)?;
+    emit_llama_attention(b, &a, q.id, k_cache.id, v_cache.id, args[11])
 }
 
 /// `llama::custom_sdpa(query, key, value, start_pos, attn_mask=None, drpout_p=0.,
@@ -344,7 +445,7 @@ pub fn custom_sdpa(b: &mut OpBuilder, args: &[ValueId]) -> Result<()> {
         scale,
         args[8],
     )?;
-    emit_attention(b, &a, q.id, k_cache.id, v_cache.id, args[8])
+    emit_llama_attention(b, &a, q.id, k_cache.id, v_cache.id, args[8])
 }
 
 /// Strides of the leading `sizes.len() - 2` dims of a contiguous tensor, right-aligned into

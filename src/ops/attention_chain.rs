@@ -61,7 +61,7 @@ fn chain(b: &OpBuilder, p: ValueId) -> Option<Chain> {
 }
 
 /// Contiguous f32 storage (what `attn_rows.comp` reads and writes).
-fn plain_f32(b: &OpBuilder, id: ValueId) -> bool {
+pub(crate) fn plain_f32(b: &OpBuilder, id: ValueId) -> bool {
     b.layout_of(id) == Layout::Contiguous && b.elem_of(id) == Elem::F32
 }
 
@@ -263,7 +263,7 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
     let out = b.set_output_as(out_id, vec![batch, lq, dv], Layout::Contiguous, Elem::F32)?;
     let heads = operands.heads;
     let [qo, ko, vo] = operands.qkv;
-    let (d4, dv4) = ((d / 4) as u32, (dv / 4) as u32);
+    let dv4 = (dv / 4) as u32;
     let (lq, lk) = (lq as u32, lk as u32);
     let params = AttnRowsParams {
         lq,
@@ -287,22 +287,56 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
         o_head: lq * dv4,
         o_row: dv4,
     };
+    record_rows(
+        b,
+        params,
+        batch,
+        [d, dv],
+        out.id,
+        [qo.id, ko.id, vo.id],
+        scale_id,
+    )?;
+    b.offer_piece(
+        out.id,
+        Piece::Attention {
+            params,
+            heads,
+            lq: lq as usize,
+            dv,
+        },
+    );
+    Ok(true)
+}
+
+/// Records one `attn_rows` dispatch over `batch` entries (outer index x heads, as `params`
+/// addresses them) of `params.lq` query rows: head dims `d` (q, k) and `dv` (v, out), q, k
+/// and v read from `qkv`, the scale also from `scale_id` when given.
+pub(crate) fn record_rows(
+    b: &mut OpBuilder,
+    params: AttnRowsParams,
+    batch: usize,
+    [d, dv]: [usize; 2],
+    out: ValueId,
+    qkv: [ValueId; 3],
+    scale_id: Option<ValueId>,
+) -> Result<()> {
     // GPUs split each row's keys across a team of lanes (260 rows of the ViT alone left
     // an H200 mostly idle: 29 µs per attention); CPU devices keep one invocation per row.
     let lanes = if split::gpu_layout(b) { ROW_LANES } else { 1 };
     let spec = AttnRowsSpec {
-        D4: d4 as i32,
-        DV4: dv4 as i32,
+        D4: (d / 4) as i32,
+        DV4: (dv / 4) as i32,
         SCALE_TENSOR: scale_id.is_some() as i32,
         LANES: lanes as i32,
     };
     // Per score: a dot product in each pass over the keys (two passes in split rows, one
     // otherwise) and one multiply-add per value.
     let passes = if lanes > 1 { 2 } else { 1 };
-    let flops = 2 * (batch as u64) * (lq as u64) * (lk as u64) * (passes * d as u64 + dv as u64);
+    let (lq, lk) = (params.lq as u64, params.lk as u64);
+    let flops = 2 * (batch as u64) * lq * lk * (passes * d as u64 + dv as u64);
     let mut texels = 0;
-    for o in [qo, ko, vo] {
-        texels = texels.max(b.tensor(o.id)?.numel() / 4);
+    for id in qkv {
+        texels = texels.max(b.tensor(id)?.numel() / 4);
     }
     let kernel = if b.caps().texel_reads(texels) {
         &ATTN_ROWS_TEXEL
@@ -319,18 +353,8 @@ pub fn fuse(b: &mut OpBuilder, p: &TensorInfo, v: &TensorInfo, out_id: ValueId) 
         call.tiles([lq as usize, batch, 1], [ROWS_PER_GROUP, 1, 1])
     };
     // Without a scale tensor, bind q again in its slot (never read).
-    let tensors = [out.id, qo.id, ko.id, vo.id, scale_id.unwrap_or(qo.id)];
-    b.dispatch(call, &tensors)?;
-    b.offer_piece(
-        out.id,
-        Piece::Attention {
-            params,
-            heads,
-            lq: lq as usize,
-            dv,
-        },
-    );
-    Ok(true)
+    let [q, k, v] = qkv;
+    b.dispatch(call, &[out, q, k, v, scale_id.unwrap_or(q)])
 }
 
 /// `permute(x, perm) -> out` when `x` is an attention's `[heads, lq, dv]` output (with a
