@@ -24,7 +24,9 @@ runs on a machine without torch once the files are there (carry bench/out/speed)
 Models: mobilenet_v2, resnet18 (torchvision, random weights, 1x3x224x224), transformer (4
 pre-norm encoder blocks, d 384, 128 tokens), vit (a ViT encoder, 64x64 patches of 8),
 llama_decode (a Llama-style KV-cache decode step: sdpa_with_kv_cache), unet (a small U-Net:
-3x3 convs on 64x64, 16/32/64 channels, max-pool down, nearest-upsample + concat up).
+3x3 convs on 64x64, 16/32/64 channels, max-pool down, nearest-upsample + concat up),
+one_dispatch (a relu of one element: the floor of any execute, a submit and wait around one
+dispatch, against which the small programs' times read).
 Ops: every distinct convolution of mobilenet_v2, resnet18's 3x3 convolutions and the
 transformer's linears, each exported alone (batch 1).
 """
@@ -51,6 +53,7 @@ MODELS = [
     "llama_decode",
     "unet",
     "unet_fp16",
+    "one_dispatch",
 ]
 
 # Bump when a definition changes: cached exports of another version are redone.
@@ -107,6 +110,9 @@ def build_model(name):
     if name == "unet":
         return unet_module()
     run_models = load_module(os.path.join(REPO, "tests", "models", "run_models.py"), "run_models")
+    if name == "one_dispatch":
+        models = load_module(os.path.join(REPO, "bench", "models.py"), "bench_models")
+        return models.build("baseline", None)
     if name in ("mobilenet_v2", "resnet18", "transformer"):
         models = load_module(os.path.join(REPO, "bench", "models.py"), "bench_models")
         variant = models.transformer_variant("auto") if name == "transformer" else None

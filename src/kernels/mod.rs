@@ -455,6 +455,7 @@ pub fn all() -> Vec<&'static KernelInfo> {
         &layout_convert::CONVERT.info,
         &norm::NORM_BATCH.info,
         &norm::NORM_ROWS.info,
+        &norm::NORM_ROWS_TEXEL.info,
         &pool::POOL_AVG.info,
         &pool::POOL_MAX.info,
         &pool::POOL_MAX_C4.info,

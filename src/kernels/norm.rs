@@ -1,6 +1,6 @@
 //! Normalization kernels.
 
-use super::{read, write, Kernel};
+use super::{read, read_texels, write, Kernel};
 use crate::gpu::shaders;
 
 kernel_params! {
@@ -55,6 +55,19 @@ pub static NORM_ROWS: Kernel<NormRowsParams, NormRowsSpec> = Kernel::new(
         write("Mean"),
         write("Rstd"),
         read("In"),
+        read("W"),
+        read("B"),
+    ],
+);
+/// `norm_rows_texel.comp`: the VEC4 build reading the input through a texel buffer (CPU
+/// devices, where a texel fetch is one gather and a storage-buffer load a loop over lanes).
+pub static NORM_ROWS_TEXEL: Kernel<NormRowsParams, NormRowsSpec> = Kernel::new(
+    &shaders::NORM_ROWS_TEXEL,
+    &[
+        write("Out"),
+        write("Mean"),
+        write("Rstd"),
+        read_texels("In"),
         read("W"),
         read("B"),
     ],

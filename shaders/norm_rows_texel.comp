@@ -1,0 +1,4 @@
+#version 450
+#define TEXEL_INPUT
+#include "common.glsl"
+#include "norm_rows.glsl"
