@@ -15,7 +15,11 @@
 // output is stored to its 2x2 block of a nearest 2x upsampling (an output twice h_out x
 // w_out): the upsampling dispatch after it is not recorded. INPUT_NCHW
 // (conv2d_tiled_nchw) reads a contiguous NCHW f32 input of c_in channels, gathering each
-// block of 4, so that no layout conversion runs before the first convolution.
+// block of 4, so that no layout conversion runs before the first convolution. INPUT_PATCHES
+// (conv2d_tiled_texel_nchw) reads such an input through a texel buffer of 4 pixels along W
+// per texel, for windows that do not overlap and start on whole texels (patch embeddings:
+// stride = kernel, multiples of 4, no padding along W): each texel holds 4 taps of one
+// channel, and there are no blocks of 4 input channels to pad.
 // Grid: x = output columns / TILE_W, y = output rows (times SPLIT), z = batch * output
 // channel groups (from gl_WorkGroupID, so weight and bias loads are uniform). Kernel size,
 // stride, dilation, tiling, pooling and upsampling are specialization constants.
@@ -56,6 +60,7 @@ struct Params {
 PARAMS_BLOCK(Params)
 #include "conv_bindings.glsl"
 
+#ifndef INPUT_PATCHES
 // Input channel block c of image n at pixel pix (y * w_src + x) of a plane of hw pixels.
 vec4 load_px(uint n, uint c, uint pix, uint hw) {
 #ifdef INPUT_NCHW
@@ -70,6 +75,7 @@ vec4 load_px(uint n, uint c, uint pix, uint hw) {
     return LOAD_X((n * p.ic4 + c) * hw + pix);
 #endif
 }
+#endif
 
 // A workgroup holds at most 64 invocations (ops/conv/packed.rs).
 shared vec4 partial[SPLIT > 1 ? 64 * TILE_W * TILE_OC4 : 1];
@@ -89,6 +95,39 @@ void main() {
     int iw0 = ow0 * SW - p.pad_w;
     vec4 acc[TILE_OC4 * TILE_W];
     for (int i = 0; i < TILE_OC4 * TILE_W; ++i) acc[i] = vec4(0.0);
+#ifdef INPUT_PATCHES
+    // SPLIT = 1. Per channel, kernel row and 4 taps: one input texel per position, 4 weight
+    // texels per output block (the taps' texels for this channel of its input block).
+    uint w4 = uint(p.w_src) / 4u;
+    for (uint ch = 0u; ch < p.c_in; ++ch) {
+        uint plane = (n * p.c_in + ch) * uint(p.h_src) * w4;
+        uint c = ch / 4u, e = ch % 4u;
+        for (int kh = 0; kh < KH; ++kh) {
+            int ih = oh * SH - p.pad_h + kh * DH;
+            if (ih < 0 || ih >= p.h_in) continue;
+            uint row = plane + uint(ih) * w4;
+            for (int q = 0; q < KW / 4; ++q) {
+                vec4 xs[TILE_W];
+                for (int t = 0; t < TILE_W; ++t) {
+                    // Positions past the row's end read its last window (never stored).
+                    int ow = min(ow0 + t, p.w_out - 1);
+                    xs[t] = texelFetch(In, int(row + uint(ow * SW + 4 * q) / 4u));
+                }
+                for (int j = 0; j < TILE_OC4; ++j) {
+                    uint oc = min(ocb + uint(j), p.oc4 - 1u);
+                    uint wb = (((oc * p.ic4 + c) * uint(KH) + uint(kh)) * uint(KW) + uint(4 * q))
+                        * 4u + e;
+                    vec4 w0 = LOAD_W(wb), w1 = LOAD_W(wb + 4u), w2 = LOAD_W(wb + 8u),
+                         w3 = LOAD_W(wb + 12u);
+                    for (int t = 0; t < TILE_W; ++t) {
+                        vec4 xv = xs[t];
+                        acc[j * TILE_W + t] += xv.x * w0 + xv.y * w1 + xv.z * w2 + xv.w * w3;
+                    }
+                }
+            }
+        }
+    }
+#else
     uint units = FOLD_ROWS != 0 ? p.ic4 * uint(KH) : p.ic4;
     for (uint r = lane; r < units; r += uint(SPLIT)) {
         uint c = FOLD_ROWS != 0 ? r / uint(KH) : r;
@@ -124,6 +163,7 @@ void main() {
             }
         }
     }
+#endif
     if (SPLIT > 1) {
         const uint TILE = uint(TILE_OC4 * TILE_W);
         uint row = gl_WorkGroupSize.x * TILE, base = gl_LocalInvocationID.x * TILE;

@@ -271,13 +271,14 @@ pub static CONV2D_TILED_NCHW: EdgeVariants<ConvTiledParams, ConvTiledSpec> = Edg
     ),
 };
 
-/// `conv2d_tiled_nchw` with weights read through a texel view (f32): devices that prefer
-/// texel reads take a contiguous f32 graph input without a conversion dispatch first.
+/// `conv2d_tiled` reading a contiguous f32 graph input and the weights through texel views
+/// (f32, `INPUT_PATCHES`): devices that prefer texel reads take patch embeddings without a
+/// conversion dispatch first.
 pub static CONV2D_TILED_TEXEL_NCHW: Kernel<ConvTiledParams, ConvTiledSpec> = Kernel::new(
     &shaders::CONV2D_TILED_TEXEL_NCHW,
     &[
         write("Out").in_layout(Layout::Channels4),
-        read("In"),
+        read_texels("In"),
         read_texels("W"),
         read("Bias"),
     ],

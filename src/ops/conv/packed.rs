@@ -209,16 +209,22 @@ pub fn build(
                 && g.stride[1] >= kw as i64
                 && g.dilation[0] == 1
                 && g.dilation[1] == 1;
+            // Patches that start on whole texels of 4 pixels along W: a texel holds 4 taps
+            // of one channel.
+            let patches = read_once
+                && kw.is_multiple_of(4)
+                && g.stride[1] % 4 == 0
+                && g.padding[1] == 0
+                && g.w.is_multiple_of(4);
             // A contiguous f32 input (a graph input) is read as it is, with no conversion
             // dispatch first, on devices that read storage buffers, and on those that prefer
-            // texel reads when each input element is read once: converting it would read it
-            // twice and write it once (lavapipe, the ViT's 8x8/8 patches: 0.45-0.50 ms with
-            // the conversion, 0.26-0.52 ms without).
+            // texel reads when the windows are such patches: converting it would read it
+            // twice and write it once, and pad its 3 channels to 4.
             let nchw = pool == 1
                 && x.layout == Layout::Contiguous
                 && b.elem_of(x.id) == Elem::F32
                 && !w16
-                && (!texel || (read_once && !half));
+                && (!texel || (patches && !half));
             // One input block (a first convolution): split lanes may fold kernel rows.
             let fold_rows = ic_blocks == 1 && kh > 1;
             let units = if fold_rows { kh } else { ic_blocks };
@@ -234,6 +240,14 @@ pub fn build(
                     oc4: (oc4 as usize).min(4),
                     split: 1,
                 };
+            }
+            // Texels of patches (conv2d_tiled_texel_nchw, which does not split). lavapipe,
+            // the ViT's 8x8/8 patches at 1 position x 4 blocks: 0.54-1.14 ms reading the
+            // input from a storage buffer, 0.43-0.70 ms through texels; tiles of 2 or 4
+            // positions sharing the weight texels were slower (0.50-1.8 ms).
+            let texel_patches = nchw && texel;
+            if texel_patches {
+                t.split = 1;
             }
             let groups = (oc4 as usize).div_ceil(t.oc4) as u32;
             let p = ConvTiledParams {
@@ -285,7 +299,7 @@ pub fn build(
             } else {
                 ([tiles, g.ho, g.n * groups as usize], local_2d(tiles, g.ho))
             };
-            let kernel = if nchw && texel {
+            let kernel = if texel_patches {
                 &CONV2D_TILED_TEXEL_NCHW
             } else if nchw {
                 CONV2D_TILED_NCHW.pick(half)
