@@ -17,6 +17,8 @@ layout(constant_id = 5) const int SCALE_TENSOR = 0;
 // Invocations per query row (GPUs: a row's keys split LANES ways, the max, the weight sum and
 // the accumulators merged in shared memory; 1 on CPU devices).
 layout(constant_id = 6) const int LANES = 1;
+// Query rows per invocation when LANES = 1 (sharing each key and value load).
+layout(constant_id = 7) const int ROWS = 1;
 struct Params {
     uint lq;
     uint lk;
@@ -81,59 +83,91 @@ float team_combine(float v, uint slot, uint lane, bool is_max) {
     return r;
 }
 
-// One invocation per row (CPU devices): one pass over the keys with a running max, 4 keys
-// at a time (one rescale of the accumulators per 4), instead of a max pass and a sum pass
-// that each compute every score: a third fewer dot products and key loads.
-void one_pass(vec4 qv[D4], uint kb, uint vb, uint ob, float scale) {
-    float mx = uintBitsToFloat(0xff800000u);
-    float l = 0.0;
-    vec4 acc[DV4];
-    for (int e = 0; e < DV4; ++e) acc[e] = vec4(0.0);
+// One invocation per ROWS consecutive query rows (CPU devices): one pass over the keys with
+// a running max, 4 keys at a time (one rescale of the accumulators per 4), instead of a max
+// pass and a sum pass that each compute every score: a third fewer dot products and key
+// loads. The rows share every key and value load (a gather each on CPU devices). Rows past
+// lq compute the last row again and store nothing.
+void one_pass(uint i0, uint qb0, uint kb, uint vb, uint ob0, float scale) {
+    vec4 qv[ROWS][D4];
+    float mx[ROWS], l[ROWS];
+    vec4 acc[ROWS][DV4];
+    for (int r = 0; r < ROWS; ++r) {
+        uint ir = min(i0 + uint(r), p.lq - 1u) - i0;
+        for (int e = 0; e < D4; ++e) qv[r][e] = LOAD_Q(qb0 + ir * p.q_row + uint(e));
+        mx[r] = uintBitsToFloat(0xff800000u);
+        l[r] = 0.0;
+        for (int e = 0; e < DV4; ++e) acc[r][e] = vec4(0.0);
+    }
     uint j = 0u;
     for (; j + 4u <= p.lk; j += 4u) {
-        vec4 s;
+        vec4 s[ROWS];
         for (int c = 0; c < 4; ++c) {
             uint kr = kb + (j + uint(c)) * p.k_row;
-            float d = 0.0;
-            for (int e = 0; e < D4; ++e) d += dot(qv[e], LOAD_K(kr + uint(e)));
-            s[c] = d * scale;
+            float d[ROWS];
+            for (int r = 0; r < ROWS; ++r) d[r] = 0.0;
+            for (int e = 0; e < D4; ++e) {
+                vec4 kv = LOAD_K(kr + uint(e));
+                for (int r = 0; r < ROWS; ++r) d[r] += dot(qv[r][e], kv);
+            }
+            for (int r = 0; r < ROWS; ++r) s[r][c] = d[r] * scale;
         }
-        float mn = max(mx, max(max(s.x, s.y), max(s.z, s.w)));
-        float keep = exp(mx - mn);
-        vec4 w = exp(s - mn);
-        l = l * keep + (w.x + w.y + w.z + w.w);
-        mx = mn;
+        float keep[ROWS];
+        vec4 w[ROWS];
+        for (int r = 0; r < ROWS; ++r) {
+            float mn = max(mx[r], max(max(s[r].x, s[r].y), max(s[r].z, s[r].w)));
+            keep[r] = exp(mx[r] - mn);
+            w[r] = exp(s[r] - mn);
+            l[r] = l[r] * keep[r] + (w[r].x + w[r].y + w[r].z + w[r].w);
+            mx[r] = mn;
+        }
         uint vr = vb + j * p.v_row;
         for (int e = 0; e < DV4; ++e) {
-            acc[e] = acc[e] * keep + w.x * LOAD_V(vr + uint(e))
-                + w.y * LOAD_V(vr + p.v_row + uint(e))
-                + w.z * LOAD_V(vr + 2u * p.v_row + uint(e))
-                + w.w * LOAD_V(vr + 3u * p.v_row + uint(e));
+            vec4 v0 = LOAD_V(vr + uint(e)), v1 = LOAD_V(vr + p.v_row + uint(e)),
+                 v2 = LOAD_V(vr + 2u * p.v_row + uint(e)), v3 = LOAD_V(vr + 3u * p.v_row + uint(e));
+            for (int r = 0; r < ROWS; ++r) {
+                acc[r][e] = acc[r][e] * keep[r] + w[r].x * v0 + w[r].y * v1 + w[r].z * v2
+                    + w[r].w * v3;
+            }
         }
     }
     for (; j < p.lk; ++j) {
         uint kr = kb + j * p.k_row;
-        float d = 0.0;
-        for (int e = 0; e < D4; ++e) d += dot(qv[e], LOAD_K(kr + uint(e)));
-        float sj = d * scale;
-        float mn = max(mx, sj);
-        float keep = exp(mx - mn);
-        float w = exp(sj - mn);
-        l = l * keep + w;
-        mx = mn;
+        float d[ROWS];
+        for (int r = 0; r < ROWS; ++r) d[r] = 0.0;
+        for (int e = 0; e < D4; ++e) {
+            vec4 kv = LOAD_K(kr + uint(e));
+            for (int r = 0; r < ROWS; ++r) d[r] += dot(qv[r][e], kv);
+        }
+        float keep[ROWS], w[ROWS];
+        for (int r = 0; r < ROWS; ++r) {
+            float sj = d[r] * scale;
+            float mn = max(mx[r], sj);
+            keep[r] = exp(mx[r] - mn);
+            w[r] = exp(sj - mn);
+            l[r] = l[r] * keep[r] + w[r];
+            mx[r] = mn;
+        }
         uint vr = vb + j * p.v_row;
-        for (int e = 0; e < DV4; ++e) acc[e] = acc[e] * keep + w * LOAD_V(vr + uint(e));
+        for (int e = 0; e < DV4; ++e) {
+            vec4 v = LOAD_V(vr + uint(e));
+            for (int r = 0; r < ROWS; ++r) acc[r][e] = acc[r][e] * keep[r] + w[r] * v;
+        }
     }
-    float inv = 1.0 / l;
-    for (int e = 0; e < DV4; ++e) o[ob + uint(e)] = acc[e] * inv;
+    for (int r = 0; r < ROWS; ++r) {
+        if (i0 + uint(r) >= p.lq) break;
+        float inv = 1.0 / l[r];
+        uint ob = ob0 + uint(r) * p.o_row;
+        for (int e = 0; e < DV4; ++e) o[ob + uint(e)] = acc[r][e] * inv;
+    }
 }
 
 void main() {
-    // Grid (LANES = 1): x = query rows, y = batch entries (t). Split (LANES > 1): x = the lanes
+    // Grid (LANES = 1): x = blocks of ROWS query rows, y = batch entries (t). Split (LANES > 1): x = the lanes
     // of a row, y = query rows, z = batch entries. t comes from the workgroup id, so the key
     // and value addresses are uniform over a workgroup.
     uint lane = LANES > 1 ? gl_LocalInvocationID.x : 0u;
-    uint i = LANES > 1 ? gl_GlobalInvocationID.y : gl_GlobalInvocationID.x;
+    uint i = LANES > 1 ? gl_GlobalInvocationID.y : gl_GlobalInvocationID.x * uint(ROWS);
     uint t = LANES > 1 ? gl_WorkGroupID.z : gl_WorkGroupID.y;
     bool live = i < p.lq;
     // Split rows all reach the barriers; the others may leave at once.
@@ -149,13 +183,12 @@ void main() {
     float scale = p.scale;
     if (SCALE_TENSOR != 0) scale *= scale_t[0];
 
-    vec4 qv[D4];
-    for (int e = 0; e < D4; ++e) qv[e] = LOAD_Q(qb + uint(e));
-
     if (LANES == 1) {
-        one_pass(qv, kb, vb, ob, scale);
+        one_pass(i, qb, kb, vb, ob, scale);
         return;
     }
+    vec4 qv[D4];
+    for (int e = 0; e < D4; ++e) qv[e] = LOAD_Q(qb + uint(e));
     // Split rows: a max pass and a sum pass over each lane's share of the keys.
     float mx = uintBitsToFloat(0xff800000u);
     for (uint j = lane; j < p.lk; j += uint(LANES)) {

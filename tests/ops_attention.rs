@@ -458,11 +458,11 @@ const CASES: &[Case] = &[
         mask: true,
         scale: None,
     },
-    // Prefill without mask or causality over grouped KV heads, whole vec4 head dims: one
-    // attn_rows invocation per query row on CPU devices.
+    // Prefill without mask or causality over grouped KV heads, whole vec4 head dims: attn_rows
+    // on CPU devices, 4 query rows per invocation and a partial block.
     Case {
         b: 1,
-        s: 3,
+        s: 5,
         h: 6,
         hkv: 2,
         d: 16,

@@ -62,9 +62,10 @@ kernel_params! {
 }
 kernel_params! {
     /// `attn_rows.comp` specialization: head dims of q/k and of v in vec4s, whether the
-    /// scale is (also) read from a one-element tensor, and invocations per query row.
+    /// scale is (also) read from a one-element tensor, invocations per query row, and query
+    /// rows per invocation (with one invocation per row).
     #[allow(non_snake_case)]
-    pub struct AttnRowsSpec { D4: i32, DV4: i32, SCALE_TENSOR: i32, LANES: i32 }
+    pub struct AttnRowsSpec { D4: i32, DV4: i32, SCALE_TENSOR: i32, LANES: i32, ROWS: i32 }
 }
 pub static ATTN_ROWS: Kernel<AttnRowsParams, AttnRowsSpec> = Kernel::new(
     &shaders::ATTN_ROWS,
