@@ -233,8 +233,11 @@ pub fn build(
             // array over 4 positions (lavapipe: patch embeddings 8x8/8 1.0-2.4 ms with 4
             // positions x 2 blocks, 0.26-0.51 ms with 1 x 4; resnet18's 3x3 convs, 3
             // interleaved runs: 1.05 -> 0.61 s per execute; the U-Net and mobilenet_v2's first
-            // convolution unchanged within the noise).
-            let mut t = if !split::gpu_layout(b) && forced_tiling(oc4 as usize).is_none() {
+            // convolution unchanged within the noise). f16 weights, converted at every fetch,
+            // keep the span tile, which fetches each weight texel once per 4 positions (the
+            // U-Net fp16 with 1 x 4: 23 % more CPU time than fp32, none with 4 x 2).
+            let cpu_tile = !split::gpu_layout(b) && !w16;
+            let mut t = if cpu_tile && forced_tiling(oc4 as usize).is_none() {
                 Tiling {
                     positions: 1,
                     oc4: (oc4 as usize).min(4),
