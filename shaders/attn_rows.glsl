@@ -1,12 +1,13 @@
 // The body of attn_rows.comp and attn_rows_texel.comp (TEXEL_INPUT: q, k, v through uniform
 // texel buffers).
 // Attention that a bmm -> (scale) -> softmax(-1) -> bmm chain computes, as one dispatch (the
-// chain written out by exporters of ViT and encoder blocks), one invocation per query row:
+// chain written out by exporters of ViT and encoder blocks, and llama attention on CPU
+// devices), a team of LANES invocations per query row or one invocation per ROWS rows:
 //   out[t, i, :] = sum_j softmax_j(scale * q[t, i, :] . k[t, j, :]) * v[t, j, :]
 // for t < batch (split into outer * heads for strided views), i < lq, j < lk. The row's q and
 // its accumulator stay in registers (D4 and DV4 vec4s, spec constants). Split rows (GPUs) make
 // two passes over the keys: the row's max, then the exp-weights and the weighted sum of
-// values; one invocation per row (CPU devices) makes one pass with a running max. No shared
+// values; an invocation of ROWS rows (CPU devices) makes one pass with a running max. No shared
 // memory and no barriers on CPU devices: rows are independent, and the keys and values of a
 // head are read by every row of it (cache hits on GPUs; one gather per key on CPU devices).
 // Offsets and strides are in vec4s (rows and heads start on whole vec4s).

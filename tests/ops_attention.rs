@@ -592,6 +592,67 @@ fn sdpa_with_kv_cache_matches_reference() {
 }
 
 #[test]
+fn one_cache_for_keys_and_values() {
+    // Both caches one tensor: two update dispatches, so that the value rows land last, and
+    // the attention reads those rows as keys and as values.
+    let c = Case {
+        b: 1,
+        s: 1,
+        h: 4,
+        hkv: 2,
+        d: 8,
+        t: 6,
+        start: 2,
+        causal: true,
+        mask: false,
+        scale: None,
+    };
+    let mut rng = Rng::new(8);
+    let (qs, ks, cs) = ([1, 1, 4, 8], [1, 1, 2, 8], [1, 6, 2, 8]);
+    let (q, k, v) = (
+        rng.vec(numel(&qs)),
+        rng.vec(numel(&ks)),
+        rng.vec(numel(&ks)),
+    );
+    let mut cache = rng.vec(numel(&cs));
+    let mut g = GraphBuilder::new();
+    let (qi, ki, vi) = (g.input(&qs), g.input(&ks), g.input(&ks));
+    let ci = g.constant(&cs, &cache);
+    let start = g.int(c.start as i64);
+    let seq_len = g.int(1);
+    let mut args = vec![qi, ki, vi, ci, ci, start, seq_len];
+    args.extend(tail_args(&mut g, &c, None));
+    let out = g.f32(&qs);
+    args.push(out);
+    g.op("sdpa_with_kv_cache.default", &args);
+    g.output(out);
+    let ks_run = kernels(&g.build().unwrap());
+    assert_eq!(
+        ks_run,
+        [
+            "attn_update_cache",
+            "attn_update_cache",
+            attention_kernel(&c)
+        ]
+    );
+    let got = g.run(&[(&qs, &q), (&ks, &k), (&ks, &v)]).unwrap();
+    ref_update(&mut cache, &cs, &k, &ks, c.start);
+    ref_update(&mut cache, &cs, &v, &ks, c.start);
+    let want = ref_llama(&Llama {
+        q: &q,
+        qs,
+        kc: &cache,
+        vc: &cache,
+        cs,
+        start: c.start,
+        mask: None,
+        causal: true,
+        scale: None,
+    });
+    assert_close(&got[0], &want, 1e-5, 1e-4, "one cache");
+}
+
+#[test]
 fn sdpa_with_kv_cache_decodes_step_by_step() {
     // Head dims 6 (attn_sdpa everywhere) and 8 (attn_rows on CPU devices).
     for d in [6, 8] {

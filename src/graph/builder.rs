@@ -360,6 +360,11 @@ impl<'g> OpBuilder<'g> {
         Ok(info)
     }
 
+    /// The value whose memory tensor `id` uses: itself, or the source it aliases.
+    pub fn memory_root(&self, id: ValueId) -> ValueId {
+        self.alias_root[id]
+    }
+
     /// The planner's view of tensor `id` (graph or builder-made), `None` for other values.
     pub fn meta(&self, id: ValueId) -> Option<&TensorMeta> {
         self.metas.get(id).and_then(Option::as_ref)

@@ -232,8 +232,8 @@ conv_kernels!(
 /// channels-packed one, so that no layout conversion runs there: `conv2d_tiled_nchw` reads a
 /// contiguous input (a graph input), `conv2d_pw_nchw` writes a contiguous output (a graph
 /// output); `_f16` with f16 weights, bias and packed side. Storage buffers only: on devices
-/// that prefer texel reads the conversion and texel kernel win, except where each input is
-/// read once ([`CONV2D_TILED_TEXEL_NCHW`]).
+/// that prefer texel reads the conversion and texel kernel win, except for patches that start
+/// on whole texels of 4 pixels ([`CONV2D_TILED_TEXEL_NCHW`]).
 pub struct EdgeVariants<P: Params, S: Params> {
     pub f32: Kernel<P, S>,
     pub f16: Kernel<P, S>,

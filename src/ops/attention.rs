@@ -118,8 +118,9 @@ fn emit_updates(
     [k_cache, v_cache]: [&TensorInfo; 2],
     start_pos: i64,
 ) -> Result<()> {
-    if k_cache.id == v_cache.id {
-        // One cache for both: the value rows must land last, as two dispatches order them.
+    if b.memory_root(k_cache.id) == b.memory_root(v_cache.id) {
+        // One cache memory for both: the value rows must land last, as two dispatches order
+        // them.
         emit_update(b, key, k_cache, start_pos)?;
         return emit_update(b, value, v_cache, start_pos);
     }
@@ -229,8 +230,8 @@ fn emit_attention(
     b.dispatch(ATTN_SDPA.call(p).linear(n), &[out, q, k, v, mask])
 }
 
-/// The attention of a llama op (`a` from [`llama_attention`]): on CPU devices, one
-/// `attn_rows` invocation per query row when the rows fit it (batch 1, no mask, causal only
+/// The attention of a llama op (`a` from [`llama_attention`]): on CPU devices, `attn_rows`
+/// (one invocation per 4 query rows, or per row below 4) when the rows fit it (batch 1, no mask, causal only
 /// for one query row, whole vec4 head dims of at most 64, f32), which needs no barriers;
 /// `attn_sdpa` otherwise (GPUs: a workgroup per row).
 fn emit_llama_attention(

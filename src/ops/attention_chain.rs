@@ -3,7 +3,8 @@
 //! in place (q and v too when permutes split them into heads out of their projections). The
 //! last `bmm` takes the earlier ops over (their dispatches are left out, and the
 //! `[batch, lq, lk]` scores are never stored) and computes the whole chain in one dispatch of
-//! `shaders/attn_rows.comp`, one invocation per query row. A permute that then puts each
+//! `shaders/attn_rows.comp` (a team of invocations per query row on GPUs, 4 rows per
+//! invocation on CPU devices). A permute that then puts each
 //! row's heads side by side (before the output projection) is stored by that dispatch too.
 //!
 //! Taken only where each intermediate has no other reader, everything is contiguous f32, and
@@ -327,7 +328,7 @@ pub(crate) fn record_rows(
     scale_id: Option<ValueId>,
 ) -> Result<()> {
     // GPUs split each row's keys across a team of lanes (260 rows of the ViT alone left
-    // an H200 mostly idle: 29 µs per attention); CPU devices keep one invocation per row.
+    // an H200 mostly idle: 29 µs per attention); CPU devices give each invocation whole rows.
     let lanes = if split::gpu_layout(b) { ROW_LANES } else { 1 };
     let rows = if lanes == 1 && params.lq >= CPU_ROWS {
         CPU_ROWS
