@@ -155,6 +155,9 @@ test: deps test-deps fuzz-deps build
 	  --test ops_conv --test ops_elementwise4 --test ops_matmul --test ops_quantized4 --test ops_quantized8 \
 	  --test ops_reduce --test ops_norm --test ops_packed --test cat_slots --test fixtures_rust \
 	  --test attention_chain --test gemm_epilogue --test conv_tilings --test ops_attention; \
+	step "CPU-device kernels with storage-buffer reads (the builds devices without texel reads take)" \
+	  env ETVK_STORAGE=buffer $(CARGO) test --release --no-fail-fast \
+	  --test ops_attention --test attention_chain --test ops_norm --test conv_tilings; \
 	step "fuzz targets, $${ETVK_FUZZ_SECONDS:-20} s each: parser, init before the GPU, mutated graphs (fuzz/smoke.sh)" \
 	  fuzz/smoke.sh; \
 	step "exported symbols of the plugin" $(MAKE) --no-print-directory check-symbols; \
