@@ -110,11 +110,10 @@ def build_model(name):
     if name == "unet":
         return unet_module()
     run_models = load_module(os.path.join(REPO, "tests", "models", "run_models.py"), "run_models")
+    models = load_module(os.path.join(REPO, "bench", "models.py"), "bench_models")
     if name == "one_dispatch":
-        models = load_module(os.path.join(REPO, "bench", "models.py"), "bench_models")
         return models.build("baseline", None)
     if name in ("mobilenet_v2", "resnet18", "transformer"):
-        models = load_module(os.path.join(REPO, "bench", "models.py"), "bench_models")
         variant = models.transformer_variant("auto") if name == "transformer" else None
         module, inputs = models.build(name, variant)
         # BatchNorm statistics from the model's own hidden states: torchvision's random init

@@ -515,6 +515,27 @@ fn make_mask(rng: &mut Rng, c: &Case) -> Option<(Vec<f32>, [usize; 2])> {
     })
 }
 
+/// The reference attention of case `c` for q, the updated caches and the mask.
+fn case_reference(
+    c: &Case,
+    q: &[f32],
+    kc: &[f32],
+    vc: &[f32],
+    mask: &Option<(Vec<f32>, [usize; 2])>,
+) -> Vec<f32> {
+    ref_llama(&Llama {
+        q,
+        qs: [c.b, c.s, c.h, c.d],
+        kc,
+        vc,
+        cs: [c.b, c.t, c.hkv, c.d],
+        start: c.start,
+        mask: mask.as_ref().map(|(m, ms)| (m.as_slice(), ms[1])),
+        causal: c.causal,
+        scale: c.scale,
+    })
+}
+
 /// Adds the trailing (attn_mask, dropout_p, is_causal, scale) arguments.
 fn tail_args(g: &mut GraphBuilder, c: &Case, mask: Option<ValueId>) -> Vec<ValueId> {
     let mask = mask.unwrap_or_else(|| g.null());
@@ -531,63 +552,7 @@ fn tail_args(g: &mut GraphBuilder, c: &Case, mask: Option<ValueId>) -> Vec<Value
 fn sdpa_with_kv_cache_matches_reference() {
     let mut rng = Rng::new(4);
     for c in CASES {
-        let (qs, ks, cs) = (
-            [c.b, c.s, c.h, c.d],
-            [c.b, c.s, c.hkv, c.d],
-            [c.b, c.t, c.hkv, c.d],
-        );
-        let (q, k, v) = (
-            rng.vec(numel(&qs)),
-            rng.vec(numel(&ks)),
-            rng.vec(numel(&ks)),
-        );
-        let (mut kc, mut vc) = (rng.vec(numel(&cs)), rng.vec(numel(&cs)));
-        let mask = make_mask(&mut rng, c);
-        let mut g = GraphBuilder::new();
-        let (qi, ki, vi) = (g.input(&qs), g.input(&ks), g.input(&ks));
-        let mi = mask.as_ref().map(|(_, ms)| g.input(ms));
-        let kci = g.constant(&cs, &kc);
-        let vci = g.constant(&cs, &vc);
-        let start = g.int(c.start as i64);
-        let seq_len = g.int(1); // what the exporter's fusion passes, whatever S is
-        let mut args = vec![qi, ki, vi, kci, vci, start, seq_len];
-        args.extend(tail_args(&mut g, c, mi));
-        let out = g.f32(&qs);
-        args.push(out);
-        g.op("sdpa_with_kv_cache.default", &args);
-        g.output(out);
-        // Both cache updates in one dispatch, then the attention.
-        let ks_run = kernels(&g.build().unwrap());
-        assert_eq!(
-            ks_run,
-            ["attn_update_caches", attention_kernel(c)],
-            "{qs:?} cache {cs:?}"
-        );
-        let mut inputs: Vec<(&[usize], &[f32])> = vec![(&qs, &q), (&ks, &k), (&ks, &v)];
-        if let Some((m, ms)) = &mask {
-            inputs.push((ms, m));
-        }
-        let got = g.run(&inputs).unwrap();
-        ref_update(&mut kc, &cs, &k, &ks, c.start);
-        ref_update(&mut vc, &cs, &v, &ks, c.start);
-        let want = ref_llama(&Llama {
-            q: &q,
-            qs,
-            kc: &kc,
-            vc: &vc,
-            cs,
-            start: c.start,
-            mask: mask.as_ref().map(|(m, ms)| (m.as_slice(), ms[1])),
-            causal: c.causal,
-            scale: c.scale,
-        });
-        assert_close(
-            &got[0],
-            &want,
-            1e-5,
-            1e-4,
-            &format!("{qs:?} cache {cs:?} @{}", c.start),
-        );
+        check_sdpa_with_kv_cache(&mut rng, c, false);
     }
 }
 
@@ -595,61 +560,61 @@ fn sdpa_with_kv_cache_matches_reference() {
 fn one_cache_for_keys_and_values() {
     // Both caches one tensor: two update dispatches, so that the value rows land last, and
     // the attention reads those rows as keys and as values.
-    let c = Case {
-        b: 1,
-        s: 1,
-        h: 4,
-        hkv: 2,
-        d: 8,
-        t: 6,
-        start: 2,
-        causal: true,
-        mask: false,
-        scale: None,
-    };
-    let mut rng = Rng::new(8);
-    let (qs, ks, cs) = ([1, 1, 4, 8], [1, 1, 2, 8], [1, 6, 2, 8]);
+    check_sdpa_with_kv_cache(&mut Rng::new(8), &CASES[0], true);
+}
+
+/// One `sdpa_with_kv_cache` of case `c` (with one tensor as both caches when `one_cache`)
+/// against the CPU reference, and the kernels it records: both cache updates in one dispatch
+/// (two for one cache), then the attention.
+fn check_sdpa_with_kv_cache(rng: &mut Rng, c: &Case, one_cache: bool) {
+    let (qs, ks, cs) = (
+        [c.b, c.s, c.h, c.d],
+        [c.b, c.s, c.hkv, c.d],
+        [c.b, c.t, c.hkv, c.d],
+    );
     let (q, k, v) = (
         rng.vec(numel(&qs)),
         rng.vec(numel(&ks)),
         rng.vec(numel(&ks)),
     );
-    let mut cache = rng.vec(numel(&cs));
+    let (mut kc, mut vc) = (rng.vec(numel(&cs)), rng.vec(numel(&cs)));
+    let mask = make_mask(rng, c);
     let mut g = GraphBuilder::new();
     let (qi, ki, vi) = (g.input(&qs), g.input(&ks), g.input(&ks));
-    let ci = g.constant(&cs, &cache);
+    let mi = mask.as_ref().map(|(_, ms)| g.input(ms));
+    let kci = g.constant(&cs, &kc);
+    let vci = if one_cache { kci } else { g.constant(&cs, &vc) };
     let start = g.int(c.start as i64);
-    let seq_len = g.int(1);
-    let mut args = vec![qi, ki, vi, ci, ci, start, seq_len];
-    args.extend(tail_args(&mut g, &c, None));
+    let seq_len = g.int(1); // what the exporter's fusion passes, whatever S is
+    let mut args = vec![qi, ki, vi, kci, vci, start, seq_len];
+    args.extend(tail_args(&mut g, c, mi));
     let out = g.f32(&qs);
     args.push(out);
     g.op("sdpa_with_kv_cache.default", &args);
     g.output(out);
-    let ks_run = kernels(&g.build().unwrap());
-    assert_eq!(
-        ks_run,
-        [
-            "attn_update_cache",
-            "attn_update_cache",
-            attention_kernel(&c)
-        ]
-    );
-    let got = g.run(&[(&qs, &q), (&ks, &k), (&ks, &v)]).unwrap();
-    ref_update(&mut cache, &cs, &k, &ks, c.start);
-    ref_update(&mut cache, &cs, &v, &ks, c.start);
-    let want = ref_llama(&Llama {
-        q: &q,
-        qs,
-        kc: &cache,
-        vc: &cache,
-        cs,
-        start: c.start,
-        mask: None,
-        causal: true,
-        scale: None,
-    });
-    assert_close(&got[0], &want, 1e-5, 1e-4, "one cache");
+    let what = format!("{qs:?} cache {cs:?} @{}, one cache {one_cache}", c.start);
+    let updates: &[&str] = if one_cache {
+        &["attn_update_cache", "attn_update_cache"]
+    } else {
+        &["attn_update_caches"]
+    };
+    let mut want_kernels = updates.to_vec();
+    want_kernels.push(attention_kernel(c));
+    assert_eq!(kernels(&g.build().unwrap()), want_kernels, "{what}");
+    let mut inputs: Vec<(&[usize], &[f32])> = vec![(&qs, &q), (&ks, &k), (&ks, &v)];
+    if let Some((m, ms)) = &mask {
+        inputs.push((ms, m));
+    }
+    let got = g.run(&inputs).unwrap();
+    ref_update(&mut kc, &cs, &k, &ks, c.start);
+    if one_cache {
+        ref_update(&mut kc, &cs, &v, &ks, c.start);
+        vc.clone_from(&kc);
+    } else {
+        ref_update(&mut vc, &cs, &v, &ks, c.start);
+    }
+    let want = case_reference(c, &q, &kc, &vc, &mask);
+    assert_close(&got[0], &want, 1e-5, 1e-4, &what);
 }
 
 #[test]
@@ -757,17 +722,7 @@ fn custom_sdpa_matches_reference() {
             inputs.push((ms, m));
         }
         let got = g.run(&inputs).unwrap();
-        let want = ref_llama(&Llama {
-            q: &q,
-            qs,
-            kc: &kc,
-            vc: &vc,
-            cs,
-            start: c.start,
-            mask: mask.as_ref().map(|(m, ms)| (m.as_slice(), ms[1])),
-            causal: c.causal,
-            scale: c.scale,
-        });
+        let want = case_reference(c, &q, &kc, &vc, &mask);
         assert_close(
             &got[0],
             &want,
