@@ -234,10 +234,12 @@ pub fn build(
             // positions x 2 blocks, 0.26-0.51 ms with 1 x 4; resnet18's 3x3 convs, 3
             // interleaved runs: 1.05 -> 0.61 s per execute; the U-Net and mobilenet_v2's first
             // convolution unchanged within the noise). f16 weights, converted at every fetch,
-            // keep the span tile, which fetches each weight texel once per 4 positions (the
-            // U-Net fp16 with 1 x 4: 23 % more CPU time than fp32, none with 4 x 2).
-            let cpu_tile = !split::gpu_layout(b) && !w16;
-            let mut t = if cpu_tile && forced_tiling(oc4 as usize).is_none() {
+            // keep the span tile where windows overlap, which fetches each weight texel once
+            // per 4 positions (the U-Net fp16 with 1 x 4: 23 % more CPU time than fp32, none
+            // with 4 x 2); windows that do not overlap have no span to share.
+            let span_shared = g.stride[1] < kw as i64 || g.dilation[1] != 1;
+            let span_tile = split::gpu_layout(b) || (w16 && span_shared);
+            let mut t = if !span_tile && forced_tiling(oc4 as usize).is_none() {
                 Tiling {
                     positions: 1,
                     oc4: (oc4 as usize).min(4),
